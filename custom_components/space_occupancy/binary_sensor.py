@@ -1,0 +1,73 @@
+"""Binary sensor: is anyone in the space."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from homeassistant.components.binary_sensor import (
+    BinarySensorDeviceClass,
+    BinarySensorEntity,
+    BinarySensorEntityDescription,
+)
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers.entity_platform import AddEntitiesCallback
+
+from .coordinator import SpaceOccupancyConfigEntry, SpaceState
+from .entity import SpaceEntity, async_add_space_entities
+
+# Entities only read the coordinator's snapshot.
+PARALLEL_UPDATES = 0
+
+
+@dataclass(frozen=True, kw_only=True)
+class SpaceBinarySensorEntityDescription(BinarySensorEntityDescription):
+    """A binary sensor of a space."""
+
+    is_on_fn: Callable[[SpaceState], bool | None]
+    exists_fn: Callable[[SpaceState], bool] = lambda _: True
+
+
+BINARY_SENSORS: tuple[SpaceBinarySensorEntityDescription, ...] = (
+    SpaceBinarySensorEntityDescription(
+        key="occupied",
+        translation_key="occupied",
+        device_class=BinarySensorDeviceClass.OCCUPANCY,
+        is_on_fn=lambda state: (
+            None if state.reading.occupancy is None else state.reading.occupancy > 0
+        ),
+    ),
+)
+
+
+async def async_setup_entry(
+    hass: HomeAssistant,
+    entry: SpaceOccupancyConfigEntry,
+    async_add_entities: AddEntitiesCallback,
+) -> None:
+    """Set up the occupied binary sensor of every space."""
+    async_add_space_entities(
+        entry, async_add_entities, BINARY_SENSORS, SpaceBinarySensor
+    )
+
+
+class SpaceBinarySensor(SpaceEntity, BinarySensorEntity):
+    """A binary sensor of a space."""
+
+    entity_description: SpaceBinarySensorEntityDescription
+
+    @property
+    def available(self) -> bool:
+        """Unavailable while the space's data is not valid."""
+        return (
+            super().available
+            and (state := self.state_of_space) is not None
+            and state.reading.active
+        )
+
+    @property
+    def is_on(self) -> bool | None:
+        """On when at least one person is in the space."""
+        if (state := self.state_of_space) is None:
+            return None
+        return self.entity_description.is_on_fn(state)

@@ -1,0 +1,428 @@
+"""Config flow: pick a provider, enter its credentials, test them."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+import ipaddress
+from typing import Any
+
+from homeassistant.config_entries import (
+    SOURCE_RECONFIGURE,
+    ConfigFlow,
+    ConfigFlowResult,
+    OptionsFlow,
+)
+from homeassistant.const import CONF_SCAN_INTERVAL
+from homeassistant.core import callback
+from homeassistant.helpers.selector import (
+    NumberSelector,
+    NumberSelectorConfig,
+    NumberSelectorMode,
+    SelectOptionDict,
+    SelectSelector,
+    SelectSelectorConfig,
+    SelectSelectorMode,
+    TextSelector,
+    TextSelectorConfig,
+    TextSelectorType,
+)
+import voluptuous as vol
+from yarl import URL
+
+from . import build_provider
+from .const import (
+    AUTH_BUTLR_ACCOUNT,
+    AUTH_BUTLR_API_CLIENT,
+    AUTH_CONCORDIA,
+    AUTH_OCCUSPACE,
+    CONF_AUTH_METHOD,
+    CONF_BASE_URL,
+    CONF_CAPACITIES,
+    CONF_PROVIDER,
+    CONF_STALE_MINUTES,
+    CONF_THRESHOLD_HIGH,
+    CONF_THRESHOLD_LOW,
+    CONF_THRESHOLD_MODERATE,
+    DEFAULT_SCAN_INTERVAL,
+    DEFAULT_STALE_MINUTES,
+    DEFAULT_THRESHOLD_HIGH,
+    DEFAULT_THRESHOLD_LOW,
+    DEFAULT_THRESHOLD_MODERATE,
+    DOMAIN,
+    LOGGER,
+    MIN_SCAN_INTERVAL,
+    PROVIDER_OF_AUTH,
+)
+from .coordinator import OccupancyCoordinator, SpaceOccupancyConfigEntry
+from .providers import (
+    DEFAULT_BASE_URLS,
+    PROVIDER_BUTLR,
+    PROVIDER_CONCORDIA,
+    Account,
+    ProviderAuthError,
+    ProviderError,
+)
+from .providers.base import (
+    KEY_API_KEY,
+    KEY_API_TOKEN,
+    KEY_CLIENT_ID,
+    KEY_CLIENT_SECRET,
+    KEY_PASSWORD,
+    KEY_USER_ID,
+    KEY_USERNAME,
+)
+
+# Each credential kind's fields, in form order: (key, is_secret).
+CREDENTIAL_FIELDS: dict[str, tuple[tuple[str, bool], ...]] = {
+    AUTH_BUTLR_ACCOUNT: ((KEY_USERNAME, False), (KEY_PASSWORD, True)),
+    AUTH_BUTLR_API_CLIENT: ((KEY_CLIENT_ID, False), (KEY_CLIENT_SECRET, True)),
+    AUTH_OCCUSPACE: ((KEY_API_TOKEN, True),),
+    AUTH_CONCORDIA: ((KEY_USER_ID, False), (KEY_API_KEY, True)),
+}
+ALL_CREDENTIAL_KEYS = {
+    key for fields in CREDENTIAL_FIELDS.values() for key, _ in fields
+}
+
+TEXT = TextSelector()
+SECRET = TextSelector(TextSelectorConfig(type=TextSelectorType.PASSWORD))
+URL_SELECTOR = TextSelector(TextSelectorConfig(type=TextSelectorType.URL))
+LOOPBACK_NAMES = {"localhost"}
+
+
+def _url_error(url: str) -> str | None:
+    """Why a base URL is refused: credentials never travel unencrypted off this host."""
+    try:
+        parsed = URL(url)
+    except ValueError:
+        return "invalid_url"
+    if parsed.scheme not in ("http", "https") or not parsed.host:
+        return "invalid_url"
+    if parsed.scheme == "https" or parsed.host in LOOPBACK_NAMES:
+        return None
+    try:
+        loopback = ipaddress.ip_address(parsed.host).is_loopback
+    except ValueError:
+        loopback = False
+    return None if loopback else "insecure_url"
+
+
+class SpaceOccupancyConfigFlow(ConfigFlow, domain=DOMAIN):
+    """Add a provider account."""
+
+    VERSION = 1
+
+    _auth_method: str
+
+    @staticmethod
+    @callback
+    def async_get_options_flow(config_entry: SpaceOccupancyConfigEntry) -> OptionsFlow:
+        """Return the options flow of an entry."""
+        return SpaceOccupancyOptionsFlow()
+
+    async def async_step_user(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Pick the provider."""
+        return self.async_show_menu(
+            step_id="user", menu_options=["butlr", AUTH_OCCUSPACE, AUTH_CONCORDIA]
+        )
+
+    async def async_step_butlr(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Pick how to sign in to Butlr."""
+        return self.async_show_menu(
+            step_id="butlr", menu_options=[AUTH_BUTLR_ACCOUNT, AUTH_BUTLR_API_CLIENT]
+        )
+
+    async def async_step_butlr_account(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Butlr with an account's username and password."""
+        return await self._async_credentials(AUTH_BUTLR_ACCOUNT, user_input)
+
+    async def async_step_butlr_api_client(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Butlr with an API client id and secret."""
+        return await self._async_credentials(AUTH_BUTLR_API_CLIENT, user_input)
+
+    async def async_step_occuspace(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Occuspace with an API token."""
+        return await self._async_credentials(AUTH_OCCUSPACE, user_input)
+
+    async def async_step_concordia(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Concordia University open data with a user id and API key."""
+        return await self._async_credentials(AUTH_CONCORDIA, user_input)
+
+    async def async_step_reconfigure(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Change an entry's credentials or base URL (Butlr: also the kind)."""
+        entry = self._get_reconfigure_entry()
+        if entry.data[CONF_PROVIDER] == PROVIDER_BUTLR:
+            return self.async_show_menu(
+                step_id="reconfigure",
+                menu_options=[AUTH_BUTLR_ACCOUNT, AUTH_BUTLR_API_CLIENT],
+            )
+        return await self._async_credentials(entry.data[CONF_AUTH_METHOD], None)
+
+    async def async_step_reauth(
+        self, entry_data: Mapping[str, Any]
+    ) -> ConfigFlowResult:
+        """Start reauthentication: the provider rejected the stored credentials."""
+        return await self.async_step_reauth_confirm()
+
+    async def async_step_reauth_confirm(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Ask for the secret again; everything else stays."""
+        entry = self._get_reauth_entry()
+        secrets = [
+            key
+            for key, secret in CREDENTIAL_FIELDS[entry.data[CONF_AUTH_METHOD]]
+            if secret
+        ]
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            data = {**entry.data, **user_input}
+            account, errors = await self._async_test(data)
+            if account is not None:
+                await self.async_set_unique_id(account.unique_id)
+                self._abort_if_unique_id_mismatch(reason="unique_id_mismatch")
+                return self.async_update_reload_and_abort(
+                    entry, data_updates=user_input
+                )
+        return self.async_show_form(
+            step_id="reauth_confirm",
+            data_schema=vol.Schema({vol.Required(key): SECRET for key in secrets}),
+            description_placeholders={"account": entry.title},
+            errors=errors,
+        )
+
+    async def _async_credentials(
+        self, auth_method: str, user_input: dict[str, Any] | None
+    ) -> ConfigFlowResult:
+        """Show a credential kind's form; test what was entered; finish the flow."""
+        provider = PROVIDER_OF_AUTH[auth_method]
+        reconfiguring = self.source == SOURCE_RECONFIGURE
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            data = {
+                CONF_BASE_URL: DEFAULT_BASE_URLS[provider],
+                **user_input,
+                CONF_PROVIDER: provider,
+                CONF_AUTH_METHOD: auth_method,
+            }
+            if url_error := _url_error(data[CONF_BASE_URL]):
+                errors[CONF_BASE_URL] = url_error
+                account = None
+            else:
+                account, errors = await self._async_test(data)
+            if account is not None:
+                await self.async_set_unique_id(account.unique_id)
+                if reconfiguring:
+                    self._abort_if_unique_id_mismatch(reason="unique_id_mismatch")
+                    entry = self._get_reconfigure_entry()
+                    # Keys of the other credential kind go: the entry holds one kind.
+                    kept = {
+                        key: value
+                        for key, value in entry.data.items()
+                        if key not in ALL_CREDENTIAL_KEYS
+                    }
+                    return self.async_update_reload_and_abort(
+                        entry, data={**kept, **data}
+                    )
+                self._abort_if_unique_id_configured()
+                return self.async_create_entry(title=account.title, data=data)
+        return self.async_show_form(
+            step_id=auth_method,
+            data_schema=self.add_suggested_values_to_schema(
+                self._credentials_schema(auth_method, provider),
+                user_input or self._current_values(),
+            ),
+            errors=errors,
+        )
+
+    def _credentials_schema(self, auth_method: str, provider: str) -> vol.Schema:
+        schema: dict[vol.Marker, Any] = {
+            vol.Required(key): SECRET if secret else TEXT
+            for key, secret in CREDENTIAL_FIELDS[auth_method]
+        }
+        if self.show_advanced_options:
+            schema[vol.Required(CONF_BASE_URL, default=DEFAULT_BASE_URLS[provider])] = (
+                URL_SELECTOR
+            )
+        return vol.Schema(schema)
+
+    def _current_values(self) -> dict[str, Any]:
+        """Return what reconfigure shows first: the entry's values, not its secrets."""
+        if self.source != SOURCE_RECONFIGURE:
+            return {}
+        secrets = {
+            key for fields in CREDENTIAL_FIELDS.values() for key, s in fields if s
+        }
+        return {
+            key: value
+            for key, value in self._get_reconfigure_entry().data.items()
+            if key not in secrets
+        }
+
+    async def _async_test(
+        self, data: Mapping[str, Any]
+    ) -> tuple[Account | None, dict[str, str]]:
+        """Try the credentials against the provider."""
+        try:
+            return await build_provider(self.hass, data).async_validate(), {}
+        except ProviderAuthError:
+            return None, {"base": "invalid_auth"}
+        except ProviderError as err:
+            LOGGER.debug("Testing the credentials failed: %s", err)
+            return None, {"base": "cannot_connect"}
+        except Exception:  # noqa: BLE001 - the form must say something went wrong
+            LOGGER.exception("Unexpected error testing the credentials")
+            return None, {"base": "unknown"}
+
+
+class SpaceOccupancyOptionsFlow(OptionsFlow):
+    """Poll interval, activity thresholds, stale limit and capacities."""
+
+    async def async_step_init(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Offer the capacity step only where some space has no capacity."""
+        if self._spaces_without_capacity():
+            return self.async_show_menu(
+                step_id="init", menu_options=["settings", "capacity"]
+            )
+        return await self.async_step_settings()
+
+    async def async_step_settings(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Poll interval, thresholds and (Concordia) the stale limit."""
+        provider = self.config_entry.data[CONF_PROVIDER]
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            thresholds = (
+                user_input[CONF_THRESHOLD_LOW],
+                user_input[CONF_THRESHOLD_MODERATE],
+                user_input[CONF_THRESHOLD_HIGH],
+            )
+            if not thresholds[0] < thresholds[1] < thresholds[2]:
+                errors["base"] = "thresholds_not_increasing"
+            else:
+                return self.async_create_entry(
+                    data={**self.config_entry.options, **user_input}
+                )
+        options = self.config_entry.options
+        schema: dict[vol.Marker, Any] = {
+            vol.Required(
+                CONF_SCAN_INTERVAL,
+                default=options.get(
+                    CONF_SCAN_INTERVAL, DEFAULT_SCAN_INTERVAL[provider].total_seconds()
+                ),
+            ): NumberSelector(
+                NumberSelectorConfig(
+                    min=MIN_SCAN_INTERVAL[provider].total_seconds(),
+                    max=3600,
+                    unit_of_measurement="s",
+                    mode=NumberSelectorMode.BOX,
+                )
+            ),
+        }
+        for key, default in (
+            (CONF_THRESHOLD_LOW, DEFAULT_THRESHOLD_LOW),
+            (CONF_THRESHOLD_MODERATE, DEFAULT_THRESHOLD_MODERATE),
+            (CONF_THRESHOLD_HIGH, DEFAULT_THRESHOLD_HIGH),
+        ):
+            schema[vol.Required(key, default=options.get(key, default))] = (
+                NumberSelector(
+                    NumberSelectorConfig(
+                        min=1,
+                        max=200,
+                        unit_of_measurement="%",
+                        mode=NumberSelectorMode.BOX,
+                    )
+                )
+            )
+        if provider == PROVIDER_CONCORDIA:
+            schema[
+                vol.Required(
+                    CONF_STALE_MINUTES,
+                    default=options.get(CONF_STALE_MINUTES, DEFAULT_STALE_MINUTES),
+                )
+            ] = NumberSelector(
+                NumberSelectorConfig(
+                    min=10,
+                    max=1440,
+                    unit_of_measurement="min",
+                    mode=NumberSelectorMode.BOX,
+                )
+            )
+        return self.async_show_form(
+            step_id="settings",
+            data_schema=self.add_suggested_values_to_schema(
+                vol.Schema(schema), user_input or {}
+            ),
+            errors=errors,
+        )
+
+    async def async_step_capacity(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Set the capacity of a space whose provider gives none (0 clears it)."""
+        if user_input is not None:
+            capacities = dict(self.config_entry.options.get(CONF_CAPACITIES, {}))
+            if capacity := int(user_input["capacity"]):
+                capacities[user_input["space"]] = capacity
+            else:
+                capacities.pop(user_input["space"], None)
+            return self.async_create_entry(
+                data={**self.config_entry.options, CONF_CAPACITIES: capacities}
+            )
+        spaces = self._spaces_without_capacity()
+        return self.async_show_form(
+            step_id="capacity",
+            data_schema=vol.Schema(
+                {
+                    vol.Required("space"): SelectSelector(
+                        SelectSelectorConfig(
+                            options=[
+                                SelectOptionDict(value=space_id, label=name)
+                                for space_id, name in sorted(
+                                    spaces.items(), key=lambda item: item[1]
+                                )
+                            ],
+                            mode=SelectSelectorMode.DROPDOWN,
+                        )
+                    ),
+                    vol.Required("capacity", default=0): NumberSelector(
+                        NumberSelectorConfig(
+                            min=0, max=100000, mode=NumberSelectorMode.BOX
+                        )
+                    ),
+                }
+            ),
+        )
+
+    def _spaces_without_capacity(self) -> dict[str, str]:
+        """Spaces the provider gives no capacity for: id → name."""
+        # Only a loaded entry knows its spaces.
+        coordinator: OccupancyCoordinator | None = getattr(
+            self.config_entry, "runtime_data", None
+        )
+        if coordinator is None:
+            return {}
+        snapshot = coordinator.data
+        return {
+            space_id: space.name
+            for space_id, space in snapshot.spaces.items()
+            if space_id in snapshot.readings
+            and not space.capacity
+            and not snapshot.readings[space_id].capacity
+        }

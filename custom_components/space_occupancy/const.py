@@ -1,0 +1,63 @@
+"""Constants for Space Occupancy."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+import logging
+from typing import Final
+
+from .providers import PROVIDER_BUTLR, PROVIDER_CONCORDIA, PROVIDER_OCCUSPACE
+
+DOMAIN: Final = "space_occupancy"
+LOGGER = logging.getLogger(__package__)
+
+CONF_PROVIDER: Final = "provider"
+CONF_AUTH_METHOD: Final = "auth_method"
+CONF_BASE_URL: Final = "base_url"
+
+# Options.
+CONF_THRESHOLD_LOW: Final = "threshold_low"
+CONF_THRESHOLD_MODERATE: Final = "threshold_moderate"
+CONF_THRESHOLD_HIGH: Final = "threshold_high"
+CONF_STALE_MINUTES: Final = "stale_minutes"
+CONF_CAPACITIES: Final = "capacities"
+
+DEFAULT_THRESHOLD_LOW: Final = 40
+DEFAULT_THRESHOLD_MODERATE: Final = 75
+DEFAULT_THRESHOLD_HIGH: Final = 100
+DEFAULT_STALE_MINUTES: Final = 90
+
+# The credential kinds; each is one config flow step.
+AUTH_BUTLR_ACCOUNT: Final = "butlr_account"
+AUTH_BUTLR_API_CLIENT: Final = "butlr_api_client"
+AUTH_OCCUSPACE: Final = "occuspace"
+AUTH_CONCORDIA: Final = "concordia"
+
+PROVIDER_OF_AUTH: Final = {
+    AUTH_BUTLR_ACCOUNT: PROVIDER_BUTLR,
+    AUTH_BUTLR_API_CLIENT: PROVIDER_BUTLR,
+    AUTH_OCCUSPACE: PROVIDER_OCCUSPACE,
+    AUTH_CONCORDIA: PROVIDER_CONCORDIA,
+}
+
+PROVIDER_NAMES: Final = {
+    PROVIDER_BUTLR: "Butlr",
+    PROVIDER_OCCUSPACE: "Occuspace",
+    PROVIDER_CONCORDIA: "Concordia University",
+}
+
+# Poll intervals: the default, and the floor the options accept. Concordia's
+# 300 s is 288 calls a day against a quota of 10,000.
+DEFAULT_SCAN_INTERVAL: Final = {
+    PROVIDER_BUTLR: timedelta(seconds=60),
+    PROVIDER_OCCUSPACE: timedelta(seconds=120),
+    PROVIDER_CONCORDIA: timedelta(seconds=300),
+}
+MIN_SCAN_INTERVAL: Final = {
+    PROVIDER_BUTLR: timedelta(seconds=30),
+    PROVIDER_OCCUSPACE: timedelta(seconds=60),
+    PROVIDER_CONCORDIA: timedelta(seconds=120),
+}
+
+# A space missing from the provider this long has its device removed.
+SPACE_REMOVAL_GRACE: Final = timedelta(hours=1)

@@ -1,0 +1,308 @@
+"""The coordinator: one poll of the provider per interval, one snapshot per poll."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from homeassistant.config_entries import ConfigEntry
+from homeassistant.const import CONF_SCAN_INTERVAL
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.exceptions import ConfigEntryAuthFailed
+from homeassistant.helpers import device_registry as dr
+from homeassistant.helpers.device_registry import DeviceInfo
+from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
+
+from .const import (
+    CONF_CAPACITIES,
+    CONF_PROVIDER,
+    CONF_STALE_MINUTES,
+    CONF_THRESHOLD_HIGH,
+    CONF_THRESHOLD_LOW,
+    CONF_THRESHOLD_MODERATE,
+    DEFAULT_SCAN_INTERVAL,
+    DEFAULT_THRESHOLD_HIGH,
+    DEFAULT_THRESHOLD_LOW,
+    DEFAULT_THRESHOLD_MODERATE,
+    DOMAIN,
+    LOGGER,
+    PROVIDER_NAMES,
+    SPACE_REMOVAL_GRACE,
+)
+from .providers import (
+    Provider,
+    ProviderAuthError,
+    ProviderConnectionError,
+    ProviderRateLimitError,
+    ProviderResponseError,
+    Reading,
+    Snapshot,
+    Space,
+)
+from .providers.models import percentage_of
+
+type SpaceOccupancyConfigEntry = ConfigEntry[OccupancyCoordinator]
+
+ACTIVITY_INACTIVE = "inactive"
+ACTIVITY_EMPTY = "empty"
+ACTIVITY_OCCUPIED = "occupied"
+ACTIVITY_LOW = "low"
+ACTIVITY_MODERATE = "moderate"
+ACTIVITY_HIGH = "high"
+ACTIVITY_FULL = "full"
+ACTIVITY_GRADED = [
+    ACTIVITY_INACTIVE,
+    ACTIVITY_EMPTY,
+    ACTIVITY_LOW,
+    ACTIVITY_MODERATE,
+    ACTIVITY_HIGH,
+    ACTIVITY_FULL,
+]
+ACTIVITY_UNGRADED = [ACTIVITY_INACTIVE, ACTIVITY_EMPTY, ACTIVITY_OCCUPIED]
+
+
+@dataclass(frozen=True, slots=True)
+class Thresholds:
+    """Upper bounds (percent of capacity) of the low, moderate and high states."""
+
+    low: float = DEFAULT_THRESHOLD_LOW
+    moderate: float = DEFAULT_THRESHOLD_MODERATE
+    high: float = DEFAULT_THRESHOLD_HIGH
+
+    @classmethod
+    def from_options(cls, options: Mapping[str, Any]) -> Thresholds:
+        """Read the thresholds from a config entry's options."""
+        return cls(
+            low=options.get(CONF_THRESHOLD_LOW, DEFAULT_THRESHOLD_LOW),
+            moderate=options.get(CONF_THRESHOLD_MODERATE, DEFAULT_THRESHOLD_MODERATE),
+            high=options.get(CONF_THRESHOLD_HIGH, DEFAULT_THRESHOLD_HIGH),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class SpaceState:
+    """What the entities of one space show: the reading plus the user's options."""
+
+    space: Space
+    reading: Reading
+    capacity: int | None
+    percentage: float | None
+    activity: str
+
+
+def space_state(
+    space: Space, reading: Reading, user_capacity: int | None, thresholds: Thresholds
+) -> SpaceState:
+    """Combine a reading with the user's capacity and thresholds."""
+    # The provider's capacity wins; the user's fills in where it gives none.
+    capacity = reading.capacity or space.capacity or user_capacity
+    percentage = reading.percentage
+    if percentage is None and reading.active:
+        percentage = percentage_of(reading.occupancy, capacity)
+    return SpaceState(
+        space=space,
+        reading=reading,
+        capacity=capacity,
+        percentage=percentage,
+        activity=_activity(reading, percentage, capacity, thresholds),
+    )
+
+
+def _activity(
+    reading: Reading,
+    percentage: float | None,
+    capacity: int | None,
+    thresholds: Thresholds,
+) -> str:
+    if not reading.active or reading.occupancy is None:
+        return ACTIVITY_INACTIVE
+    if reading.occupancy == 0:
+        return ACTIVITY_EMPTY
+    if not capacity or percentage is None:
+        return ACTIVITY_OCCUPIED
+    if percentage < thresholds.low:
+        return ACTIVITY_LOW
+    if percentage < thresholds.moderate:
+        return ACTIVITY_MODERATE
+    if percentage < thresholds.high:
+        return ACTIVITY_HIGH
+    return ACTIVITY_FULL
+
+
+def ordered_space_ids(spaces: Mapping[str, Space]) -> list[str]:
+    """Space ids with every parent before its children (devices need that order)."""
+    ordered: list[str] = []
+    seen: set[str] = set()
+
+    def visit(space_id: str, path: frozenset[str]) -> None:
+        if space_id in seen or space_id in path:
+            return
+        parent = spaces[space_id].parent_id
+        if parent is not None and parent in spaces:
+            visit(parent, path | {space_id})
+        seen.add(space_id)
+        ordered.append(space_id)
+
+    for space_id in spaces:
+        visit(space_id, frozenset())
+    return ordered
+
+
+class OccupancyCoordinator(DataUpdateCoordinator[Snapshot]):
+    """Polls one provider account and keeps its latest snapshot."""
+
+    config_entry: SpaceOccupancyConfigEntry
+
+    def __init__(
+        self,
+        hass: HomeAssistant,
+        entry: SpaceOccupancyConfigEntry,
+        provider: Provider,
+        provider_settings: dict[str, Any],
+    ) -> None:
+        """Set up the coordinator for a config entry."""
+        self.provider_key: str = entry.data[CONF_PROVIDER]
+        super().__init__(
+            hass,
+            LOGGER,
+            config_entry=entry,
+            name=f"{DOMAIN} {entry.title}",
+            update_interval=DEFAULT_SCAN_INTERVAL[self.provider_key],
+            # A poll that changed nothing compares equal and writes no state.
+            always_update=False,
+        )
+        self.provider = provider
+        self._provider_settings = provider_settings
+        self.thresholds = Thresholds()
+        self.user_capacities: dict[str, int] = {}
+        self.apply_options(entry.options, initial=True)
+        self._missing_since: dict[str, datetime] = {}
+        self._known_devices: set[str] = set()
+        self._shown: frozenset[str] = frozenset()
+
+    @callback
+    def apply_options(
+        self, options: Mapping[str, Any], *, initial: bool = False
+    ) -> None:
+        """Take the entry's options: poll interval, thresholds, capacities, stale limit."""
+        interval = options.get(CONF_SCAN_INTERVAL)
+        self.update_interval = (
+            timedelta(seconds=interval)
+            if interval
+            else DEFAULT_SCAN_INTERVAL[self.provider_key]
+        )
+        self.thresholds = Thresholds.from_options(options)
+        self.user_capacities = {
+            space_id: int(capacity)
+            for space_id, capacity in options.get(CONF_CAPACITIES, {}).items()
+        }
+        self._provider_settings.clear()
+        if CONF_STALE_MINUTES in options:
+            self._provider_settings[CONF_STALE_MINUTES] = options[CONF_STALE_MINUTES]
+        if not initial:
+            # Entities recompute from the same snapshot with the new options.
+            self.async_update_listeners()
+
+    def space_state(self, space_id: str) -> SpaceState | None:
+        """Return the state of a space, None when the provider no longer has it."""
+        space = self.data.spaces.get(space_id)
+        reading = self.data.readings.get(space_id)
+        if space is None or reading is None:
+            return None
+        return space_state(
+            space, reading, self.user_capacities.get(space_id), self.thresholds
+        )
+
+    async def _async_update_data(self) -> Snapshot:
+        try:
+            snapshot = await self.provider.async_fetch()
+        except ProviderAuthError as err:
+            raise ConfigEntryAuthFailed(
+                translation_domain=DOMAIN, translation_key="auth_failed"
+            ) from err
+        except ProviderRateLimitError as err:
+            raise UpdateFailed(
+                translation_domain=DOMAIN,
+                translation_key="rate_limited",
+                translation_placeholders={
+                    "retry_after": str(round(err.retry_after or 0))
+                },
+            ) from err
+        except ProviderConnectionError as err:
+            raise UpdateFailed(
+                translation_domain=DOMAIN,
+                translation_key="cannot_connect",
+                translation_placeholders={"error": str(err)},
+            ) from err
+        except ProviderResponseError as err:
+            raise UpdateFailed(
+                translation_domain=DOMAIN,
+                translation_key="invalid_response",
+                translation_placeholders={"error": str(err)},
+            ) from err
+        self._sync_devices(snapshot)
+        return snapshot
+
+    def device_info(self, space: Space) -> DeviceInfo:
+        """Return the device of a space, linked to its parent space's device."""
+        unique_id = self.config_entry.unique_id
+        info = DeviceInfo(
+            identifiers={(DOMAIN, f"{unique_id}_{space.id}")},
+            name=space.name,
+            manufacturer=PROVIDER_NAMES[self.provider_key],
+            model=space.kind.value.capitalize(),
+            entry_type=dr.DeviceEntryType.SERVICE,
+        )
+        if space.parent_id is not None:
+            info["via_device"] = (DOMAIN, f"{unique_id}_{space.parent_id}")
+        return info
+
+    @callback
+    def _sync_devices(self, snapshot: Snapshot) -> None:
+        """Create devices for new spaces (parents first); drop long-gone ones."""
+        registry = dr.async_get(self.hass)
+        entry_id = self.config_entry.entry_id
+        shown_ids = frozenset(snapshot.readings.keys() & snapshot.spaces.keys())
+        if shown_ids == self._shown and not self._missing_since:
+            return  # The usual poll: the same spaces as last time.
+        self._shown = shown_ids
+        shown = {space_id: snapshot.spaces[space_id] for space_id in shown_ids}
+        if not shown_ids <= self._known_devices:
+            for space_id in ordered_space_ids(shown):
+                if space_id not in self._known_devices:
+                    registry.async_get_or_create(
+                        config_entry_id=entry_id, **self.device_info(shown[space_id])
+                    )
+                    self._known_devices.add(space_id)
+        self._remove_gone_devices(registry, shown_ids, snapshot.fetched_at)
+
+    def _remove_gone_devices(
+        self, registry: dr.DeviceRegistry, present: frozenset[str], now: datetime
+    ) -> None:
+        prefix = f"{self.config_entry.unique_id}_"
+        for device in dr.async_entries_for_config_entry(
+            registry, self.config_entry.entry_id
+        ):
+            space_id = next(
+                (
+                    identifier.removeprefix(prefix)
+                    for domain, identifier in device.identifiers
+                    if domain == DOMAIN and identifier.startswith(prefix)
+                ),
+                None,
+            )
+            if space_id is None or space_id in present:
+                self._missing_since.pop(space_id or "", None)
+                continue
+            since = self._missing_since.setdefault(space_id, now)
+            if now - since >= SPACE_REMOVAL_GRACE:
+                LOGGER.debug(
+                    "Removing the device of space %s, gone since %s", space_id, since
+                )
+                registry.async_update_device(
+                    device.id, remove_config_entry_id=self.config_entry.entry_id
+                )
+                self._missing_since.pop(space_id)
+                self._known_devices.discard(space_id)

@@ -1,0 +1,75 @@
+"""Diagnostics: the entry with its secrets redacted, and the latest snapshot."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from homeassistant.components.diagnostics import async_redact_data
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers.device_registry import DeviceEntry
+
+from .const import DOMAIN
+from .coordinator import SpaceOccupancyConfigEntry
+from .providers.base import (
+    KEY_API_KEY,
+    KEY_API_TOKEN,
+    KEY_CLIENT_ID,
+    KEY_CLIENT_SECRET,
+    KEY_PASSWORD,
+    KEY_USER_ID,
+    KEY_USERNAME,
+)
+
+# Secrets, and the account ids that identify a person or a customer.
+TO_REDACT = {
+    KEY_API_KEY,
+    KEY_API_TOKEN,
+    KEY_CLIENT_ID,
+    KEY_CLIENT_SECRET,
+    KEY_PASSWORD,
+    KEY_USER_ID,
+    KEY_USERNAME,
+    "unique_id",
+    "title",
+    "access_token",
+    "token",
+}
+
+
+async def async_get_config_entry_diagnostics(
+    hass: HomeAssistant, entry: SpaceOccupancyConfigEntry
+) -> dict[str, Any]:
+    """Return the entry, its options, the provider's state and the last snapshot."""
+    coordinator = entry.runtime_data
+    snapshot = coordinator.data
+    return {
+        "entry": async_redact_data(entry.as_dict(), TO_REDACT),
+        "provider": async_redact_data(coordinator.provider.diagnostics(), TO_REDACT),
+        "last_update_success": coordinator.last_update_success,
+        "snapshot": {
+            "fetched_at": snapshot.fetched_at,
+            "spaces": {key: asdict(space) for key, space in snapshot.spaces.items()},
+            "readings": {
+                key: asdict(reading) for key, reading in snapshot.readings.items()
+            },
+        },
+    }
+
+
+async def async_get_device_diagnostics(
+    hass: HomeAssistant, entry: SpaceOccupancyConfigEntry, device: DeviceEntry
+) -> dict[str, Any]:
+    """One space: its definition, reading and what the entities show."""
+    coordinator = entry.runtime_data
+    prefix = f"{entry.unique_id}_"
+    space_id = next(
+        identifier.removeprefix(prefix)
+        for domain, identifier in device.identifiers
+        if domain == DOMAIN and identifier.startswith(prefix)
+    )
+    state = coordinator.space_state(space_id)
+    return {
+        "space_id": space_id,
+        "state": asdict(state) if state is not None else None,
+    }

@@ -1,0 +1,552 @@
+"""Butlr: thermal traffic (door-line) and presence sensors.
+
+Occupancy follows Butlr's own guides: a traffic room holds the people who came
+in minus those who went out since local midnight of its site, never below
+zero; a presence room holds the sum of its sensors' last values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
+from typing import Any, Self, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from .base import (
+    KEY_BASE_URL,
+    KEY_CLIENT_ID,
+    KEY_CLIENT_SECRET,
+    KEY_PASSWORD,
+    KEY_USERNAME,
+    ClientContext,
+    expect_dict,
+    expect_id,
+    expect_list,
+    optional_str,
+    whole_people,
+)
+from .exceptions import ProviderAuthError, ProviderResponseError
+from .http import HttpClient, ProviderStatusError
+from .models import Account, Reading, Snapshot, Space, SpaceKind, percentage_of
+
+DEFAULT_BASE_URL = "https://api.butlr.io"
+LOGIN_PATH = "/api/v2/login"
+CLIENT_LOGIN_PATH = "/api/v2/clients/login"
+GRAPHQL_PATH = "/api/v3/graphql"
+REPORTING_PATH = "/api/v3/reporting"
+CLIENT_AUDIENCE = "https://butlrauth/"
+
+# Sites, rooms and sensors change rarely: re-read the topology hourly.
+TOPOLOGY_TTL = timedelta(hours=1)
+# Presence: the newest value of each sensor within this window is "now".
+PRESENCE_WINDOW = timedelta(minutes=2)
+# Renew the token this long before it expires (at most a quarter of its life).
+TOKEN_RENEW_MARGIN = timedelta(seconds=60)
+# Used only when a login answer carries no usable expires_in.
+FALLBACK_TOKEN_LIFETIME = timedelta(minutes=5)
+
+MODE_PRESENCE = "presence"
+MODE_TRAFFIC = "traffic"
+
+TOPOLOGY_QUERY = """query { sites { data { id name timezone
+  buildings { id name capacity { max mid }
+    floors { id name timezone capacity { max mid }
+      rooms { id name floor_id capacity { max mid }
+        sensors { mac_address mode is_online } } } } } } }"""
+
+_T = TypeVar("_T")
+
+
+@dataclass(frozen=True, slots=True)
+class _Room:
+    """What polling needs to know about one room."""
+
+    id: str
+    timezone: str
+    presence_online: bool | None  # None: the room has no presence sensor
+    traffic_online: bool | None  # None: the room has no traffic sensor
+
+
+@dataclass(frozen=True, slots=True)
+class _Topology:
+    spaces: dict[str, Space]
+    rooms: tuple[_Room, ...]
+    children: dict[str, tuple[str, ...]]
+    fetched_at: datetime
+
+
+def _capacity(node: Mapping[str, Any]) -> int | None:
+    """Butlr's capacity.max, where 0 (unset) means unknown."""
+    capacity = node.get("capacity")
+    if not isinstance(capacity, dict):
+        return None
+    value = whole_people(capacity.get("max"))
+    return value if value else None
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def local_midnight(now: datetime, timezone: str) -> datetime:
+    """Start of the current local day in a timezone, as an aware UTC instant."""
+    zone = ZoneInfo(timezone)
+    today = now.astimezone(zone).date()
+    # zoneinfo resolves the wall time with the offset in force on that date, so
+    # this is right on both sides of a DST change (and where midnight is skipped,
+    # it lands on the first instant of the day).
+    return datetime.combine(today, time(0), tzinfo=zone).astimezone(UTC)
+
+
+def _valid_timezone(name: str | None) -> str | None:
+    if not name:
+        return None
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+    return name
+
+
+def parse_topology(
+    payload: Any, default_timezone: str, fetched_at: datetime
+) -> _Topology:
+    """Turn the GraphQL topology answer into spaces and pollable rooms."""
+    sites = expect_list(
+        expect_dict(
+            expect_dict(expect_dict(payload, "GraphQL answer").get("data"), "data").get(
+                "sites"
+            ),
+            "sites",
+        ).get("data"),
+        "sites.data",
+    )
+    spaces: dict[str, Space] = {}
+    rooms: list[_Room] = []
+    children: dict[str, list[str]] = {}
+
+    def add(space: Space) -> None:
+        if space.id in spaces:
+            raise ProviderResponseError(f"Duplicate id {space.id} in topology")
+        spaces[space.id] = space
+        if space.parent_id is not None:
+            children.setdefault(space.parent_id, []).append(space.id)
+
+    for raw_site in sites:
+        site = expect_dict(raw_site, "site")
+        site_id = expect_id(site.get("id"), "site")
+        site_tz = _valid_timezone(optional_str(site.get("timezone")))
+        add(
+            Space(
+                id=site_id,
+                name=optional_str(site.get("name")) or site_id,
+                kind=SpaceKind.SITE,
+                timezone=site_tz,
+            )
+        )
+        for raw_building in expect_list(site.get("buildings") or [], "buildings"):
+            building = expect_dict(raw_building, "building")
+            building_id = expect_id(building.get("id"), "building")
+            add(
+                Space(
+                    id=building_id,
+                    name=optional_str(building.get("name")) or building_id,
+                    kind=SpaceKind.BUILDING,
+                    parent_id=site_id,
+                    capacity=_capacity(building),
+                    timezone=site_tz,
+                )
+            )
+            for raw_floor in expect_list(building.get("floors") or [], "floors"):
+                floor = expect_dict(raw_floor, "floor")
+                floor_id = expect_id(floor.get("id"), "floor")
+                floor_tz = site_tz or _valid_timezone(
+                    optional_str(floor.get("timezone"))
+                )
+                add(
+                    Space(
+                        id=floor_id,
+                        name=optional_str(floor.get("name")) or floor_id,
+                        kind=SpaceKind.FLOOR,
+                        parent_id=building_id,
+                        capacity=_capacity(floor),
+                        timezone=floor_tz,
+                    )
+                )
+                for raw_room in expect_list(floor.get("rooms") or [], "rooms"):
+                    room = expect_dict(raw_room, "room")
+                    room_id = expect_id(room.get("id"), "room")
+                    online: dict[str, bool] = {}
+                    for raw_sensor in expect_list(room.get("sensors") or [], "sensors"):
+                        sensor = expect_dict(raw_sensor, "sensor")
+                        mode = sensor.get("mode")
+                        if mode in (MODE_PRESENCE, MODE_TRAFFIC):
+                            # A sensor that does not say is taken as online.
+                            online[mode] = online.get(mode, False) or (
+                                sensor.get("is_online") is not False
+                            )
+                    add(
+                        Space(
+                            id=room_id,
+                            name=optional_str(room.get("name")) or room_id,
+                            kind=SpaceKind.ROOM,
+                            parent_id=floor_id,
+                            capacity=_capacity(room),
+                            timezone=floor_tz,
+                            counts_traffic=MODE_TRAFFIC in online,
+                        )
+                    )
+                    if online:
+                        rooms.append(
+                            _Room(
+                                id=room_id,
+                                timezone=floor_tz or default_timezone,
+                                presence_online=online.get(MODE_PRESENCE),
+                                traffic_online=online.get(MODE_TRAFFIC),
+                            )
+                        )
+    return _Topology(
+        spaces=spaces,
+        rooms=tuple(rooms),
+        children={parent: tuple(ids) for parent, ids in children.items()},
+        fetched_at=fetched_at,
+    )
+
+
+def _report_data(payload: Any) -> dict[str, Any]:
+    """Return the ``data`` object of a report; no data at all means no rows."""
+    data = expect_dict(payload, "reporting answer").get("data")
+    if data is None or data == []:
+        return {}
+    return expect_dict(data, "reporting data")
+
+
+def _field_sum(fields: Mapping[str, Any], name: str) -> int | None:
+    """Return a traffic field's sum; a field with no rows counts zero (as Butlr's guide)."""
+    stats = fields.get(name)
+    if stats is None:
+        return 0
+    if not isinstance(stats, dict):
+        return None
+    value = stats.get("sum")
+    return 0 if value is None else whole_people(value)
+
+
+def occupancy_by_traffic(payload: Any) -> dict[str, tuple[int | None, int | None]]:
+    """Entries and exits per room from a traffic report (room_id, field grouping)."""
+    return {
+        room_id: (
+            (_field_sum(fields, "in"), _field_sum(fields, "out"))
+            if isinstance(fields, dict)
+            else (None, None)
+        )
+        for room_id, fields in _report_data(payload).items()
+    }
+
+
+def occupancy_by_presence(payload: Any) -> dict[str, int | None]:
+    """People per room: the sum of each presence sensor's last value."""
+    occupancy: dict[str, int | None] = {}
+    for room_id, sensors in _report_data(payload).items():
+        values = (
+            [
+                whole_people(metrics.get("last"))
+                for metrics in sensors.values()
+                if isinstance(metrics, dict)
+            ]
+            if isinstance(sensors, dict)
+            else []
+        )
+        valid = [value for value in values if value is not None]
+        occupancy[room_id] = sum(valid) if valid else None
+    return occupancy
+
+
+def traffic_reading(
+    entries_exits: tuple[int | None, int | None] | None, online: bool
+) -> Reading:
+    """Return a traffic room's reading; a room absent from the report saw nobody."""
+    entries, exits = entries_exits if entries_exits is not None else (0, 0)
+    if entries is None or exits is None or not online:
+        return Reading(occupancy=None, active=False)
+    return Reading(
+        occupancy=max(0, entries - exits), entries_today=entries, exits_today=exits
+    )
+
+
+class ButlrClient:
+    """Async client for Butlr's login, GraphQL topology and reporting APIs."""
+
+    def __init__(
+        self,
+        context: ClientContext,
+        *,
+        username: str | None = None,
+        password: str | None = None,
+        client_id: str | None = None,
+        client_secret: str | None = None,
+        base_url: str = DEFAULT_BASE_URL,
+    ) -> None:
+        """Use an account login or API client credentials, whichever is given."""
+        if not ((username and password) or (client_id and client_secret)):
+            raise ValueError(
+                "Butlr needs a username and password or a client id and secret"
+            )
+        self._http = HttpClient(context.session, base_url, clock=context.clock)
+        self._clock = context.clock
+        self._default_timezone = context.default_timezone
+        self._username = username
+        self._password = password
+        self._client_id = client_id
+        self._client_secret = client_secret
+        self._token: str | None = None
+        self._token_renew_at: datetime | None = None
+        self._topology: _Topology | None = None
+        self.login_count = 0
+
+    @classmethod
+    def from_config(cls, context: ClientContext, config: Mapping[str, Any]) -> Self:
+        """Build a client from a config entry's data."""
+        return cls(
+            context,
+            username=config.get(KEY_USERNAME),
+            password=config.get(KEY_PASSWORD),
+            client_id=config.get(KEY_CLIENT_ID),
+            client_secret=config.get(KEY_CLIENT_SECRET),
+            base_url=config.get(KEY_BASE_URL) or DEFAULT_BASE_URL,
+        )
+
+    @property
+    def request_count(self) -> int:
+        """Requests sent since the client was created (logins included)."""
+        return self._http.request_count
+
+    @property
+    def account_id(self) -> str:
+        """The config entry's unique id: lower-case username, or the client id."""
+        return self._username.lower() if self._username else str(self._client_id)
+
+    async def async_validate(self) -> Account:
+        """Log in and read the topology: proves the credentials and the access."""
+        await self._refresh_topology()
+        return Account(unique_id=self.account_id, title=f"Butlr ({self.account_id})")
+
+    async def async_fetch(self) -> Snapshot:
+        """Poll presence and traffic for all rooms: at most one call each."""
+        topology = self._topology
+        now = self._clock()
+        if topology is None or now - topology.fetched_at >= TOPOLOGY_TTL:
+            topology = await self._refresh_topology()
+        presence_rooms = [
+            room for room in topology.rooms if room.presence_online is not None
+        ]
+        traffic_rooms = [
+            room for room in topology.rooms if room.traffic_online is not None
+        ]
+        presence = await self._presence(now) if presence_rooms else {}
+        traffic = await self._traffic(now, traffic_rooms)
+
+        readings: dict[str, Reading] = {}
+        for room in topology.rooms:
+            space = topology.spaces[room.id]
+            reading = (
+                traffic_reading(traffic.get(room.id), bool(room.traffic_online))
+                if room.traffic_online is not None
+                else Reading(occupancy=None, active=False)
+            )
+            if room.presence_online is not None:
+                # Presence counts people directly: it wins over door-line estimates.
+                people = presence.get(room.id) if room.presence_online else None
+                reading = Reading(
+                    occupancy=people,
+                    active=people is not None,
+                    entries_today=reading.entries_today,
+                    exits_today=reading.exits_today,
+                )
+            readings[room.id] = _with_capacity(reading, space.capacity)
+        _roll_up(topology, readings)
+        return Snapshot(spaces=topology.spaces, readings=readings, fetched_at=now)
+
+    def diagnostics(self) -> dict[str, Any]:
+        """Token and topology state, without the token itself."""
+        topology = self._topology
+        return {
+            "request_count": self.request_count,
+            "login_count": self.login_count,
+            "token_renew_at": self._token_renew_at,
+            "topology_fetched_at": topology.fetched_at if topology else None,
+            "rooms_polled": len(topology.rooms) if topology else 0,
+        }
+
+    async def _refresh_topology(self) -> _Topology:
+        payload = await self._authorized(self._graphql)
+        self._topology = parse_topology(payload, self._default_timezone, self._clock())
+        return self._topology
+
+    async def _presence(self, now: datetime) -> dict[str, int | None]:
+        body = {
+            "group_by": {"order": ["room_id", "mac_address"]},
+            "window": {"every": "1s", "function": "max"},
+            "filter": {
+                "start": _iso(now - PRESENCE_WINDOW),
+                "stop": _iso(now),
+                "measurements": ["presence"],
+                "value": {"gte": 0},
+            },
+        }
+        return occupancy_by_presence(await self._report(body))
+
+    async def _traffic(
+        self, now: datetime, rooms: Iterable[_Room]
+    ) -> dict[str, tuple[int | None, int | None]]:
+        """One call per distinct local midnight: one call for a single-timezone org."""
+        by_zone: dict[str, list[str]] = {}
+        for room in rooms:
+            by_zone.setdefault(room.timezone, []).append(room.id)
+        counts: dict[str, tuple[int | None, int | None]] = {}
+        for timezone, room_ids in by_zone.items():
+            report_filter: dict[str, Any] = {
+                "start": _iso(local_midnight(now, timezone)),
+                "stop": _iso(now),
+                "measurements": ["traffic"],
+            }
+            if len(by_zone) > 1:
+                report_filter["rooms"] = {"eq": room_ids}
+            body = {
+                "group_by": {"order": ["room_id", "field"]},
+                "window": {"every": "1h", "function": "sum", "timezone": timezone},
+                "filter": report_filter,
+            }
+            counts.update(occupancy_by_traffic(await self._report(body)))
+        return counts
+
+    async def _report(self, body: Mapping[str, Any]) -> Any:
+        async def call(token: str) -> Any:
+            return await self._http.request(
+                "POST", REPORTING_PATH, json_body=body, headers=_bearer(token)
+            )
+
+        return await self._authorized(call)
+
+    async def _graphql(self, token: str) -> Any:
+        payload = await self._http.request(
+            "POST",
+            GRAPHQL_PATH,
+            json_body={"query": TOPOLOGY_QUERY},
+            headers=_bearer(token),
+        )
+        errors = payload.get("errors") if isinstance(payload, dict) else None
+        if errors:
+            codes = {
+                error.get("extensions", {}).get("code")
+                for error in errors
+                if isinstance(error, dict) and isinstance(error.get("extensions"), dict)
+            }
+            if "UNAUTHENTICATED" in codes:
+                raise ProviderAuthError("GraphQL rejected the token")
+            raise ProviderResponseError(
+                f"GraphQL answered errors: {sorted(map(str, codes))}"
+            )
+        return payload
+
+    async def _authorized(self, call: Callable[[str], Awaitable[_T]]) -> _T:
+        """Run a data call with a valid token; on rejection log in once more and retry."""
+        token = await self._valid_token()
+        try:
+            return await call(token)
+        except ProviderAuthError:
+            self._token = None
+        return await call(await self._valid_token())
+
+    async def _valid_token(self) -> str:
+        if self._token is None or (
+            self._token_renew_at is not None and self._clock() >= self._token_renew_at
+        ):
+            return await self._login()
+        return self._token
+
+    async def _login(self) -> str:
+        self._token = None
+        self.login_count += 1
+        if self._username:
+            path = LOGIN_PATH
+            body: dict[str, Any] = {
+                "username": self._username,
+                "password": self._password,
+            }
+        else:
+            path = CLIENT_LOGIN_PATH
+            body = {
+                "client_id": self._client_id,
+                "client_secret": self._client_secret,
+                "audience": CLIENT_AUDIENCE,
+                "grant_type": "client_credentials",
+            }
+        try:
+            answer = expect_dict(
+                await self._http.request("POST", path, json_body=body), "login"
+            )
+        except ProviderStatusError as err:
+            # Some deployments answer a wrong password with 400 rather than 401.
+            if err.status == 400:
+                raise ProviderAuthError("Butlr rejected the login") from err
+            raise
+        token = answer.get("access_token")
+        if not isinstance(token, str) or not token:
+            raise ProviderResponseError("The login answer has no access token")
+        lifetime = whole_people(answer.get("expires_in"))
+        life = timedelta(seconds=lifetime) if lifetime else FALLBACK_TOKEN_LIFETIME
+        self._token = token
+        self._token_renew_at = self._clock() + life - min(TOKEN_RENEW_MARGIN, life / 4)
+        return token
+
+
+def _bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def _with_capacity(reading: Reading, capacity: int | None) -> Reading:
+    return Reading(
+        occupancy=reading.occupancy,
+        capacity=capacity,
+        percentage=percentage_of(reading.occupancy, capacity)
+        if reading.active
+        else None,
+        active=reading.active,
+        observed_at=reading.observed_at,
+        entries_today=reading.entries_today,
+        exits_today=reading.exits_today,
+    )
+
+
+def _roll_up(topology: _Topology, readings: dict[str, Reading]) -> None:
+    """Floors, buildings and sites hold the sum of their rooms."""
+
+    def visit(space_id: str) -> Reading | None:
+        if space_id in readings:
+            return readings[space_id]
+        child_readings = [
+            reading
+            for child in topology.children.get(space_id, ())
+            if (reading := visit(child)) is not None
+        ]
+        if not child_readings:
+            return None
+        active = [reading for reading in child_readings if reading.active]
+        capacity = topology.spaces[space_id].capacity or (
+            sum(reading.capacity for reading in child_readings if reading.capacity)
+            or None
+        )
+        reading = _with_capacity(
+            Reading(
+                occupancy=sum(r.occupancy or 0 for r in active) if active else None,
+                active=bool(active),
+            ),
+            capacity,
+        )
+        readings[space_id] = reading
+        return reading
+
+    for space_id in topology.spaces:
+        visit(space_id)

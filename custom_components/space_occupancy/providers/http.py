@@ -1,0 +1,142 @@
+"""The HTTP layer shared by the provider clients: timeouts, status mapping, JSON."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
+import json
+from typing import Any
+
+import aiohttp
+
+from .exceptions import (
+    ProviderAuthError,
+    ProviderConnectionError,
+    ProviderRateLimitError,
+    ProviderResponseError,
+)
+
+DEFAULT_TIMEOUT = aiohttp.ClientTimeout(total=20)
+# Without a Retry-After header, a 429 still holds requests back this long.
+DEFAULT_RETRY_AFTER = 60.0
+
+
+def utcnow() -> datetime:
+    """Return the current time; clients take a clock so tests can move it."""
+    return datetime.now(UTC)
+
+
+class ProviderStatusError(ProviderResponseError):
+    """The provider refused the request with a 4xx status other than auth and 429."""
+
+    def __init__(self, message: str, status: int) -> None:
+        """Keep the status for callers that treat some of them specially."""
+        super().__init__(message)
+        self.status = status
+
+
+class ProviderNotFoundError(ProviderStatusError):
+    """The provider answered 404 (some deployments answer it as an HTML page)."""
+
+
+def parse_retry_after(value: str | None, now: datetime) -> float | None:
+    """Seconds to wait from a Retry-After header: delta-seconds or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        until = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if until.tzinfo is None:
+        until = until.replace(tzinfo=UTC)
+    return max(0.0, (until - now).total_seconds())
+
+
+class HttpClient:
+    """JSON over HTTP for one provider, counting requests and honouring 429s."""
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        base_url: str,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+        timeout: aiohttp.ClientTimeout = DEFAULT_TIMEOUT,
+    ) -> None:
+        """Keep the injected session; the caller owns it."""
+        self._session = session
+        self.base_url = base_url.rstrip("/")
+        self._clock = clock
+        self._timeout = timeout
+        self._blocked_until: datetime | None = None
+        self.request_count = 0
+
+    @property
+    def blocked_until(self) -> datetime | None:
+        """When a 429's Retry-After ends, while it has not ended yet."""
+        if self._blocked_until is not None and self._clock() >= self._blocked_until:
+            self._blocked_until = None
+        return self._blocked_until
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json_body: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+        auth: aiohttp.BasicAuth | None = None,
+    ) -> Any:
+        """Send one request and return its decoded JSON body."""
+        if (blocked_until := self.blocked_until) is not None:
+            wait = (blocked_until - self._clock()).total_seconds()
+            raise ProviderRateLimitError(
+                f"Rate limited by the provider for another {wait:.0f} s", wait
+            )
+        self.request_count += 1
+        try:
+            async with self._session.request(
+                method,
+                f"{self.base_url}{path}",
+                json=json_body,
+                headers=headers,
+                auth=auth,
+                timeout=self._timeout,
+            ) as response:
+                status = response.status
+                retry_after = response.headers.get("Retry-After")
+                body = await response.read()
+        except TimeoutError as err:
+            raise ProviderConnectionError(f"Timeout calling {path}") from err
+        except (aiohttp.ClientError, OSError) as err:
+            raise ProviderConnectionError(
+                f"Error calling {path}: {type(err).__name__}"
+            ) from err
+        self._check_status(path, status, retry_after)
+        try:
+            return json.loads(body)
+        except (UnicodeDecodeError, ValueError) as err:
+            raise ProviderResponseError(f"{path} answered invalid JSON") from err
+
+    def _check_status(self, path: str, status: int, retry_after: str | None) -> None:
+        """Map an HTTP status to the provider exception hierarchy."""
+        if status < 400:
+            return
+        if status in (401, 403):
+            raise ProviderAuthError(f"{path} rejected the credentials (HTTP {status})")
+        if status == 404:
+            raise ProviderNotFoundError(f"{path} was not found (HTTP 404)", status)
+        if status == 429:
+            now = self._clock()
+            wait = parse_retry_after(retry_after, now)
+            self._blocked_until = now + timedelta(
+                seconds=DEFAULT_RETRY_AFTER if wait is None else wait
+            )
+            raise ProviderRateLimitError(f"{path} is rate limited (HTTP 429)", wait)
+        if status >= 500:
+            raise ProviderConnectionError(f"{path} failed (HTTP {status})")
+        raise ProviderStatusError(f"{path} refused the request (HTTP {status})", status)

@@ -1,0 +1,75 @@
+"""Provider-neutral data model: what every provider turns its wire format into."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+
+class SpaceKind(StrEnum):
+    """What a space is, in the provider's hierarchy."""
+
+    SITE = "site"
+    BUILDING = "building"
+    FLOOR = "floor"
+    ROOM = "room"
+    LOCATION = "location"
+    LIBRARY = "library"
+
+
+@dataclass(frozen=True, slots=True)
+class Space:
+    """A place that has an occupancy: room, floor, location, library."""
+
+    id: str
+    name: str
+    kind: SpaceKind
+    parent_id: str | None = None
+    capacity: int | None = None
+    timezone: str | None = None
+    # True where the provider counts people crossing a door line, so that
+    # entries and exits since midnight exist for this space.
+    counts_traffic: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """The current state of one space."""
+
+    occupancy: int | None
+    capacity: int | None = None
+    percentage: float | None = None
+    active: bool = True
+    observed_at: datetime | None = None
+    entries_today: int | None = None
+    exits_today: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """Everything one poll learned.
+
+    ``fetched_at`` is left out of equality, so that a poll that changed nothing
+    compares equal to the previous one and writes no state.
+    """
+
+    spaces: Mapping[str, Space]
+    readings: Mapping[str, Reading]
+    fetched_at: datetime = field(compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    """Who the credentials belong to: the config entry's unique id and title."""
+
+    unique_id: str
+    title: str
+
+
+def percentage_of(occupancy: int | None, capacity: int | None) -> float | None:
+    """Occupancy as a percentage of capacity, or None when either is unknown."""
+    if occupancy is None or not capacity or capacity <= 0:
+        return None
+    return round(occupancy * 100 / capacity, 1)

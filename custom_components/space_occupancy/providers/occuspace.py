@@ -1,0 +1,439 @@
+"""Occuspace: occupancy estimates for a tree of locations (API v1).
+
+``GET /locations`` lists the tree; ``GET /locations/{id}/now`` answers the count
+of one location and of its direct children (``childCounts``). So one call per
+location that has children covers the whole tree: a leaf never gets its own.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+import logging
+import math
+from typing import TYPE_CHECKING, Any, Self
+
+from .base import (
+    KEY_API_TOKEN,
+    KEY_BASE_URL,
+    ClientContext,
+    expect_dict,
+    expect_id,
+    expect_list,
+    optional_str,
+    whole_people,
+)
+from .exceptions import ProviderAuthError, ProviderResponseError
+from .http import HttpClient, ProviderNotFoundError
+from .models import Account, Reading, Snapshot, Space, SpaceKind, percentage_of
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+_LOGGER = logging.getLogger(__name__)
+
+DEFAULT_BASE_URL = "https://api.occuspace.io/v1"
+LOCATIONS_PATH = "/locations"
+# Both spellings of the real-time path occur across deployments.
+NOW_PATH = "/locations/{id}/now"
+SINGULAR_NOW_PATH = "/location/{id}/now"
+
+# Locations are added or removed rarely: re-read the tree hourly.
+LOCATIONS_TTL = timedelta(hours=1)
+MESSAGE_OK = "OK"
+# The key under which a message of the /locations answer is kept.
+LOCATIONS_MESSAGE_KEY = "locations"
+
+
+@dataclass(frozen=True, slots=True)
+class _Tree:
+    """The location tree from ``/locations`` and what polling it needs."""
+
+    spaces: dict[str, Space]
+    # What /locations said about each location's data (the fallback for
+    # ``now`` answers that do not say).
+    listed_active: dict[str, bool]
+    children: dict[str, tuple[str, ...]]
+    # Locations whose parent is null on the wire (the token's roots).
+    roots: tuple[str, ...]
+    # Locations that get their own ``now`` call, parents before children.
+    polled: tuple[str, ...]
+    fetched_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class _Message:
+    """A provider message other than "OK", and when it was seen."""
+
+    message: str
+    seen_at: datetime
+
+
+class _LocationUnavailableError(Exception):
+    """Neither ``now`` path serves a location; ``rejected`` if one answered 401."""
+
+    def __init__(self, rejected: bool) -> None:
+        """Remember whether the refusal was an authorization one."""
+        super().__init__("location unavailable")
+        self.rejected = rejected
+
+
+def _id_order(location_id: str) -> tuple[int, int, str]:
+    """Sort key: numeric ids by value ("2" before "10"), others after them."""
+    if location_id.isdigit():
+        return (0, int(location_id), "")
+    return (1, 0, location_id)
+
+
+def _parent_id(node: Mapping[str, Any]) -> str | None:
+    """Return the parent's id; deployments spell it ``parentID`` or ``parentId``."""
+    raw = node["parentID"] if "parentID" in node else node.get("parentId")
+    return None if raw is None else expect_id(raw, "location parent")
+
+
+def _capacity(value: Any) -> int | None:
+    """Return a location's capacity, where 0 or less (unset) means unknown."""
+    capacity = whole_people(value)
+    return capacity if capacity else None
+
+
+def parse_locations(data: Any, fetched_at: datetime) -> _Tree:
+    """Turn the ``data`` of a ``/locations`` answer into the location tree."""
+    nodes: dict[str, tuple[Mapping[str, Any], str | None]] = {}
+    for raw in expect_list(data, "locations"):
+        node = expect_dict(raw, "location")
+        location_id = expect_id(node.get("id"), "location")
+        if location_id in nodes:
+            raise ProviderResponseError(f"Duplicate location id {location_id}")
+        nodes[location_id] = (node, _parent_id(node))
+
+    spaces: dict[str, Space] = {}
+    listed_active: dict[str, bool] = {}
+    children: dict[str, list[str]] = {}
+    for location_id, (listed, wire_parent) in nodes.items():
+        # A parent the token cannot see (or a self-reference) makes a top-level
+        # location: it is polled on its own and hangs under no device.
+        parent = (
+            wire_parent if wire_parent in nodes and wire_parent != location_id else None
+        )
+        spaces[location_id] = Space(
+            id=location_id,
+            name=optional_str(listed.get("name")) or location_id,
+            kind=SpaceKind.LOCATION,
+            parent_id=parent,
+            capacity=_capacity(listed.get("capacity")),
+        )
+        listed_active[location_id] = listed.get("isActive") is not False
+        if parent is not None:
+            children.setdefault(parent, []).append(location_id)
+
+    return _Tree(
+        spaces=spaces,
+        listed_active=listed_active,
+        children={parent: tuple(ids) for parent, ids in children.items()},
+        roots=tuple(
+            location_id for location_id, (_, parent) in nodes.items() if parent is None
+        ),
+        polled=_polled(spaces, children),
+        fetched_at=fetched_at,
+    )
+
+
+def _polled(
+    spaces: Mapping[str, Space], children: Mapping[str, tuple[str, ...] | list[str]]
+) -> tuple[str, ...]:
+    """Locations that need their own call: those with children, and childless tops.
+
+    Parents come before their children, so the order follows the tree. A
+    location caught in a parent cycle (no top above it) is still polled.
+    """
+    order: list[str] = []
+    seen: set[str] = set()
+    pending = deque(space.id for space in spaces.values() if space.parent_id is None)
+    while pending:
+        location_id = pending.popleft()
+        seen.add(location_id)
+        kids = children.get(location_id, ())
+        if kids or spaces[location_id].parent_id is None:
+            order.append(location_id)
+        pending.extend(kids)
+    order.extend(parent for parent in children if parent not in seen)
+    return tuple(order)
+
+
+def root_location(tree: _Tree) -> Space:
+    """Return the token's root: parent null on the wire, the smallest id if several.
+
+    A token scoped below the organisation's root sees no null parent: then
+    the top-level locations (whose parent it cannot see) are the candidates.
+    """
+    candidates = tree.roots or tuple(
+        space.id for space in tree.spaces.values() if space.parent_id is None
+    )
+    if not candidates:
+        raise ProviderResponseError("The token sees no locations")
+    return tree.spaces[min(candidates, key=_id_order)]
+
+
+def normalise_percentage(
+    value: Any, occupancy: int | None, capacity: int | None
+) -> float | None:
+    """Return the provider's percentage as 0-100 %, or None when it sent none.
+
+    The wire carries a 0-1 fraction (0.62 = 62 %), although the field table
+    says integer, and a 0-100 value must be accepted too. The two overlap: 1
+    is 100 % or 1 %, and 1.2 is an over-full room or 1.2 %. When occupancy
+    and capacity are known, the reading closer to occupancy / capacity wins.
+    Otherwise a value up to 1 is a fraction and a larger one a percentage:
+    the fraction is what the API sends in practice.
+    """
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    if not math.isfinite(value) or value < 0:
+        return None
+    as_fraction = value * 100
+    expected = percentage_of(occupancy, capacity)
+    if expected is not None:
+        fraction_wins = abs(as_fraction - expected) <= abs(value - expected)
+    else:
+        fraction_wins = value <= 1
+    return round(as_fraction if fraction_wins else float(value), 1)
+
+
+def parse_timestamp(value: Any) -> datetime | None:
+    """Parse an ISO 8601 UTC timestamp ("2020-02-15T15:30:00.000Z"), aware."""
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+def location_reading(
+    node: Mapping[str, Any],
+    capacity: int | None,
+    listed_active: bool,
+    observed_at: datetime | None,
+) -> Reading:
+    """One location's reading from a ``now`` answer or one of its ``childCounts``."""
+    is_active = node.get("isActive")
+    active = is_active if isinstance(is_active, bool) else listed_active
+    occupancy = whole_people(node.get("count"))
+    if not active or occupancy is None:
+        return inactive_reading(capacity, observed_at)
+    percentage = normalise_percentage(node.get("percentage"), occupancy, capacity)
+    return Reading(
+        occupancy=occupancy,
+        capacity=capacity,
+        percentage=(
+            percentage_of(occupancy, capacity) if percentage is None else percentage
+        ),
+        active=True,
+        observed_at=observed_at,
+    )
+
+
+def inactive_reading(
+    capacity: int | None, observed_at: datetime | None = None
+) -> Reading:
+    """Return the reading of a location without valid data right now."""
+    return Reading(
+        occupancy=None, capacity=capacity, active=False, observed_at=observed_at
+    )
+
+
+def readings_from_now(tree: _Tree, location_id: str, data: Any) -> dict[str, Reading]:
+    """Read a polled location and its leaf children from the location's ``now`` data.
+
+    Children that have children of their own are left out: their own call
+    answers for them. Children carry no timestamp: they take the parent's.
+    """
+    node = expect_dict(data, f"location {location_id} now")
+    observed_at = parse_timestamp(node.get("timestamp"))
+    readings = {
+        location_id: location_reading(
+            node,
+            tree.spaces[location_id].capacity,
+            tree.listed_active[location_id],
+            observed_at,
+        )
+    }
+    counts: dict[str, Mapping[str, Any]] = {}
+    for raw in expect_list(node.get("childCounts") or [], "childCounts"):
+        child = expect_dict(raw, "child count")
+        counts[expect_id(child.get("id"), "child count")] = child
+    for child_id in _leaf_children(tree, location_id):
+        capacity = tree.spaces[child_id].capacity
+        child_node = counts.get(child_id)
+        readings[child_id] = (
+            location_reading(
+                child_node, capacity, tree.listed_active[child_id], observed_at
+            )
+            if child_node is not None
+            else inactive_reading(capacity)
+        )
+    return readings
+
+
+def _leaf_children(tree: _Tree, location_id: str) -> list[str]:
+    return [
+        child_id
+        for child_id in tree.children.get(location_id, ())
+        if child_id not in tree.children
+    ]
+
+
+def unavailable_readings(tree: _Tree, location_id: str) -> dict[str, Reading]:
+    """Mark inactive a location no path serves, and the leaves its answer covers."""
+    return {
+        space_id: inactive_reading(tree.spaces[space_id].capacity)
+        for space_id in (location_id, *_leaf_children(tree, location_id))
+    }
+
+
+class OccuspaceClient:
+    """Async client for Occuspace's location list and real-time counts."""
+
+    def __init__(
+        self,
+        context: ClientContext,
+        *,
+        api_token: str,
+        base_url: str = DEFAULT_BASE_URL,
+    ) -> None:
+        """Use an API token issued by the Occuspace team."""
+        if not api_token:
+            raise ValueError("Occuspace needs an API token")
+        self._http = HttpClient(context.session, base_url, clock=context.clock)
+        self._clock = context.clock
+        self._headers = {"Authorization": f"Bearer {api_token}"}
+        self._tree: _Tree | None = None
+        self._now_path = NOW_PATH
+        # Locations no path served: skipped until the tree is next re-read, so
+        # a location the token lost costs no requests on every poll.
+        self._unavailable: set[str] = set()
+        self._messages: dict[str, _Message] = {}
+
+    @classmethod
+    def from_config(cls, context: ClientContext, config: Mapping[str, Any]) -> Self:
+        """Build a client from a config entry's data."""
+        return cls(
+            context,
+            api_token=config.get(KEY_API_TOKEN) or "",
+            base_url=config.get(KEY_BASE_URL) or DEFAULT_BASE_URL,
+        )
+
+    @property
+    def request_count(self) -> int:
+        """Requests sent since the client was created."""
+        return self._http.request_count
+
+    async def async_validate(self) -> Account:
+        """Read the location list: proves the token, and names its root location."""
+        root = root_location(await self._refresh_locations())
+        return Account(unique_id=root.id, title=f"Occuspace ({root.name})")
+
+    async def async_fetch(self) -> Snapshot:
+        """Poll one ``now`` call per location that has children (and childless tops)."""
+        now = self._clock()
+        tree = self._tree
+        if tree is None or now - tree.fetched_at >= LOCATIONS_TTL:
+            tree = await self._refresh_locations()
+        readings: dict[str, Reading] = {}
+        unavailable: set[str] = set()
+        calls = rejections = 0
+        for location_id in tree.polled:
+            if location_id in self._unavailable:
+                readings.update(unavailable_readings(tree, location_id))
+                continue
+            calls += 1
+            try:
+                data = await self._now(location_id)
+            except _LocationUnavailableError as err:
+                if err.rejected:
+                    rejections += 1
+                unavailable.add(location_id)
+                readings.update(unavailable_readings(tree, location_id))
+                continue
+            readings.update(
+                # No data at all comes with a message saying why (kept above).
+                unavailable_readings(tree, location_id)
+                if data is None
+                else readings_from_now(tree, location_id, data)
+            )
+        if calls and rejections == calls:
+            # Not one location answered: the token itself was revoked.
+            raise ProviderAuthError("Occuspace rejected the token for every location")
+        self._unavailable |= unavailable
+        for space_id, space in tree.spaces.items():
+            readings.setdefault(space_id, inactive_reading(space.capacity))
+        return Snapshot(spaces=tree.spaces, readings=readings, fetched_at=now)
+
+    def diagnostics(self) -> dict[str, Any]:
+        """Request counts, paths and provider messages; never the token."""
+        tree = self._tree
+        return {
+            "request_count": self.request_count,
+            "now_path": self._now_path,
+            "locations_fetched_at": tree.fetched_at if tree else None,
+            "locations": len(tree.spaces) if tree else 0,
+            "locations_polled": len(tree.polled) if tree else 0,
+            "unavailable_locations": sorted(self._unavailable, key=_id_order),
+            "messages": {
+                key: {"message": entry.message, "seen_at": entry.seen_at}
+                for key, entry in self._messages.items()
+            },
+        }
+
+    async def _refresh_locations(self) -> _Tree:
+        payload = await self._http.request("GET", LOCATIONS_PATH, headers=self._headers)
+        data = self._data(payload, LOCATIONS_MESSAGE_KEY, "locations")
+        self._tree = parse_locations(data, self._clock())
+        # A fresh tree says which locations exist: give the lost ones a new try.
+        self._unavailable.clear()
+        return self._tree
+
+    async def _now(self, location_id: str) -> Any:
+        """Fetch a location's ``now`` data, trying the other path spelling once.
+
+        Occuspace answers 401 for a location the token may not see and an
+        HTML 404 for a path the deployment does not serve. The path that
+        answers is kept, so later calls go there directly.
+        """
+        rejected = False
+        current = self._now_path
+        other = SINGULAR_NOW_PATH if current == NOW_PATH else NOW_PATH
+        for template in (current, other):
+            try:
+                payload = await self._http.request(
+                    "GET", template.format(id=location_id), headers=self._headers
+                )
+            except ProviderAuthError:
+                rejected = True
+                continue
+            except ProviderNotFoundError:
+                continue
+            self._now_path = template
+            return self._data(payload, location_id, f"location {location_id} now")
+        raise _LocationUnavailableError(rejected)
+
+    def _data(self, payload: Any, key: str, what: str) -> Any:
+        """Return the ``data`` of a v1 answer, keeping a ``message`` other than "OK".
+
+        ``key`` files the message for diagnostics (a location id, or
+        "locations"); ``what`` names the answer in errors.
+        """
+        answer = expect_dict(payload, f"The {what} answer")
+        if "data" not in answer:
+            raise ProviderResponseError(f"The {what} answer has no data")
+        message = answer.get("message")
+        if message is not None and message != MESSAGE_OK:
+            text = str(message)
+            _LOGGER.debug("Occuspace says about %s: %s", key, text)
+            self._messages[key] = _Message(text, self._clock())
+        return answer["data"]

@@ -1,0 +1,140 @@
+"""Sensors: occupancy, percentage, activity, traffic and diagnostics per space."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from homeassistant.components.sensor import (
+    SensorDeviceClass,
+    SensorEntity,
+    SensorEntityDescription,
+    SensorStateClass,
+)
+from homeassistant.const import PERCENTAGE, EntityCategory
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers.entity_platform import AddEntitiesCallback
+from homeassistant.helpers.typing import StateType
+
+from .coordinator import (
+    ACTIVITY_GRADED,
+    ACTIVITY_UNGRADED,
+    SpaceOccupancyConfigEntry,
+    SpaceState,
+)
+from .entity import SpaceEntity, async_add_space_entities
+
+# Entities only read the coordinator's snapshot.
+PARALLEL_UPDATES = 0
+
+
+def _is_active(state: SpaceState) -> bool:
+    return state.reading.active
+
+
+@dataclass(frozen=True, kw_only=True)
+class SpaceSensorEntityDescription(SensorEntityDescription):
+    """A sensor of a space: how to read it, when it exists, when it is available."""
+
+    value_fn: Callable[[SpaceState], StateType | datetime]
+    exists_fn: Callable[[SpaceState], bool] = lambda _: True
+    available_fn: Callable[[SpaceState], bool] = _is_active
+
+
+SENSORS: tuple[SpaceSensorEntityDescription, ...] = (
+    SpaceSensorEntityDescription(
+        key="occupancy",
+        translation_key="occupancy",
+        state_class=SensorStateClass.MEASUREMENT,
+        value_fn=lambda state: state.reading.occupancy,
+    ),
+    SpaceSensorEntityDescription(
+        key="occupancy_percentage",
+        translation_key="occupancy_percentage",
+        native_unit_of_measurement=PERCENTAGE,
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=0,
+        value_fn=lambda state: state.percentage,
+        exists_fn=lambda state: state.capacity is not None,
+    ),
+    SpaceSensorEntityDescription(
+        key="activity",
+        translation_key="activity",
+        device_class=SensorDeviceClass.ENUM,
+        value_fn=lambda state: state.activity,
+        available_fn=lambda _: True,
+    ),
+    SpaceSensorEntityDescription(
+        key="entries_today",
+        translation_key="entries_today",
+        state_class=SensorStateClass.TOTAL_INCREASING,
+        value_fn=lambda state: state.reading.entries_today,
+        exists_fn=lambda state: state.space.counts_traffic,
+        available_fn=lambda state: state.reading.entries_today is not None,
+    ),
+    SpaceSensorEntityDescription(
+        key="exits_today",
+        translation_key="exits_today",
+        state_class=SensorStateClass.TOTAL_INCREASING,
+        value_fn=lambda state: state.reading.exits_today,
+        exists_fn=lambda state: state.space.counts_traffic,
+        available_fn=lambda state: state.reading.exits_today is not None,
+    ),
+    SpaceSensorEntityDescription(
+        key="capacity",
+        translation_key="capacity",
+        entity_category=EntityCategory.DIAGNOSTIC,
+        entity_registry_enabled_default=False,
+        value_fn=lambda state: state.capacity,
+        available_fn=lambda _: True,
+    ),
+    SpaceSensorEntityDescription(
+        key="last_reading",
+        translation_key="last_reading",
+        device_class=SensorDeviceClass.TIMESTAMP,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value_fn=lambda state: state.reading.observed_at,
+        exists_fn=lambda state: state.reading.observed_at is not None,
+        available_fn=lambda state: state.reading.observed_at is not None,
+    ),
+)
+
+
+async def async_setup_entry(
+    hass: HomeAssistant,
+    entry: SpaceOccupancyConfigEntry,
+    async_add_entities: AddEntitiesCallback,
+) -> None:
+    """Set up the sensors of every space."""
+    async_add_space_entities(entry, async_add_entities, SENSORS, SpaceSensor)
+
+
+class SpaceSensor(SpaceEntity, SensorEntity):
+    """A sensor of a space."""
+
+    entity_description: SpaceSensorEntityDescription
+
+    @property
+    def available(self) -> bool:
+        """Unavailable while the space's data is not valid for this sensor."""
+        return (
+            super().available
+            and (state := self.state_of_space) is not None
+            and self.entity_description.available_fn(state)
+        )
+
+    @property
+    def native_value(self) -> StateType | datetime:
+        """The sensor's value from the space's state."""
+        if (state := self.state_of_space) is None:
+            return None
+        return self.entity_description.value_fn(state)
+
+    @property
+    def options(self) -> list[str] | None:
+        """Activity states: graded by percentage only where a capacity is known."""
+        if self.entity_description.device_class is not SensorDeviceClass.ENUM:
+            return None
+        state = self.state_of_space
+        return ACTIVITY_GRADED if state and state.capacity else ACTIVITY_UNGRADED

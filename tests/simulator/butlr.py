@@ -1,0 +1,380 @@
+"""Simulated Butlr: logins, GraphQL topology and v3 reporting."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+import secrets
+from typing import Any
+
+from aiohttp import web
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class ButlrSensor:
+    """A sensor: presence sensors report ``people``, traffic sensors events."""
+
+    mac_address: str
+    mode: str = "presence"
+    is_online: bool = True
+    people: int = 0
+
+
+@dataclass
+class ButlrRoom:
+    """A room with sensors; ``traffic`` holds (time, entries, exits) events."""
+
+    id: str
+    name: str
+    capacity: int = 0
+    sensors: list[ButlrSensor] = field(default_factory=list)
+    traffic: list[tuple[datetime, int, int]] = field(default_factory=list)
+
+
+@dataclass
+class ButlrFloor:
+    """A floor (``space_`` id)."""
+
+    id: str
+    name: str
+    capacity: int = 0
+    rooms: list[ButlrRoom] = field(default_factory=list)
+
+
+@dataclass
+class ButlrBuilding:
+    """A building."""
+
+    id: str
+    name: str
+    capacity: int = 0
+    floors: list[ButlrFloor] = field(default_factory=list)
+
+
+@dataclass
+class ButlrSite:
+    """A site, with its timezone (which may be unset)."""
+
+    id: str
+    name: str
+    timezone: str | None = "America/New_York"
+    buildings: list[ButlrBuilding] = field(default_factory=list)
+
+
+@dataclass
+class ButlrScenario:
+    """The organisation the simulated Butlr serves, and who may log in."""
+
+    sites: list[ButlrSite] = field(default_factory=list)
+    accounts: dict[str, str] = field(default_factory=dict)
+    api_clients: dict[str, str] = field(default_factory=dict)
+    expires_in: int = 1000
+    # When set, reporting answers these payloads verbatim (the seeds' examples).
+    presence_payload: Any = None
+    traffic_payload: Any = None
+    clock: Callable[[], datetime] = _utcnow
+    tokens: dict[str, datetime] = field(default_factory=dict)
+    logins: int = 0
+    report_bodies: list[dict[str, Any]] = field(default_factory=list)
+
+    def rooms(self) -> list[ButlrRoom]:
+        """Every room of the organisation."""
+        return [
+            room
+            for site in self.sites
+            for building in site.buildings
+            for floor in building.floors
+            for room in floor.rooms
+        ]
+
+    def revoke_tokens(self) -> None:
+        """Forget every issued token, as if they had all expired."""
+        self.tokens.clear()
+
+
+BUTLR_KEY = web.AppKey("butlr", Callable[[], ButlrScenario])
+
+
+def _unauthorized() -> web.Response:
+    return web.json_response({"error": "Unauthorized"}, status=401)
+
+
+def _issue_token(scenario: ButlrScenario, **extra: Any) -> web.Response:
+    token = secrets.token_urlsafe(24)
+    scenario.tokens[token] = scenario.clock() + timedelta(seconds=scenario.expires_in)
+    scenario.logins += 1
+    return web.json_response(
+        {
+            "access_token": token,
+            "expires_in": scenario.expires_in,
+            "token_type": "Bearer",
+            "scope": "read",
+            **extra,
+        }
+    )
+
+
+async def _login(request: web.Request) -> web.Response:
+    scenario = request.app[BUTLR_KEY]()
+    body = await request.json()
+    if scenario.accounts.get(body.get("username")) != body.get(
+        "password"
+    ) or not body.get("password"):
+        return _unauthorized()
+    return _issue_token(scenario, refresh_token="not-used", id_token="not-used")
+
+
+async def _client_login(request: web.Request) -> web.Response:
+    scenario = request.app[BUTLR_KEY]()
+    body = await request.json()
+    if (
+        scenario.api_clients.get(body.get("client_id")) != body.get("client_secret")
+        or not body.get("client_secret")
+        or body.get("grant_type") != "client_credentials"
+        or body.get("audience") != "https://butlrauth/"
+    ):
+        return _unauthorized()
+    return _issue_token(scenario)
+
+
+def _authorized(request: web.Request) -> bool:
+    scenario = request.app[BUTLR_KEY]()
+    header = request.headers.get("Authorization", "")
+    token = header.removeprefix("Bearer ")
+    expiry = scenario.tokens.get(token)
+    return expiry is not None and scenario.clock() < expiry
+
+
+def _capacity(value: int) -> dict[str, int]:
+    return {"max": value, "mid": value // 2}
+
+
+def topology(scenario: ButlrScenario) -> dict[str, Any]:
+    """The GraphQL answer for the topology query."""
+    return {
+        "data": {
+            "sites": {
+                "data": [
+                    {
+                        "id": site.id,
+                        "name": site.name,
+                        "timezone": site.timezone,
+                        "buildings": [
+                            {
+                                "id": building.id,
+                                "name": building.name,
+                                "capacity": _capacity(building.capacity),
+                                "floors": [
+                                    {
+                                        "id": floor.id,
+                                        "name": floor.name,
+                                        "timezone": site.timezone,
+                                        "capacity": _capacity(floor.capacity),
+                                        "rooms": [
+                                            {
+                                                "id": room.id,
+                                                "name": room.name,
+                                                "floor_id": floor.id,
+                                                "capacity": _capacity(room.capacity),
+                                                "sensors": [
+                                                    {
+                                                        "mac_address": sensor.mac_address,
+                                                        "mode": sensor.mode,
+                                                        "is_online": sensor.is_online,
+                                                    }
+                                                    for sensor in room.sensors
+                                                ],
+                                            }
+                                            for room in floor.rooms
+                                        ],
+                                    }
+                                    for floor in building.floors
+                                ],
+                            }
+                            for building in site.buildings
+                        ],
+                    }
+                    for site in scenario.sites
+                ]
+            }
+        }
+    }
+
+
+async def _graphql(request: web.Request) -> web.Response:
+    if not _authorized(request):
+        return web.json_response(
+            {
+                "errors": [
+                    {
+                        "message": "Unauthorized",
+                        "extensions": {"code": "UNAUTHENTICATED"},
+                    }
+                ]
+            }
+        )
+    return web.json_response(topology(request.app[BUTLR_KEY]()))
+
+
+def _stats(values: list[int]) -> dict[str, float]:
+    total = sum(values)
+    return {
+        "sum": total,
+        "min": min(values),
+        "max": max(values),
+        "count": len(values),
+        "mean": total / len(values),
+        "median": sorted(values)[len(values) // 2],
+        "stddev": 0,
+        "first": values[0],
+        "last": values[-1],
+    }
+
+
+def _parse_time(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def traffic_report(
+    scenario: ButlrScenario, report_filter: dict[str, Any]
+) -> dict[str, Any]:
+    """Sums of entries and exits per room between filter start and stop."""
+    start = _parse_time(report_filter["start"])
+    stop = (
+        _parse_time(report_filter["stop"])
+        if "stop" in report_filter
+        else scenario.clock()
+    )
+    wanted = set(report_filter.get("rooms", {}).get("eq", ())) or None
+    data: dict[str, Any] = {}
+    for room in scenario.rooms():
+        if wanted is not None and room.id not in wanted:
+            continue
+        events = [event for event in room.traffic if start <= event[0] < stop]
+        entries = [event[1] for event in events if event[1]]
+        exits = [event[2] for event in events if event[2]]
+        fields = {}
+        if entries:
+            fields["in"] = _stats(entries)
+        if exits:
+            fields["out"] = _stats(exits)
+        if fields:
+            data[room.id] = fields
+    return {"data": data}
+
+
+def presence_report(scenario: ButlrScenario) -> dict[str, Any]:
+    """The last value of every online presence sensor, per room."""
+    data: dict[str, Any] = {}
+    for room in scenario.rooms():
+        sensors = {
+            sensor.mac_address: _stats([sensor.people])
+            for sensor in room.sensors
+            if sensor.mode == "presence" and sensor.is_online
+        }
+        if sensors:
+            data[room.id] = sensors
+    return {"data": data}
+
+
+async def _reporting(request: web.Request) -> web.Response:
+    if not _authorized(request):
+        return _unauthorized()
+    scenario = request.app[BUTLR_KEY]()
+    body = await request.json()
+    scenario.report_bodies.append(body)
+    report_filter = body.get("filter", {})
+    measurements = report_filter.get("measurements", [])
+    if measurements == ["presence"]:
+        payload = scenario.presence_payload or presence_report(scenario)
+    elif measurements == ["traffic"]:
+        payload = scenario.traffic_payload or traffic_report(scenario, report_filter)
+    else:
+        return web.json_response({"error": "unsupported measurement"}, status=400)
+    return web.json_response(payload)
+
+
+def add_routes(
+    app: web.Application, scenario: ButlrScenario | Callable[[], ButlrScenario]
+) -> None:
+    """Serve Butlr's endpoints from a scenario."""
+    # A getter, so that a test may swap the whole scenario while serving.
+    app[BUTLR_KEY] = scenario if callable(scenario) else lambda: scenario
+    app.router.add_post("/api/v2/login", _login)
+    app.router.add_post("/api/v2/clients/login", _client_login)
+    app.router.add_post("/api/v3/graphql", _graphql)
+    app.router.add_post("/api/v3/reporting", _reporting)
+
+
+ACCOUNT = ("facilities@example.com", "correct-horse-battery")
+API_CLIENT = ("client-7f3a", "s3cr3t-client-value")
+
+
+def demo_scenario(
+    now: datetime, timezone: str | None = "America/New_York"
+) -> ButlrScenario:
+    """A small office: two presence rooms, one traffic room, one room without sensors.
+
+    Meeting room: 2 + 1 people under two presence sensors (capacity 8).
+    Focus room: nobody, capacity unknown. Cafeteria: 7 in, 2 out today (capacity 40).
+    """
+    today = now - timedelta(minutes=30)
+    yesterday = now - timedelta(days=2)
+    return ButlrScenario(
+        accounts={ACCOUNT[0]: ACCOUNT[1]},
+        api_clients={API_CLIENT[0]: API_CLIENT[1]},
+        sites=[
+            ButlrSite(
+                id="site_hq",
+                name="HQ",
+                timezone=timezone,
+                buildings=[
+                    ButlrBuilding(
+                        id="building_main",
+                        name="Main building",
+                        capacity=0,
+                        floors=[
+                            ButlrFloor(
+                                id="space_f1",
+                                name="First floor",
+                                capacity=60,
+                                rooms=[
+                                    ButlrRoom(
+                                        id="room_meeting",
+                                        name="Meeting room",
+                                        capacity=8,
+                                        sensors=[
+                                            ButlrSensor("00-01", "presence", people=2),
+                                            ButlrSensor("00-02", "presence", people=1),
+                                        ],
+                                    ),
+                                    ButlrRoom(
+                                        id="room_focus",
+                                        name="Focus room",
+                                        sensors=[ButlrSensor("00-03", "presence")],
+                                    ),
+                                    ButlrRoom(
+                                        id="room_cafeteria",
+                                        name="Cafeteria",
+                                        capacity=40,
+                                        sensors=[ButlrSensor("00-04", "traffic")],
+                                        traffic=[
+                                            (yesterday, 50, 0),
+                                            (today, 5, 0),
+                                            (today, 2, 2),
+                                        ],
+                                    ),
+                                    ButlrRoom(id="room_storage", name="Storage"),
+                                ],
+                            )
+                        ],
+                    )
+                ],
+            )
+        ],
+    )

@@ -1,0 +1,152 @@
+"""Setting up an entry end to end through the simulator."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from freezegun.api import FrozenDateTimeFactory
+from homeassistant.config_entries import ConfigEntryState
+from homeassistant.const import STATE_OFF, STATE_ON, STATE_UNAVAILABLE
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers import device_registry as dr, entity_registry as er
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    async_fire_time_changed,
+)
+
+from custom_components.space_occupancy.const import DOMAIN
+
+from .conftest import SimulatorServer, setup_entry
+from .simulator import Fault
+from .simulator.butlr import ButlrScenario
+
+
+async def test_butlr_setup_states(
+    hass: HomeAssistant,
+    butlr_scenario: ButlrScenario,
+    butlr_entry: MockConfigEntry,
+    entity_registry: er.EntityRegistry,
+    device_registry: dr.DeviceRegistry,
+) -> None:
+    """Every room and parent gets its device and the expected entity states."""
+    await setup_entry(hass, butlr_entry)
+    assert butlr_entry.state is ConfigEntryState.LOADED
+
+    expected = {
+        "sensor.meeting_room_occupancy": "3",
+        "sensor.meeting_room_occupancy_percentage": "37.5",
+        "sensor.meeting_room_activity": "low",
+        "binary_sensor.meeting_room_occupied": STATE_ON,
+        "sensor.focus_room_occupancy": "0",
+        "sensor.focus_room_activity": "empty",
+        "binary_sensor.focus_room_occupied": STATE_OFF,
+        "sensor.cafeteria_occupancy": "5",
+        "sensor.cafeteria_entries_today": "7",
+        "sensor.cafeteria_exits_today": "2",
+        "sensor.cafeteria_occupancy_percentage": "12.5",
+        "sensor.first_floor_occupancy": "8",
+        "sensor.main_building_occupancy": "8",
+        "sensor.hq_occupancy": "8",
+    }
+    assert {
+        entity_id: hass.states.get(entity_id).state for entity_id in expected
+    } == expected
+    occupancy = hass.states.get("sensor.meeting_room_occupancy")
+    assert occupancy.attributes["unit_of_measurement"] == "people"
+    assert occupancy.attributes["state_class"] == "measurement"
+    assert hass.states.get("sensor.focus_room_activity").attributes["options"] == [
+        "inactive",
+        "empty",
+        "occupied",
+    ]
+    # No capacity, no percentage; no traffic sensor, no entries; no sensors, no device.
+    assert hass.states.get("sensor.focus_room_occupancy_percentage") is None
+    assert hass.states.get("sensor.meeting_room_entries_today") is None
+    assert (
+        device_registry.async_get_device(
+            {(DOMAIN, "facilities@example.com_room_storage")}
+        )
+        is None
+    )
+    # Butlr reports no observation time.
+    assert hass.states.get("sensor.meeting_room_last_reading") is None
+
+    capacity = entity_registry.async_get("sensor.meeting_room_capacity")
+    assert capacity.disabled_by is er.RegistryEntryDisabler.INTEGRATION
+    assert capacity.unique_id == "facilities@example.com_room_meeting_capacity"
+
+    room = device_registry.async_get_device(
+        {(DOMAIN, "facilities@example.com_room_meeting")}
+    )
+    floor = device_registry.async_get_device(
+        {(DOMAIN, "facilities@example.com_space_f1")}
+    )
+    building = device_registry.async_get_device(
+        {(DOMAIN, "facilities@example.com_building_main")}
+    )
+    assert room.via_device_id == floor.id
+    assert floor.via_device_id == building.id
+    assert (room.manufacturer, room.model, room.name) == (
+        "Butlr",
+        "Room",
+        "Meeting room",
+    )
+
+
+async def test_butlr_polls_and_recovers(
+    hass: HomeAssistant,
+    simulator: SimulatorServer,
+    butlr_scenario: ButlrScenario,
+    butlr_entry: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """A failed poll makes entities unavailable; the next good poll brings them back."""
+    await setup_entry(hass, butlr_entry)
+    butlr_scenario.sites[0].buildings[0].floors[0].rooms[0].sensors[0].people = 6
+
+    simulator.inject(Fault("/api/v3/reporting", status=500))
+    freezer.tick(timedelta(seconds=60))
+    async_fire_time_changed(hass)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert hass.states.get("sensor.meeting_room_occupancy").state == STATE_UNAVAILABLE
+    assert hass.states.get("sensor.meeting_room_activity").state == STATE_UNAVAILABLE
+
+    freezer.tick(timedelta(seconds=60))
+    async_fire_time_changed(hass)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert hass.states.get("sensor.meeting_room_occupancy").state == "7"
+    assert hass.states.get("sensor.meeting_room_activity").state == "high"  # 87.5 %
+
+
+async def test_setup_retries_when_provider_down(
+    hass: HomeAssistant,
+    simulator: SimulatorServer,
+    butlr_scenario: ButlrScenario,
+    butlr_entry: MockConfigEntry,
+) -> None:
+    """A provider that is down at startup means: try again later."""
+    simulator.inject(Fault("/api/v2/login", status=503))
+    await hass.config_entries.async_setup(butlr_entry.entry_id)
+    assert butlr_entry.state is ConfigEntryState.SETUP_RETRY
+
+
+async def test_setup_rejected_credentials_start_reauth(
+    hass: HomeAssistant,
+    butlr_scenario: ButlrScenario,
+    butlr_entry: MockConfigEntry,
+) -> None:
+    """Rejected credentials at startup open a reauth flow."""
+    butlr_scenario.accounts.clear()
+    await hass.config_entries.async_setup(butlr_entry.entry_id)
+    assert butlr_entry.state is ConfigEntryState.SETUP_ERROR
+    flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+    assert [flow["context"]["source"] for flow in flows] == ["reauth"]
+
+
+async def test_unload(
+    hass: HomeAssistant, butlr_scenario: ButlrScenario, butlr_entry: MockConfigEntry
+) -> None:
+    """An entry unloads cleanly."""
+    await setup_entry(hass, butlr_entry)
+    assert await hass.config_entries.async_unload(butlr_entry.entry_id)
+    assert butlr_entry.state is ConfigEntryState.NOT_LOADED
