@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-from datetime import UTC, datetime
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 import json
 from pathlib import Path
 from typing import Any
@@ -14,22 +14,38 @@ from freezegun.api import FrozenDateTimeFactory
 from homeassistant.const import CONF_PASSWORD, CONF_USERNAME
 from homeassistant.core import HomeAssistant
 import pytest
-from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    async_fire_time_changed,
+)
 
 # Import the integration before any test runs: otherwise Home Assistant's loader
 # finds the test harness's own (empty) custom_components package first.
 import custom_components.space_occupancy  # noqa: F401
 from custom_components.space_occupancy.const import (
     AUTH_BUTLR_ACCOUNT,
+    AUTH_CONCORDIA,
+    AUTH_OCCUSPACE,
     CONF_AUTH_METHOD,
     CONF_BASE_URL,
     CONF_PROVIDER,
     DOMAIN,
 )
-from custom_components.space_occupancy.providers import PROVIDER_BUTLR
+from custom_components.space_occupancy.providers import (
+    PROVIDER_BUTLR,
+    PROVIDER_CONCORDIA,
+    PROVIDER_OCCUSPACE,
+)
+from custom_components.space_occupancy.providers.base import (
+    KEY_API_KEY,
+    KEY_API_TOKEN,
+    KEY_USER_ID,
+)
 
 from .simulator import Simulator, create_app
 from .simulator.butlr import ACCOUNT, ButlrScenario, demo_scenario
+from .simulator.concordia import SEED_API_KEY, SEED_USER_ID
+from .simulator.occuspace import SEED_TOKEN
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -104,3 +120,49 @@ async def setup_entry(hass: HomeAssistant, entry: MockConfigEntry) -> None:
     """Set up an entry and wait until its entities exist."""
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
+
+
+@pytest.fixture
+def occuspace_entry(hass: HomeAssistant, simulator: SimulatorServer) -> MockConfigEntry:
+    """An Occuspace entry (root location 1 of the seed) pointing at the simulator."""
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        title="Occuspace (Sales)",
+        unique_id="1",
+        data={
+            CONF_PROVIDER: PROVIDER_OCCUSPACE,
+            CONF_AUTH_METHOD: AUTH_OCCUSPACE,
+            KEY_API_TOKEN: SEED_TOKEN,
+            CONF_BASE_URL: f"{simulator.base_url}/v1",
+        },
+    )
+    entry.add_to_hass(hass)
+    return entry
+
+
+@pytest.fixture
+def concordia_entry(hass: HomeAssistant, simulator: SimulatorServer) -> MockConfigEntry:
+    """A Concordia entry pointing at the simulator."""
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        title=f"Concordia University ({SEED_USER_ID})",
+        unique_id=SEED_USER_ID,
+        data={
+            CONF_PROVIDER: PROVIDER_CONCORDIA,
+            CONF_AUTH_METHOD: AUTH_CONCORDIA,
+            KEY_USER_ID: SEED_USER_ID,
+            KEY_API_KEY: SEED_API_KEY,
+            CONF_BASE_URL: f"{simulator.base_url}/API/v1",
+        },
+    )
+    entry.add_to_hass(hass)
+    return entry
+
+
+async def poll(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, seconds: float
+) -> None:
+    """Move the clock on and let the coordinator poll."""
+    freezer.tick(timedelta(seconds=seconds))
+    async_fire_time_changed(hass)
+    await hass.async_block_till_done(wait_background_tasks=True)

@@ -212,8 +212,14 @@ class SpaceOccupancyConfigFlow(ConfigFlow, domain=DOMAIN):
         reconfiguring = self.source == SOURCE_RECONFIGURE
         errors: dict[str, str] = {}
         if user_input is not None:
+            # Without the base URL field (not advanced mode), an entry keeps its own.
+            base_url = DEFAULT_BASE_URLS[provider]
+            if reconfiguring:
+                base_url = self._get_reconfigure_entry().data.get(
+                    CONF_BASE_URL, base_url
+                )
             data = {
-                CONF_BASE_URL: DEFAULT_BASE_URLS[provider],
+                CONF_BASE_URL: base_url,
                 **user_input,
                 CONF_PROVIDER: provider,
                 CONF_AUTH_METHOD: auth_method,

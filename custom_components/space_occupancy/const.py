@@ -61,3 +61,15 @@ MIN_SCAN_INTERVAL: Final = {
 
 # A space missing from the provider this long has its device removed.
 SPACE_REMOVAL_GRACE: Final = timedelta(hours=1)
+
+# Concordia answers 401 both for bad credentials and for a spent daily quota,
+# which resets at midnight in Montreal.
+QUOTA_RESET_TIMEZONE: Final = {PROVIDER_CONCORDIA: "America/Montreal"}
+QUOTA_RESET_GRACE: Final = timedelta(minutes=15)
+QUOTA_BACKOFF_INTERVAL: Final = timedelta(minutes=30)
+
+# Repair issues.
+ISSUE_QUOTA: Final = "concordia_quota"
+ISSUE_RATE_LIMITED: Final = "rate_limited"
+# Consecutive rate-limited polls before the user is told.
+RATE_LIMIT_ISSUE_AFTER: Final = 3

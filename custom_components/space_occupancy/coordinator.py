@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import CONF_SCAN_INTERVAL
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.exceptions import ConfigEntryAuthFailed
-from homeassistant.helpers import device_registry as dr
+from homeassistant.helpers import device_registry as dr, issue_registry as ir
 from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
+from homeassistant.util import dt as dt_util
 
 from .const import (
     CONF_CAPACITIES,
@@ -27,8 +29,14 @@ from .const import (
     DEFAULT_THRESHOLD_LOW,
     DEFAULT_THRESHOLD_MODERATE,
     DOMAIN,
+    ISSUE_QUOTA,
+    ISSUE_RATE_LIMITED,
     LOGGER,
     PROVIDER_NAMES,
+    QUOTA_BACKOFF_INTERVAL,
+    QUOTA_RESET_GRACE,
+    QUOTA_RESET_TIMEZONE,
+    RATE_LIMIT_ISSUE_AFTER,
     SPACE_REMOVAL_GRACE,
 )
 from .providers import (
@@ -131,6 +139,13 @@ def _activity(
     return ACTIVITY_FULL
 
 
+def next_local_midnight(moment: datetime, timezone: str) -> datetime:
+    """Return the first local midnight after a moment, in a timezone."""
+    zone = ZoneInfo(timezone)
+    local_day = moment.astimezone(zone).date() + timedelta(days=1)
+    return datetime.combine(local_day, time(0), tzinfo=zone)
+
+
 def ordered_space_ids(spaces: Mapping[str, Space]) -> list[str]:
     """Space ids with every parent before its children (devices need that order)."""
     ordered: list[str] = []
@@ -175,6 +190,11 @@ class OccupancyCoordinator(DataUpdateCoordinator[Snapshot]):
         )
         self.provider = provider
         self._provider_settings = provider_settings
+        self._configured_interval = DEFAULT_SCAN_INTERVAL[self.provider_key]
+        self._rate_limited_polls = 0
+        # Issues raised by this run; a quota issue from an earlier setup attempt
+        # is found in the registry and cleared on the first good poll as well.
+        self._open_issues: set[str] = {ISSUE_QUOTA, ISSUE_RATE_LIMITED}
         self.thresholds = Thresholds()
         self.user_capacities: dict[str, int] = {}
         self.apply_options(entry.options, initial=True)
@@ -219,10 +239,15 @@ class OccupancyCoordinator(DataUpdateCoordinator[Snapshot]):
         try:
             snapshot = await self.provider.async_fetch()
         except ProviderAuthError as err:
+            if self.provider_key in QUOTA_RESET_TIMEZONE:
+                self._quota_or_auth_failure(err)
             raise ConfigEntryAuthFailed(
                 translation_domain=DOMAIN, translation_key="auth_failed"
             ) from err
         except ProviderRateLimitError as err:
+            self._rate_limited_polls += 1
+            if self._rate_limited_polls >= RATE_LIMIT_ISSUE_AFTER:
+                self._raise_issue(ISSUE_RATE_LIMITED)
             raise UpdateFailed(
                 translation_domain=DOMAIN,
                 translation_key="rate_limited",
@@ -242,8 +267,58 @@ class OccupancyCoordinator(DataUpdateCoordinator[Snapshot]):
                 translation_key="invalid_response",
                 translation_placeholders={"error": str(err)},
             ) from err
+        self._recovered()
         self._sync_devices(snapshot)
         return snapshot
+
+    def _quota_or_auth_failure(self, err: ProviderAuthError) -> None:
+        """Handle a 401 that may mean "quota spent" rather than "bad credentials".
+
+        Reauth starts only if the 401s outlast the provider's next quota reset
+        (local midnight); until then entities are unavailable, a repair issue
+        says why, and polling slows down. The issue's creation time is when
+        the 401s began, so it survives setup retries.
+        """
+        issue = ir.async_get(self.hass).async_get_issue(
+            DOMAIN, self._issue_id(ISSUE_QUOTA)
+        )
+        now = dt_util.utcnow()
+        since = issue.created if issue is not None else now
+        if (
+            now
+            >= next_local_midnight(since, QUOTA_RESET_TIMEZONE[self.provider_key])
+            + QUOTA_RESET_GRACE
+        ):
+            return  # Still refused after the quota reset: the credentials are wrong.
+        self._raise_issue(ISSUE_QUOTA)
+        self.update_interval = max(self._configured_interval, QUOTA_BACKOFF_INTERVAL)
+        raise UpdateFailed(
+            translation_domain=DOMAIN, translation_key="quota_or_auth"
+        ) from err
+
+    def _recovered(self) -> None:
+        """Close the repair issues: a good poll ends what they were about."""
+        self._rate_limited_polls = 0
+        self.update_interval = self._configured_interval
+        if self._open_issues:
+            for issue in self._open_issues:
+                ir.async_delete_issue(self.hass, DOMAIN, self._issue_id(issue))
+            self._open_issues.clear()
+
+    def _issue_id(self, issue: str) -> str:
+        return f"{issue}_{self.config_entry.entry_id}"
+
+    def _raise_issue(self, issue: str) -> None:
+        self._open_issues.add(issue)
+        ir.async_create_issue(
+            self.hass,
+            DOMAIN,
+            self._issue_id(issue),
+            is_fixable=False,
+            severity=ir.IssueSeverity.WARNING,
+            translation_key=issue,
+            translation_placeholders={"account": self.config_entry.title},
+        )
 
     def device_info(self, space: Space) -> DeviceInfo:
         """Return the device of a space, linked to its parent space's device."""

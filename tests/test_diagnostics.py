@@ -1,0 +1,59 @@
+"""Diagnostics: useful, and never a secret."""
+
+from __future__ import annotations
+
+import json
+
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers import device_registry as dr
+from homeassistant.helpers.json import JSONEncoder
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+from syrupy.assertion import SnapshotAssertion
+from syrupy.filters import props
+
+from custom_components.space_occupancy.const import DOMAIN
+from custom_components.space_occupancy.diagnostics import (
+    async_get_config_entry_diagnostics,
+    async_get_device_diagnostics,
+)
+
+from .conftest import setup_entry
+from .simulator.butlr import ACCOUNT, ButlrScenario
+
+
+async def test_entry_diagnostics(
+    hass: HomeAssistant,
+    butlr_scenario: ButlrScenario,
+    butlr_entry: MockConfigEntry,
+    snapshot: SnapshotAssertion,
+) -> None:
+    """The entry redacted, the provider's state and the snapshot."""
+    await setup_entry(hass, butlr_entry)
+    # Called directly: the frozen 2024 clock would make an HTTP token not yet valid.
+    diagnostics = await async_get_config_entry_diagnostics(hass, butlr_entry)
+    assert json.loads(json.dumps(diagnostics, cls=JSONEncoder)) == snapshot(
+        exclude=props("entry_id", "created_at", "modified_at", "base_url")
+    )
+    text = json.dumps(diagnostics, cls=JSONEncoder)
+    for secret in (*ACCOUNT, ACCOUNT[0].lower()):
+        assert secret not in text
+    for token in butlr_scenario.tokens:
+        assert token not in text
+
+
+async def test_device_diagnostics(
+    hass: HomeAssistant,
+    butlr_scenario: ButlrScenario,
+    butlr_entry: MockConfigEntry,
+    device_registry: dr.DeviceRegistry,
+) -> None:
+    """One space's definition, reading and derived state."""
+    await setup_entry(hass, butlr_entry)
+    device = device_registry.async_get_device({(DOMAIN, f"{ACCOUNT[0]}_room_meeting")})
+    diagnostics = await async_get_device_diagnostics(hass, butlr_entry, device)
+    assert diagnostics["space_id"] == "room_meeting"
+    assert diagnostics["state"]["reading"]["occupancy"] == 3
+    assert diagnostics["state"]["activity"] == "low"
+    text = json.dumps(diagnostics, cls=JSONEncoder)
+    assert ACCOUNT[0] not in text
+    assert ACCOUNT[1] not in text

@@ -1,0 +1,141 @@
+"""Spaces that come and go, rate limits, and polls that change nothing."""
+
+from __future__ import annotations
+
+from freezegun.api import FrozenDateTimeFactory
+from homeassistant.const import EVENT_STATE_CHANGED, STATE_UNAVAILABLE
+from homeassistant.core import Event, HomeAssistant, callback
+from homeassistant.helpers import (
+    device_registry as dr,
+    entity_registry as er,
+    issue_registry as ir,
+)
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from custom_components.space_occupancy import async_remove_config_entry_device
+from custom_components.space_occupancy.const import DOMAIN
+
+from .conftest import SimulatorServer, poll, setup_entry
+from .simulator import Fault
+from .simulator.butlr import ACCOUNT, ButlrRoom, ButlrScenario, ButlrSensor
+
+
+def _device(device_registry: dr.DeviceRegistry, space_id: str) -> dr.DeviceEntry | None:
+    return device_registry.async_get_device({(DOMAIN, f"{ACCOUNT[0]}_{space_id}")})
+
+
+async def test_new_space_added_without_reload(
+    hass: HomeAssistant,
+    butlr_scenario: ButlrScenario,
+    butlr_entry: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+    device_registry: dr.DeviceRegistry,
+) -> None:
+    """A room added at the provider gets its device and entities at the next refresh."""
+    await setup_entry(hass, butlr_entry)
+    butlr_scenario.expires_in = 100_000
+    rooms = butlr_scenario.sites[0].buildings[0].floors[0].rooms
+    rooms.append(
+        ButlrRoom(
+            "room_new", "Phone booth", capacity=1, sensors=[ButlrSensor("n1", people=1)]
+        )
+    )
+    await poll(hass, freezer, 3600)  # the topology is re-read hourly
+    assert hass.states.get("sensor.phone_booth_occupancy").state == "1"
+    assert hass.states.get("sensor.phone_booth_activity").state == "full"
+    assert hass.states.get("binary_sensor.phone_booth_occupied").state == "on"
+    assert (
+        _device(device_registry, "room_new").via_device_id
+        == _device(device_registry, "space_f1").id
+    )
+
+
+async def test_gone_space_removed_after_a_topology_refresh(
+    hass: HomeAssistant,
+    butlr_scenario: ButlrScenario,
+    butlr_entry: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+    device_registry: dr.DeviceRegistry,
+    entity_registry: er.EntityRegistry,
+) -> None:
+    """A room gone for a whole topology period loses its device; meanwhile the user may delete it."""
+    await setup_entry(hass, butlr_entry)
+    butlr_scenario.expires_in = 100_000
+    rooms = butlr_scenario.sites[0].buildings[0].floors[0].rooms
+    focus = _device(device_registry, "room_focus")
+    meeting = _device(device_registry, "room_meeting")
+    assert not await async_remove_config_entry_device(hass, butlr_entry, meeting)
+    rooms[:] = [room for room in rooms if room.id != "room_focus"]
+
+    await poll(hass, freezer, 3600)
+    assert hass.states.get("sensor.focus_room_occupancy").state == STATE_UNAVAILABLE
+    assert _device(device_registry, "room_focus") is not None
+    # Gone from the provider: the user may delete it now.
+    assert await async_remove_config_entry_device(hass, butlr_entry, focus)
+    assert not await async_remove_config_entry_device(hass, butlr_entry, meeting)
+
+    await poll(hass, freezer, 3600)
+    assert _device(device_registry, "room_focus") is None
+    assert entity_registry.async_get("sensor.focus_room_occupancy") is None
+    assert _device(device_registry, "room_meeting") is not None
+
+
+async def test_rate_limit_respected_and_reported(
+    hass: HomeAssistant,
+    simulator: SimulatorServer,
+    butlr_scenario: ButlrScenario,
+    butlr_entry: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+    issue_registry: ir.IssueRegistry,
+) -> None:
+    """After a 429 nothing is sent before Retry-After; a lasting limit raises an issue."""
+    await setup_entry(hass, butlr_entry)
+    issue_id = f"rate_limited_{butlr_entry.entry_id}"
+    simulator.inject(
+        Fault("/api/v3/reporting", status=429, headers={"Retry-After": "200"})
+    )
+    await poll(hass, freezer, 60)
+    assert hass.states.get("sensor.meeting_room_occupancy").state == STATE_UNAVAILABLE
+    sent = len(simulator.requests)
+    for _ in range(3):
+        await poll(hass, freezer, 60)
+    assert len(simulator.requests) == sent  # 180 s < Retry-After: nothing sent
+    assert issue_registry.async_get_issue(DOMAIN, issue_id) is not None
+    await poll(hass, freezer, 60)
+    assert hass.states.get("sensor.meeting_room_occupancy").state == "3"
+    assert issue_registry.async_get_issue(DOMAIN, issue_id) is None
+
+
+async def test_unchanged_poll_writes_no_state(
+    hass: HomeAssistant,
+    butlr_scenario: ButlrScenario,
+    butlr_entry: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """A poll that changed nothing writes nothing; a change writes only what changed."""
+    await setup_entry(hass, butlr_entry)
+    changed: list[str] = []
+
+    @callback
+    def record(event: Event) -> None:
+        changed.append(event.data["entity_id"])
+
+    hass.bus.async_listen(EVENT_STATE_CHANGED, record)
+    await poll(hass, freezer, 60)
+    assert changed == []
+
+    butlr_scenario.sites[0].buildings[0].floors[0].rooms[1].sensors[0].people = 1
+    await poll(hass, freezer, 60)
+    assert sorted(changed) == sorted(
+        [
+            "sensor.focus_room_occupancy",
+            "sensor.focus_room_activity",
+            "binary_sensor.focus_room_occupied",
+            "sensor.first_floor_occupancy",
+            "sensor.first_floor_occupancy_percentage",
+            "sensor.main_building_occupancy",
+            "sensor.main_building_occupancy_percentage",
+            "sensor.hq_occupancy",
+            "sensor.hq_occupancy_percentage",
+        ]
+    )

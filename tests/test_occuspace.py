@@ -1,0 +1,113 @@
+"""Occuspace locations in Home Assistant."""
+
+from __future__ import annotations
+
+from freezegun.api import FrozenDateTimeFactory
+from homeassistant.const import STATE_UNAVAILABLE
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers import device_registry as dr
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from custom_components.space_occupancy.const import DOMAIN
+
+from .conftest import SimulatorServer, poll, setup_entry
+from .simulator.occuspace import (
+    SEED_TOKEN,
+    OccuspaceLocation,
+    OccuspaceScenario,
+    seed_scenario,
+)
+
+
+@pytest.fixture(autouse=True)
+def occuspace_seed(simulator: SimulatorServer) -> OccuspaceScenario:
+    """The seed's locations."""
+    simulator.occuspace = seed_scenario()
+    return simulator.occuspace
+
+
+async def test_seed_example(
+    hass: HomeAssistant,
+    occuspace_entry: MockConfigEntry,
+    device_registry: dr.DeviceRegistry,
+) -> None:
+    """Office Building 100 people at 20 %; floors 70 at 18 % and 30 at 30 %."""
+    await setup_entry(hass, occuspace_entry)
+    states = {
+        name: (
+            hass.states.get(f"sensor.{name}_occupancy").state,
+            hass.states.get(f"sensor.{name}_occupancy_percentage").state,
+        )
+        for name in ("office_building", "office_1st_floor", "office_2nd_floor")
+    }
+    assert states == {
+        "office_building": ("100", "20.0"),
+        "office_1st_floor": ("70", "18.0"),
+        "office_2nd_floor": ("30", "30.0"),
+    }
+    assert hass.states.get("sensor.office_2nd_floor_activity").state == "low"
+    assert (
+        hass.states.get("sensor.office_1st_floor_last_reading").state
+        == "2020-02-15T15:30:00+00:00"
+    )
+    floor = device_registry.async_get_device({(DOMAIN, "1_3")})
+    building = device_registry.async_get_device({(DOMAIN, "1_2")})
+    root = device_registry.async_get_device({(DOMAIN, "1_1")})
+    assert floor.via_device_id == building.id
+    assert building.via_device_id == root.id
+    assert (floor.manufacturer, floor.model) == ("Occuspace", "Location")
+
+
+async def test_inactive_child(
+    hass: HomeAssistant,
+    simulator: SimulatorServer,
+    occuspace_entry: MockConfigEntry,
+) -> None:
+    """An inactive location: occupancy unavailable, activity inactive."""
+    simulator.occuspace = OccuspaceScenario(
+        locations=[
+            OccuspaceLocation(1, "Campus", None, 300, count=20),
+            OccuspaceLocation(2, "Library", 1, 200, count=20),
+            OccuspaceLocation(3, "Gym", 1, 100, count=0, is_active=False),
+        ],
+        tokens={SEED_TOKEN},
+    )
+    await setup_entry(hass, occuspace_entry)
+    assert hass.states.get("sensor.gym_occupancy").state == STATE_UNAVAILABLE
+    assert hass.states.get("sensor.gym_activity").state == "inactive"
+    assert hass.states.get("binary_sensor.gym_occupied").state == STATE_UNAVAILABLE
+    assert hass.states.get("sensor.library_occupancy").state == "20"
+    assert hass.states.get("sensor.library_activity").state == "low"
+
+
+async def test_requests_per_poll_in_a_large_tree(
+    hass: HomeAssistant,
+    simulator: SimulatorServer,
+    occuspace_entry: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """1 campus → 6 buildings → 60 rooms: 7 ``now`` calls a poll, never one per room."""
+    locations = [OccuspaceLocation(1, "Campus", None, 600, count=0)]
+    for building in range(6):
+        building_id = 10 + building
+        locations.append(OccuspaceLocation(building_id, f"Building {building}", 1, 100))
+        locations.extend(
+            OccuspaceLocation(
+                100 + building * 10 + room,
+                f"Room {building}-{room}",
+                building_id,
+                10,
+                count=room,
+            )
+            for room in range(10)
+        )
+    simulator.occuspace = OccuspaceScenario(locations=locations, tokens={SEED_TOKEN})
+    await setup_entry(hass, occuspace_entry)
+    assert len(simulator.requests_to("/v1/locations")) == 1 + 7
+    assert hass.states.get("sensor.room_3_7_occupancy").state == "7"
+
+    await poll(hass, freezer, 120)
+    now_calls = [path for _, path in simulator.requests if path.endswith("/now")]
+    assert len(now_calls) == 14
+    assert len([path for _, path in simulator.requests if path == "/v1/locations"]) == 1
