@@ -10,6 +10,7 @@ from homeassistant.helpers import (
     entity_registry as er,
     issue_registry as ir,
 )
+from homeassistant.helpers.entity_platform import async_get_platforms
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.space_occupancy import async_remove_config_entry_device
@@ -69,6 +70,18 @@ async def test_gone_space_removed_after_a_topology_refresh(
 
     await poll(hass, freezer, 3600)
     assert hass.states.get("sensor.focus_room_occupancy").state == STATE_UNAVAILABLE
+    assert hass.states.get("sensor.focus_room_activity").state == STATE_UNAVAILABLE
+    assert (
+        hass.states.get("binary_sensor.focus_room_occupied").state == STATE_UNAVAILABLE
+    )
+    entities = {
+        entity.entity_id: entity
+        for platform in async_get_platforms(hass, DOMAIN)
+        for entity in platform.entities.values()
+    }
+    # The entities of a vanished space have no value at all.
+    assert entities["sensor.focus_room_occupancy"].native_value is None
+    assert entities["binary_sensor.focus_room_occupied"].is_on is None
     assert _device(device_registry, "room_focus") is not None
     # Gone from the provider: the user may delete it now.
     assert await async_remove_config_entry_device(hass, butlr_entry, focus)

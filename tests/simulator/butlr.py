@@ -74,6 +74,8 @@ class ButlrScenario:
     accounts: dict[str, str] = field(default_factory=dict)
     api_clients: dict[str, str] = field(default_factory=dict)
     expires_in: int = 1000
+    # When set, the login answer advertises this instead of expires_in.
+    advertised_expires_in: Any = None
     # When set, reporting answers these payloads verbatim (the seeds' examples).
     presence_payload: Any = None
     traffic_payload: Any = None
@@ -111,7 +113,11 @@ def _issue_token(scenario: ButlrScenario, **extra: Any) -> web.Response:
     return web.json_response(
         {
             "access_token": token,
-            "expires_in": scenario.expires_in,
+            "expires_in": (
+                scenario.expires_in
+                if scenario.advertised_expires_in is None
+                else scenario.advertised_expires_in
+            ),
             "token_type": "Bearer",
             "scope": "read",
             **extra,

@@ -1,0 +1,853 @@
+"""The config flow, reauth, reconfigure and options, against the simulator."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+import json
+from pathlib import Path
+import socket
+from typing import Any
+from unittest.mock import AsyncMock, patch
+
+from freezegun.api import FrozenDateTimeFactory
+from homeassistant.config_entries import SOURCE_USER, ConfigEntryState
+from homeassistant.const import CONF_SCAN_INTERVAL, STATE_UNAVAILABLE
+from homeassistant.core import HomeAssistant
+from homeassistant.data_entry_flow import FlowResult, FlowResultType, InvalidData
+import pytest
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    async_fire_time_changed,
+)
+
+import custom_components.space_occupancy
+from custom_components.space_occupancy.const import (
+    AUTH_BUTLR_ACCOUNT,
+    AUTH_BUTLR_API_CLIENT,
+    AUTH_CONCORDIA,
+    AUTH_OCCUSPACE,
+    CONF_AUTH_METHOD,
+    CONF_BASE_URL,
+    CONF_CAPACITIES,
+    CONF_PROVIDER,
+    CONF_STALE_MINUTES,
+    CONF_THRESHOLD_HIGH,
+    CONF_THRESHOLD_LOW,
+    CONF_THRESHOLD_MODERATE,
+    DOMAIN,
+    PROVIDER_OF_AUTH,
+)
+from custom_components.space_occupancy.providers import DEFAULT_BASE_URLS, Account
+from custom_components.space_occupancy.providers.base import (
+    KEY_API_KEY,
+    KEY_API_TOKEN,
+    KEY_CLIENT_ID,
+    KEY_CLIENT_SECRET,
+    KEY_PASSWORD,
+    KEY_USER_ID,
+    KEY_USERNAME,
+)
+
+from .conftest import NOW, SimulatorServer, setup_entry
+from .simulator import Fault, concordia, occuspace
+from .simulator.butlr import ACCOUNT, API_CLIENT, ButlrScenario
+from .simulator.occuspace import OccuspaceLocation, OccuspaceScenario
+
+STRINGS = json.loads(
+    (
+        Path(custom_components.space_occupancy.__file__).parent / "strings.json"
+    ).read_text(encoding="utf-8")
+)
+PROVIDERS = "custom_components.space_occupancy.providers"
+VALIDATE = {
+    AUTH_BUTLR_ACCOUNT: f"{PROVIDERS}.butlr.ButlrClient.async_validate",
+    AUTH_BUTLR_API_CLIENT: f"{PROVIDERS}.butlr.ButlrClient.async_validate",
+    AUTH_OCCUSPACE: f"{PROVIDERS}.occuspace.OccuspaceClient.async_validate",
+    AUTH_CONCORDIA: f"{PROVIDERS}.concordia.ConcordiaClient.async_validate",
+}
+SETUP_ENTRY = "custom_components.space_occupancy.async_setup_entry"
+NEW_SECRET = "rotated-secret-value"
+
+
+# Per credential kind: the simulator path of its API, the credentials the seed
+# scenarios accept, the secret field, and the entry the flow makes of them.
+CASES: dict[str, dict[str, Any]] = {
+    AUTH_BUTLR_ACCOUNT: {
+        "path": "",
+        "credentials": {KEY_USERNAME: ACCOUNT[0], KEY_PASSWORD: ACCOUNT[1]},
+        "secret": KEY_PASSWORD,
+        "title": f"Butlr ({ACCOUNT[0]})",
+        "unique_id": ACCOUNT[0],
+    },
+    AUTH_BUTLR_API_CLIENT: {
+        "path": "",
+        "credentials": {KEY_CLIENT_ID: API_CLIENT[0], KEY_CLIENT_SECRET: API_CLIENT[1]},
+        "secret": KEY_CLIENT_SECRET,
+        "title": f"Butlr ({API_CLIENT[0]})",
+        "unique_id": API_CLIENT[0],
+    },
+    AUTH_OCCUSPACE: {
+        "path": "/v1",
+        "credentials": {KEY_API_TOKEN: occuspace.SEED_TOKEN},
+        "secret": KEY_API_TOKEN,
+        "title": "Occuspace (Sales)",
+        "unique_id": "1",
+    },
+    AUTH_CONCORDIA: {
+        "path": "/API/v1",
+        "credentials": {
+            KEY_USER_ID: concordia.SEED_USER_ID,
+            KEY_API_KEY: concordia.SEED_API_KEY,
+        },
+        "secret": KEY_API_KEY,
+        "title": f"Concordia University ({concordia.SEED_USER_ID})",
+        "unique_id": concordia.SEED_USER_ID,
+    },
+}
+
+
+def _rotate_secret(simulator: SimulatorServer, kind: str) -> None:
+    """Make the provider accept NEW_SECRET instead of the seed's secret."""
+    if kind == AUTH_BUTLR_ACCOUNT:
+        simulator.butlr.accounts[ACCOUNT[0]] = NEW_SECRET
+    elif kind == AUTH_BUTLR_API_CLIENT:
+        simulator.butlr.api_clients[API_CLIENT[0]] = NEW_SECRET
+    elif kind == AUTH_OCCUSPACE:
+        simulator.occuspace.tokens = {NEW_SECRET}
+    else:
+        simulator.concordia.credentials = {concordia.SEED_USER_ID: NEW_SECRET}
+
+
+@pytest.fixture
+def providers(
+    simulator: SimulatorServer, butlr_scenario: ButlrScenario
+) -> SimulatorServer:
+    """All three simulated providers serving their seed scenarios, clock at NOW."""
+    simulator.occuspace = occuspace.seed_scenario()
+    simulator.concordia = concordia.seed_scenario(NOW)
+    return simulator
+
+
+def _entry_data(simulator: SimulatorServer, kind: str) -> dict[str, Any]:
+    return {
+        CONF_PROVIDER: PROVIDER_OF_AUTH[kind],
+        CONF_AUTH_METHOD: kind,
+        **CASES[kind]["credentials"],
+        CONF_BASE_URL: simulator.base_url + CASES[kind]["path"],
+    }
+
+
+def _add_entry(
+    hass: HomeAssistant,
+    simulator: SimulatorServer,
+    kind: str,
+    options: dict[str, Any] | None = None,
+) -> MockConfigEntry:
+    """An entry of a credential kind, as the flow creates it, on the simulator."""
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        title=CASES[kind]["title"],
+        unique_id=CASES[kind]["unique_id"],
+        data=_entry_data(simulator, kind),
+        options=options or {},
+    )
+    entry.add_to_hass(hass)
+    return entry
+
+
+def _fields(result: FlowResult) -> dict[str, Any]:
+    """A form's fields with their suggested values (None when there is none)."""
+    return {
+        str(key): (key.description or {}).get("suggested_value")
+        for key in result["data_schema"].schema
+    }
+
+
+def _assert_form(
+    result: FlowResult, step_id: str, errors: dict[str, str], section: str = "config"
+) -> None:
+    """A form of this step with these errors, every field and error translated."""
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == step_id
+    assert result["errors"] == errors
+    texts = STRINGS[section]["step"][step_id]
+    for field in _fields(result):
+        assert field in texts["data"]
+        assert field in texts["data_description"]
+    for error in errors.values():
+        assert error in STRINGS[section]["error"]
+
+
+def _assert_abort(result: FlowResult, reason: str) -> None:
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == reason
+    assert reason in STRINGS["config"]["abort"]
+
+
+async def _open_form(
+    hass: HomeAssistant, kind: str, *, advanced: bool = True
+) -> FlowResult:
+    """Walk the provider menus to a credential kind's form."""
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": SOURCE_USER, "show_advanced_options": advanced}
+    )
+    assert result["type"] is FlowResultType.MENU
+    assert result["step_id"] == "user"
+    assert result["menu_options"] == ["butlr", AUTH_OCCUSPACE, AUTH_CONCORDIA]
+    if kind in (AUTH_BUTLR_ACCOUNT, AUTH_BUTLR_API_CLIENT):
+        result = await hass.config_entries.flow.async_configure(
+            result["flow_id"], {"next_step_id": "butlr"}
+        )
+        assert result["type"] is FlowResultType.MENU
+        assert result["step_id"] == "butlr"
+        assert result["menu_options"] == [AUTH_BUTLR_ACCOUNT, AUTH_BUTLR_API_CLIENT]
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"next_step_id": kind}
+    )
+    _assert_form(result, kind, {})
+    return result
+
+
+def _closed_port() -> int:
+    """A loopback port nothing listens on."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+# --- Adding an entry ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", list(CASES))
+async def test_create_entry(
+    hass: HomeAssistant, providers: SimulatorServer, kind: str
+) -> None:
+    """Each credential kind is tested against the provider and becomes a working entry."""
+    case = CASES[kind]
+    base_url = providers.base_url + case["path"]
+    result = await _open_form(hass, kind)
+    assert set(_fields(result)) == {*case["credentials"], CONF_BASE_URL}
+    # Advanced mode offers the real API as the base URL.
+    assert (
+        result["data_schema"](case["credentials"])[CONF_BASE_URL]
+        == (DEFAULT_BASE_URLS[PROVIDER_OF_AUTH[kind]])
+    )
+
+    wrong = {**case["credentials"], case["secret"]: "wrong", CONF_BASE_URL: base_url}
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], wrong)
+    _assert_form(result, kind, {"base": "invalid_auth"})
+    # What was typed stays in the form.
+    assert _fields(result)[CONF_BASE_URL] == base_url
+
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {**case["credentials"], CONF_BASE_URL: base_url}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["title"] == case["title"]
+    assert result["data"] == _entry_data(providers, kind)
+    entry = result["result"]
+    assert entry.unique_id == case["unique_id"]
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert entry.state is ConfigEntryState.LOADED
+
+
+@pytest.mark.parametrize("kind", list(CASES))
+async def test_create_entry_not_advanced(hass: HomeAssistant, kind: str) -> None:
+    """Without advanced mode there is no base URL field: the entry uses the real API."""
+    case = CASES[kind]
+    account = Account(unique_id=case["unique_id"], title=case["title"])
+    with (
+        patch(VALIDATE[kind], AsyncMock(return_value=account)) as validate,
+        patch(SETUP_ENTRY, return_value=True),
+    ):
+        result = await _open_form(hass, kind, advanced=False)
+        assert set(_fields(result)) == set(case["credentials"])
+        result = await hass.config_entries.flow.async_configure(
+            result["flow_id"], case["credentials"]
+        )
+        await hass.async_block_till_done()
+    validate.assert_awaited_once()
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["title"] == case["title"]
+    assert result["result"].unique_id == case["unique_id"]
+    assert result["data"] == {
+        CONF_PROVIDER: PROVIDER_OF_AUTH[kind],
+        CONF_AUTH_METHOD: kind,
+        **case["credentials"],
+        CONF_BASE_URL: DEFAULT_BASE_URLS[PROVIDER_OF_AUTH[kind]],
+    }
+
+
+async def test_butlr_cannot_connect_then_recovers(
+    hass: HomeAssistant, providers: SimulatorServer
+) -> None:
+    """A provider answering 5xx is cannot_connect; the next try creates the entry."""
+    providers.inject(Fault("/api/v2/login", status=500))
+    result = await _open_form(hass, AUTH_BUTLR_ACCOUNT)
+    user_input = {
+        **CASES[AUTH_BUTLR_ACCOUNT]["credentials"],
+        CONF_BASE_URL: providers.base_url,
+    }
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], user_input
+    )
+    _assert_form(result, AUTH_BUTLR_ACCOUNT, {"base": "cannot_connect"})
+
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], user_input
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done(wait_background_tasks=True)
+
+
+async def test_cannot_connect_closed_port(
+    hass: HomeAssistant, simulator: SimulatorServer
+) -> None:
+    """Nothing listening at the base URL is cannot_connect."""
+    result = await _open_form(hass, AUTH_OCCUSPACE)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"],
+        {
+            KEY_API_TOKEN: occuspace.SEED_TOKEN,
+            CONF_BASE_URL: f"http://127.0.0.1:{_closed_port()}/v1",
+        },
+    )
+    _assert_form(result, AUTH_OCCUSPACE, {"base": "cannot_connect"})
+
+
+async def test_unexpected_error_then_recovers(
+    hass: HomeAssistant, providers: SimulatorServer
+) -> None:
+    """An unexpected exception is unknown; the next try creates the entry."""
+    result = await _open_form(hass, AUTH_BUTLR_API_CLIENT)
+    user_input = {
+        **CASES[AUTH_BUTLR_API_CLIENT]["credentials"],
+        CONF_BASE_URL: providers.base_url,
+    }
+    with patch(VALIDATE[AUTH_BUTLR_API_CLIENT], side_effect=Exception("boom")):
+        result = await hass.config_entries.flow.async_configure(
+            result["flow_id"], user_input
+        )
+    _assert_form(result, AUTH_BUTLR_API_CLIENT, {"base": "unknown"})
+
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], user_input
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["result"].unique_id == API_CLIENT[0]
+    await hass.async_block_till_done(wait_background_tasks=True)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://butlr.example.com",
+        "http://127.0.0.1:8080",
+        "http://localhost:8080",
+        "http://LOCALHOST",
+        "http://[::1]:8080",
+    ],
+)
+async def test_base_url_accepted(hass: HomeAssistant, url: str) -> None:
+    """Https anywhere, plain http for loopback hosts only."""
+    account = Account(unique_id=ACCOUNT[0], title=CASES[AUTH_BUTLR_ACCOUNT]["title"])
+    with (
+        patch(VALIDATE[AUTH_BUTLR_ACCOUNT], AsyncMock(return_value=account)),
+        patch(SETUP_ENTRY, return_value=True),
+    ):
+        result = await _open_form(hass, AUTH_BUTLR_ACCOUNT)
+        result = await hass.config_entries.flow.async_configure(
+            result["flow_id"],
+            {**CASES[AUTH_BUTLR_ACCOUNT]["credentials"], CONF_BASE_URL: url},
+        )
+        await hass.async_block_till_done()
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["data"][CONF_BASE_URL] == url
+
+
+@pytest.mark.parametrize(
+    ("url", "error"),
+    [
+        ("http://example.com", "insecure_url"),
+        ("http://192.168.1.10:8080", "insecure_url"),
+        ("http://localhost.example.com", "insecure_url"),
+        ("not a url", "invalid_url"),
+        ("ftp://example.com", "invalid_url"),
+        ("https://", "invalid_url"),
+        ("http://[::1", "invalid_url"),
+    ],
+)
+async def test_base_url_refused(hass: HomeAssistant, url: str, error: str) -> None:
+    """A refused base URL is a field error, and the credentials are never sent."""
+    with patch(VALIDATE[AUTH_BUTLR_ACCOUNT]) as validate:
+        result = await _open_form(hass, AUTH_BUTLR_ACCOUNT)
+        result = await hass.config_entries.flow.async_configure(
+            result["flow_id"],
+            {**CASES[AUTH_BUTLR_ACCOUNT]["credentials"], CONF_BASE_URL: url},
+        )
+    _assert_form(result, AUTH_BUTLR_ACCOUNT, {CONF_BASE_URL: error})
+    validate.assert_not_called()
+    assert _fields(result)[CONF_BASE_URL] == url
+
+
+async def test_already_configured(
+    hass: HomeAssistant, providers: SimulatorServer, butlr_entry: MockConfigEntry
+) -> None:
+    """The same account twice aborts, leaving the first entry alone."""
+    result = await _open_form(hass, AUTH_BUTLR_ACCOUNT)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"],
+        {
+            **CASES[AUTH_BUTLR_ACCOUNT]["credentials"],
+            CONF_BASE_URL: providers.base_url,
+        },
+    )
+    _assert_abort(result, "already_configured")
+    assert hass.config_entries.async_entries(DOMAIN) == [butlr_entry]
+
+
+# --- Reauthentication -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", list(CASES))
+async def test_reauth(
+    hass: HomeAssistant, providers: SimulatorServer, kind: str
+) -> None:
+    """Reauth asks only for the secret, tests it, stores it and reloads the entry."""
+    entry = _add_entry(hass, providers, kind)
+    await setup_entry(hass, entry)
+    coordinator = entry.runtime_data
+    _rotate_secret(providers, kind)
+    secret = CASES[kind]["secret"]
+
+    result = await entry.start_reauth_flow(hass)
+    _assert_form(result, "reauth_confirm", {})
+    assert set(_fields(result)) == {secret}
+    assert result["description_placeholders"]["account"] == entry.title
+
+    # The old secret no longer works.
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {secret: CASES[kind]["credentials"][secret]}
+    )
+    _assert_form(result, "reauth_confirm", {"base": "invalid_auth"})
+
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {secret: NEW_SECRET}
+    )
+    _assert_abort(result, "reauth_successful")
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert dict(entry.data) == {**_entry_data(providers, kind), secret: NEW_SECRET}
+    assert entry.unique_id == CASES[kind]["unique_id"]
+    assert entry.state is ConfigEntryState.LOADED
+    assert entry.runtime_data is not coordinator  # reloaded
+
+
+async def test_reauth_other_account(
+    hass: HomeAssistant, simulator: SimulatorServer
+) -> None:
+    """A token of another Occuspace organisation aborts and changes nothing."""
+    entry = _add_entry(hass, simulator, AUTH_OCCUSPACE)
+    simulator.occuspace = OccuspaceScenario(
+        locations=[OccuspaceLocation(7, "Marketing", None, 50, count=3)],
+        tokens={"marketing-token"},
+    )
+    result = await entry.start_reauth_flow(hass)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {KEY_API_TOKEN: "marketing-token"}
+    )
+    _assert_abort(result, "unique_id_mismatch")
+    assert dict(entry.data) == _entry_data(simulator, AUTH_OCCUSPACE)
+    assert entry.unique_id == "1"
+
+
+# --- Reconfiguration ------------------------------------------------------------
+
+
+async def test_reconfigure_butlr_account(
+    hass: HomeAssistant, providers: SimulatorServer, butlr_entry: MockConfigEntry
+) -> None:
+    """Butlr: pick the kind, see the current values (not the secret), change them."""
+    await setup_entry(hass, butlr_entry)
+    coordinator = butlr_entry.runtime_data
+    _rotate_secret(providers, AUTH_BUTLR_ACCOUNT)
+
+    result = await butlr_entry.start_reconfigure_flow(hass, show_advanced_options=True)
+    assert result["type"] is FlowResultType.MENU
+    assert result["step_id"] == "reconfigure"
+    assert result["menu_options"] == [AUTH_BUTLR_ACCOUNT, AUTH_BUTLR_API_CLIENT]
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"next_step_id": AUTH_BUTLR_ACCOUNT}
+    )
+    _assert_form(result, AUTH_BUTLR_ACCOUNT, {})
+    assert _fields(result) == {
+        KEY_USERNAME: ACCOUNT[0],
+        KEY_PASSWORD: None,
+        CONF_BASE_URL: providers.base_url,
+    }
+
+    user_input = {
+        KEY_USERNAME: ACCOUNT[0],
+        KEY_PASSWORD: ACCOUNT[1],
+        CONF_BASE_URL: "http://example.com",
+    }
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], user_input
+    )
+    _assert_form(result, AUTH_BUTLR_ACCOUNT, {CONF_BASE_URL: "insecure_url"})
+
+    user_input[CONF_BASE_URL] = providers.base_url
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], user_input
+    )
+    _assert_form(result, AUTH_BUTLR_ACCOUNT, {"base": "invalid_auth"})
+
+    user_input[KEY_PASSWORD] = NEW_SECRET
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], user_input
+    )
+    _assert_abort(result, "reconfigure_successful")
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert dict(butlr_entry.data) == {
+        **_entry_data(providers, AUTH_BUTLR_ACCOUNT),
+        KEY_PASSWORD: NEW_SECRET,
+    }
+    assert butlr_entry.state is ConfigEntryState.LOADED
+    assert butlr_entry.runtime_data is not coordinator  # reloaded
+
+
+async def test_reconfigure_butlr_to_api_client(
+    hass: HomeAssistant, providers: SimulatorServer, butlr_entry: MockConfigEntry
+) -> None:
+    """Switching kind keeps only the new kind's credentials in the entry."""
+    # The entry's unique id must stay the same: an API client of this id.
+    providers.butlr.api_clients[ACCOUNT[0]] = NEW_SECRET
+    await setup_entry(hass, butlr_entry)
+
+    result = await butlr_entry.start_reconfigure_flow(hass, show_advanced_options=True)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"next_step_id": AUTH_BUTLR_API_CLIENT}
+    )
+    _assert_form(result, AUTH_BUTLR_API_CLIENT, {})
+    assert _fields(result) == {
+        KEY_CLIENT_ID: None,
+        KEY_CLIENT_SECRET: None,
+        CONF_BASE_URL: providers.base_url,
+    }
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"],
+        {
+            KEY_CLIENT_ID: ACCOUNT[0],
+            KEY_CLIENT_SECRET: NEW_SECRET,
+            CONF_BASE_URL: providers.base_url,
+        },
+    )
+    _assert_abort(result, "reconfigure_successful")
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert dict(butlr_entry.data) == {
+        CONF_PROVIDER: "butlr",
+        CONF_AUTH_METHOD: AUTH_BUTLR_API_CLIENT,
+        KEY_CLIENT_ID: ACCOUNT[0],
+        KEY_CLIENT_SECRET: NEW_SECRET,
+        CONF_BASE_URL: providers.base_url,
+    }
+    assert butlr_entry.state is ConfigEntryState.LOADED
+
+
+async def test_reconfigure_butlr_other_account(
+    hass: HomeAssistant, providers: SimulatorServer, butlr_entry: MockConfigEntry
+) -> None:
+    """Credentials of another identity abort and leave the entry as it was."""
+    result = await butlr_entry.start_reconfigure_flow(hass, show_advanced_options=True)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"next_step_id": AUTH_BUTLR_API_CLIENT}
+    )
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"],
+        {
+            **CASES[AUTH_BUTLR_API_CLIENT]["credentials"],
+            CONF_BASE_URL: providers.base_url,
+        },
+    )
+    _assert_abort(result, "unique_id_mismatch")
+    assert dict(butlr_entry.data) == _entry_data(providers, AUTH_BUTLR_ACCOUNT)
+
+
+async def test_reconfigure_keeps_base_url_without_advanced(
+    hass: HomeAssistant, providers: SimulatorServer, butlr_entry: MockConfigEntry
+) -> None:
+    """Without the base URL field, reconfigure keeps the entry's base URL."""
+    await setup_entry(hass, butlr_entry)
+    _rotate_secret(providers, AUTH_BUTLR_ACCOUNT)
+    result = await butlr_entry.start_reconfigure_flow(hass)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"next_step_id": AUTH_BUTLR_ACCOUNT}
+    )
+    assert _fields(result) == {KEY_USERNAME: ACCOUNT[0], KEY_PASSWORD: None}
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {KEY_USERNAME: ACCOUNT[0], KEY_PASSWORD: NEW_SECRET}
+    )
+    _assert_abort(result, "reconfigure_successful")
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert butlr_entry.data[CONF_BASE_URL] == providers.base_url
+    assert butlr_entry.data[KEY_PASSWORD] == NEW_SECRET
+    assert butlr_entry.state is ConfigEntryState.LOADED
+
+
+async def test_reconfigure_occuspace(
+    hass: HomeAssistant, providers: SimulatorServer
+) -> None:
+    """Occuspace has one kind: reconfigure opens its form straight away."""
+    entry = _add_entry(hass, providers, AUTH_OCCUSPACE)
+    await setup_entry(hass, entry)
+    coordinator = entry.runtime_data
+    _rotate_secret(providers, AUTH_OCCUSPACE)
+
+    result = await entry.start_reconfigure_flow(hass, show_advanced_options=True)
+    _assert_form(result, AUTH_OCCUSPACE, {})
+    base_url = f"{providers.base_url}/v1"
+    assert _fields(result) == {KEY_API_TOKEN: None, CONF_BASE_URL: base_url}
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {KEY_API_TOKEN: NEW_SECRET, CONF_BASE_URL: base_url}
+    )
+    _assert_abort(result, "reconfigure_successful")
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert dict(entry.data) == {
+        **_entry_data(providers, AUTH_OCCUSPACE),
+        KEY_API_TOKEN: NEW_SECRET,
+    }
+    assert entry.state is ConfigEntryState.LOADED
+    assert entry.runtime_data is not coordinator
+
+
+async def test_reconfigure_concordia_other_user(
+    hass: HomeAssistant, providers: SimulatorServer
+) -> None:
+    """Concordia: another application's user id aborts; the entry is unchanged."""
+    entry = _add_entry(hass, providers, AUTH_CONCORDIA)
+    providers.concordia.credentials["5678"] = "other-key"
+
+    result = await entry.start_reconfigure_flow(hass, show_advanced_options=True)
+    _assert_form(result, AUTH_CONCORDIA, {})
+    base_url = f"{providers.base_url}/API/v1"
+    assert _fields(result) == {
+        KEY_USER_ID: concordia.SEED_USER_ID,
+        KEY_API_KEY: None,
+        CONF_BASE_URL: base_url,
+    }
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"],
+        {KEY_USER_ID: "5678", KEY_API_KEY: "other-key", CONF_BASE_URL: base_url},
+    )
+    _assert_abort(result, "unique_id_mismatch")
+    assert dict(entry.data) == _entry_data(providers, AUTH_CONCORDIA)
+
+
+# --- Options --------------------------------------------------------------------
+
+
+async def _options_step(
+    hass: HomeAssistant, entry: MockConfigEntry, step: str
+) -> FlowResult:
+    """Open the options menu and pick a step."""
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    assert result["type"] is FlowResultType.MENU
+    assert result["step_id"] == "init"
+    assert result["menu_options"] == ["settings", "capacity"]
+    return await hass.config_entries.options.async_configure(
+        result["flow_id"], {"next_step_id": step}
+    )
+
+
+def _settings(
+    scan_interval: float, low: float, moderate: float, high: float
+) -> dict[str, float]:
+    return {
+        CONF_SCAN_INTERVAL: scan_interval,
+        CONF_THRESHOLD_LOW: low,
+        CONF_THRESHOLD_MODERATE: moderate,
+        CONF_THRESHOLD_HIGH: high,
+    }
+
+
+async def test_options_thresholds_and_interval(
+    hass: HomeAssistant,
+    providers: SimulatorServer,
+    butlr_entry: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """New thresholds regrade activity at once; the new interval drives polls."""
+    await setup_entry(hass, butlr_entry)
+    coordinator = butlr_entry.runtime_data
+    assert hass.states.get("sensor.meeting_room_activity").state == "low"  # 37.5 %
+
+    result = await _options_step(hass, butlr_entry, "settings")
+    _assert_form(result, "settings", {}, section="options")
+    # Butlr has no stale limit; the defaults are the design's.
+    assert result["data_schema"]({}) == _settings(60, 40, 75, 100)
+
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], _settings(60, 50, 50, 100)
+    )
+    _assert_form(
+        result, "settings", {"base": "thresholds_not_increasing"}, section="options"
+    )
+    assert _fields(result)[CONF_THRESHOLD_MODERATE] == 50
+    assert butlr_entry.options == {}
+
+    # The poll interval has a floor per provider (Butlr: 30 s).
+    with pytest.raises(InvalidData):
+        await hass.config_entries.options.async_configure(
+            result["flow_id"], _settings(29, 20, 30, 50)
+        )
+
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], _settings(30, 20, 30, 50)
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert butlr_entry.options == _settings(30, 20, 30, 50)
+    # Applied in place: the same coordinator, no reload.
+    assert butlr_entry.runtime_data is coordinator
+    assert hass.states.get("sensor.meeting_room_activity").state == "high"
+    assert coordinator.update_interval == timedelta(seconds=30)
+
+    polls = len(providers.requests_to("/api/v3/reporting"))
+    freezer.tick(timedelta(seconds=30))
+    async_fire_time_changed(hass)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert len(providers.requests_to("/api/v3/reporting")) > polls
+
+    # The form opens with the stored values.
+    result = await _options_step(hass, butlr_entry, "settings")
+    assert result["data_schema"]({}) == _settings(30, 20, 30, 50)
+
+
+async def test_options_capacity(
+    hass: HomeAssistant, providers: SimulatorServer, butlr_entry: MockConfigEntry
+) -> None:
+    """A capacity for a space without one adds its percentage; 0 clears it."""
+    focus = providers.butlr.sites[0].buildings[0].floors[0].rooms[1]
+    assert focus.id == "room_focus"
+    focus.sensors[0].people = 2
+    hass.config_entries.async_update_entry(
+        butlr_entry, options={CONF_THRESHOLD_LOW: 30}
+    )
+    await setup_entry(hass, butlr_entry)
+    coordinator = butlr_entry.runtime_data
+    assert hass.states.get("sensor.focus_room_activity").state == "occupied"
+    assert hass.states.get("sensor.focus_room_occupancy_percentage") is None
+
+    result = await _options_step(hass, butlr_entry, "capacity")
+    _assert_form(result, "capacity", {}, section="options")
+    options = result["data_schema"].schema["space"].config["options"]
+    # Only spaces without a capacity from the provider are offered.
+    assert {"value": "room_focus", "label": "Focus room"} in options
+    assert "room_meeting" not in {option["value"] for option in options}
+
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {"space": "room_focus", "capacity": 4}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert butlr_entry.options == {
+        CONF_THRESHOLD_LOW: 30,
+        CONF_CAPACITIES: {"room_focus": 4},
+    }
+    assert butlr_entry.runtime_data is coordinator
+    assert hass.states.get("sensor.focus_room_occupancy_percentage").state == "50.0"
+    activity = hass.states.get("sensor.focus_room_activity")
+    assert activity.state == "moderate"
+    assert "full" in activity.attributes["options"]
+
+    # The space is still offered, so that its capacity can be changed or cleared.
+    result = await _options_step(hass, butlr_entry, "capacity")
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {"space": "room_focus", "capacity": 0}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert butlr_entry.options == {CONF_THRESHOLD_LOW: 30, CONF_CAPACITIES: {}}
+    assert hass.states.get("sensor.focus_room_activity").state == "occupied"
+
+
+async def test_options_no_menu_when_every_space_has_capacity(
+    hass: HomeAssistant, providers: SimulatorServer
+) -> None:
+    """Occuspace gives every capacity: straight to settings, without a stale limit."""
+    entry = _add_entry(hass, providers, AUTH_OCCUSPACE)
+    await setup_entry(hass, entry)
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    _assert_form(result, "settings", {}, section="options")
+    assert result["data_schema"]({}) == _settings(120, 40, 75, 100)
+    with pytest.raises(InvalidData):
+        await hass.config_entries.options.async_configure(
+            result["flow_id"], _settings(59, 40, 75, 100)
+        )
+
+
+async def test_options_concordia_stale_limit(
+    hass: HomeAssistant, providers: SimulatorServer, freezer: FrozenDateTimeFactory
+) -> None:
+    """Concordia's stale limit applies from the next poll, without a reload."""
+    entry = _add_entry(hass, providers, AUTH_CONCORDIA)
+    await setup_entry(hass, entry)
+    coordinator = entry.runtime_data
+    # Vanier's last record is 45 minutes old, Webster's 15.
+    assert hass.states.get("sensor.vanier_library_activity").state == "occupied"
+
+    result = await _options_step(hass, entry, "settings")
+    _assert_form(result, "settings", {}, section="options")
+    defaults = {**_settings(300, 40, 75, 100), CONF_STALE_MINUTES: 90}
+    assert result["data_schema"]({}) == defaults
+    with pytest.raises(InvalidData):
+        await hass.config_entries.options.async_configure(
+            result["flow_id"], {**defaults, CONF_SCAN_INTERVAL: 119}
+        )
+    new = {**defaults, CONF_SCAN_INTERVAL: 120, CONF_STALE_MINUTES: 30}
+    result = await hass.config_entries.options.async_configure(result["flow_id"], new)
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert entry.options == new
+
+    freezer.tick(timedelta(seconds=120))
+    async_fire_time_changed(hass)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert entry.runtime_data is coordinator
+    assert hass.states.get("sensor.vanier_library_activity").state == "inactive"
+    assert hass.states.get("sensor.vanier_library_occupancy").state == (
+        STATE_UNAVAILABLE
+    )
+    assert hass.states.get("sensor.webster_library_activity").state == "occupied"
+
+
+async def test_options_entry_not_loaded(
+    hass: HomeAssistant, simulator: SimulatorServer
+) -> None:
+    """An entry that is not loaded knows no spaces: settings only, capacities kept."""
+    entry = _add_entry(
+        hass, simulator, AUTH_CONCORDIA, options={CONF_CAPACITIES: {"Webster": 500}}
+    )
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    _assert_form(result, "settings", {}, section="options")
+    new = {**_settings(600, 30, 60, 90), CONF_STALE_MINUTES: 120}
+    result = await hass.config_entries.options.async_configure(result["flow_id"], new)
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert entry.options == {**new, CONF_CAPACITIES: {"Webster": 500}}
+    assert entry.state is ConfigEntryState.NOT_LOADED
+
+
+def test_every_flow_message_is_translated() -> None:
+    """The errors and aborts the flows can produce all have texts."""
+    assert set(STRINGS["config"]["error"]) >= {
+        "invalid_auth",
+        "cannot_connect",
+        "unknown",
+        "invalid_url",
+        "insecure_url",
+    }
+    assert set(STRINGS["config"]["abort"]) >= {
+        "already_configured",
+        "reauth_successful",
+        "reconfigure_successful",
+        "unique_id_mismatch",
+    }
+    assert "thresholds_not_increasing" in STRINGS["options"]["error"]

@@ -1,0 +1,210 @@
+"""The shared HTTP layer and the Butlr client's rarer paths."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from aiohttp import ClientSession
+import pytest
+
+from custom_components.space_occupancy.providers import (
+    ButlrClient,
+    ClientContext,
+    ProviderAuthError,
+    ProviderConnectionError,
+    ProviderRateLimitError,
+    ProviderResponseError,
+)
+from custom_components.space_occupancy.providers.butlr import parse_topology
+from custom_components.space_occupancy.providers.http import (
+    HttpClient,
+    parse_retry_after,
+)
+
+from .conftest import SimulatorServer
+from .simulator import Fault
+from .simulator.butlr import ACCOUNT, demo_scenario
+
+NOW = datetime(2024, 6, 12, 15, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("header", "seconds"),
+    [
+        (None, None),
+        ("", None),
+        ("120", 120.0),
+        ("Wed, 12 Jun 2024 15:02:00 GMT", 120.0),
+        ("Wed, 12 Jun 2024 14:00:00 GMT", 0.0),
+        ("soon", None),
+    ],
+)
+def test_parse_retry_after(header: str | None, seconds: float | None) -> None:
+    """Retry-After as delta-seconds or an HTTP date; nonsense is ignored."""
+    assert parse_retry_after(header, NOW) == seconds
+
+
+async def test_http_errors(session: ClientSession, simulator: SimulatorServer) -> None:
+    """Resets, HTML, broken JSON and 4xx each map to their exception."""
+    http = HttpClient(session, simulator.base_url, clock=lambda: NOW)
+    simulator.inject(Fault("/api/v3/graphql", kind="reset"))
+    with pytest.raises(ProviderConnectionError):
+        await http.request("POST", "/api/v3/graphql")
+    simulator.inject(Fault("/api/v3/graphql", kind="html", status=502))
+    with pytest.raises(ProviderConnectionError, match="HTTP 502"):
+        await http.request("POST", "/api/v3/graphql")
+    simulator.inject(Fault("/api/v3/graphql", kind="malformed"))
+    with pytest.raises(ProviderResponseError, match="invalid JSON"):
+        await http.request("POST", "/api/v3/graphql")
+    simulator.inject(Fault("/api/v3/graphql", status=418))
+    with pytest.raises(ProviderResponseError, match="HTTP 418"):
+        await http.request("POST", "/api/v3/graphql")
+    assert http.request_count == 4
+
+
+async def test_rate_limit_without_retry_after(
+    session: ClientSession, simulator: SimulatorServer
+) -> None:
+    """A 429 without Retry-After holds requests back for a default minute."""
+    clock = [NOW]
+    http = HttpClient(session, simulator.base_url, clock=lambda: clock[0])
+    simulator.inject(Fault("/api/v3/graphql", status=429))
+    with pytest.raises(ProviderRateLimitError) as err:
+        await http.request("POST", "/api/v3/graphql")
+    assert err.value.retry_after is None
+    clock[0] += timedelta(seconds=59)
+    with pytest.raises(ProviderRateLimitError):
+        await http.request("POST", "/api/v3/graphql")
+    assert http.request_count == 1
+    clock[0] += timedelta(seconds=1)
+    assert http.blocked_until is None
+
+
+async def test_timeout(session: ClientSession, simulator: SimulatorServer) -> None:
+    """A provider slower than the timeout is a connection error."""
+    from aiohttp import ClientTimeout
+
+    http = HttpClient(session, simulator.base_url, timeout=ClientTimeout(total=0.05))
+    simulator.inject(Fault("/api/v3/graphql", kind="delay", delay=1))
+    with pytest.raises(ProviderConnectionError, match="Timeout"):
+        await http.request("POST", "/api/v3/graphql")
+
+
+def test_butlr_needs_credentials(session: ClientSession) -> None:
+    """A client without a complete credential pair is a programming error."""
+    with pytest.raises(ValueError, match="username and password"):
+        ButlrClient(ClientContext(session=session), username="someone")
+
+
+async def test_graphql_unauthenticated_retries_login(
+    session: ClientSession, simulator: SimulatorServer
+) -> None:
+    """GraphQL's UNAUTHENTICATED error is a token rejection: log in once more."""
+    simulator.butlr = demo_scenario(NOW)
+    client = ButlrClient(
+        ClientContext(session=session),
+        username=ACCOUNT[0],
+        password=ACCOUNT[1],
+        base_url=simulator.base_url,
+    )
+    body = '{"errors": [{"message": "x", "extensions": {"code": "UNAUTHENTICATED"}}]}'
+    simulator.inject(Fault("/api/v3/graphql", kind="json", body=body))
+    await client.async_validate()
+    assert simulator.butlr.logins == 2
+    simulator.inject(Fault("/api/v3/graphql", kind="json", body=body, times=2))
+    simulator.butlr.revoke_tokens()
+    with pytest.raises(ProviderAuthError):
+        await client.async_validate()
+
+
+@pytest.mark.parametrize(
+    ("fault", "error"),
+    [
+        (
+            Fault("/api/v2/login", kind="json", body='{"expires_in": 100}'),
+            ProviderResponseError,
+        ),
+        (Fault("/api/v2/login", status=500), ProviderConnectionError),
+    ],
+)
+async def test_bad_login_answers(
+    session: ClientSession,
+    simulator: SimulatorServer,
+    fault: Fault,
+    error: type[Exception],
+) -> None:
+    """A login answer without a token, or a failing login service."""
+    simulator.butlr = demo_scenario(NOW)
+    client = ButlrClient(
+        ClientContext(session=session),
+        username=ACCOUNT[0],
+        password=ACCOUNT[1],
+        base_url=simulator.base_url,
+    )
+    simulator.inject(fault)
+    with pytest.raises(error):
+        await client.async_validate()
+
+
+async def test_login_without_lifetime_uses_fallback(
+    session: ClientSession, simulator: SimulatorServer
+) -> None:
+    """No usable expires_in: the token is kept for a short fallback lifetime."""
+    simulator.butlr = demo_scenario(NOW)
+    client = ButlrClient(
+        ClientContext(session=session, clock=lambda: NOW),
+        username=ACCOUNT[0],
+        password=ACCOUNT[1],
+        base_url=simulator.base_url,
+    )
+    simulator.butlr.advertised_expires_in = "soon"
+    await client.async_validate()
+    assert client.diagnostics()["token_renew_at"] == NOW + timedelta(minutes=4)
+
+
+def test_topology_odd_values() -> None:
+    """Unknown timezones fall back; capacity that is no object is unknown; ids are unique."""
+    payload = {
+        "data": {
+            "sites": {
+                "data": [
+                    {
+                        "id": "site_1",
+                        "name": "S",
+                        "timezone": "Mars/Olympus",
+                        "buildings": [
+                            {
+                                "id": "building_1",
+                                "capacity": 5,
+                                "floors": [
+                                    {
+                                        "id": "space_1",
+                                        "timezone": "Europe/Paris",
+                                        "rooms": [
+                                            {
+                                                "id": "room_1",
+                                                "sensors": [
+                                                    {"mode": "presence"},
+                                                    {"mode": "unknown"},
+                                                ],
+                                            }
+                                        ],
+                                    }
+                                ],
+                            }
+                        ],
+                    }
+                ]
+            }
+        }
+    }
+    topology = parse_topology(payload, "UTC", NOW)
+    assert topology.spaces["site_1"].timezone is None
+    assert topology.spaces["space_1"].timezone == "Europe/Paris"
+    assert topology.spaces["building_1"].capacity is None
+    assert topology.spaces["room_1"].name == "room_1"
+    assert topology.rooms[0].presence_online is True
+    assert topology.rooms[0].traffic_online is None
+    payload["data"]["sites"]["data"].append({"id": "site_1"})
+    with pytest.raises(ProviderResponseError, match="Duplicate"):
+        parse_topology(payload, "UTC", NOW)
