@@ -169,7 +169,7 @@ def _assert_form(
     """A form of this step with these errors, every field and error translated."""
     assert result["type"] is FlowResultType.FORM
     assert result["step_id"] == step_id
-    assert result["errors"] == errors
+    assert (result["errors"] or {}) == errors
     texts = STRINGS[section]["step"][step_id]
     for field in _fields(result):
         assert field in texts["data"]
@@ -658,6 +658,15 @@ async def _options_step(
     )
 
 
+async def _tick(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, seconds: float
+) -> None:
+    """Move the clock on and let any poll due run."""
+    freezer.tick(timedelta(seconds=seconds))
+    async_fire_time_changed(hass)
+    await hass.async_block_till_done(wait_background_tasks=True)
+
+
 def _settings(
     scan_interval: float, low: float, moderate: float, high: float
 ) -> dict[str, float]:
@@ -711,10 +720,10 @@ async def test_options_thresholds_and_interval(
     assert hass.states.get("sensor.meeting_room_activity").state == "high"
     assert coordinator.update_interval == timedelta(seconds=30)
 
+    # The poll already scheduled comes 60 s after the last; then every 30 s.
+    await _tick(hass, freezer, 60)
     polls = len(providers.requests_to("/api/v3/reporting"))
-    freezer.tick(timedelta(seconds=30))
-    async_fire_time_changed(hass)
-    await hass.async_block_till_done(wait_background_tasks=True)
+    await _tick(hass, freezer, 30)
     assert len(providers.requests_to("/api/v3/reporting")) > polls
 
     # The form opens with the stored values.
@@ -808,15 +817,18 @@ async def test_options_concordia_stale_limit(
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert entry.options == new
 
-    freezer.tick(timedelta(seconds=120))
-    async_fire_time_changed(hass)
-    await hass.async_block_till_done(wait_background_tasks=True)
+    # The poll already scheduled (300 s after setup): Vanier is 50 minutes old.
+    await _tick(hass, freezer, 300)
     assert entry.runtime_data is coordinator
     assert hass.states.get("sensor.vanier_library_activity").state == "inactive"
     assert hass.states.get("sensor.vanier_library_occupancy").state == (
         STATE_UNAVAILABLE
     )
     assert hass.states.get("sensor.webster_library_activity").state == "occupied"
+    # From now on every 120 s.
+    calls = providers.concordia.calls_today
+    await _tick(hass, freezer, 120)
+    assert providers.concordia.calls_today == calls + 1
 
 
 async def test_options_entry_not_loaded(
