@@ -722,6 +722,9 @@ async def test_options_thresholds_and_interval(
 
     # The poll already scheduled comes 60 s after the last; then every 30 s.
     await _tick(hass, freezer, 60)
+    import time
+    from pytest_homeassistant_custom_component.common import get_scheduled_timer_handles
+    print("DBG", coordinator.update_interval, coordinator._update_interval_seconds, hass.loop.time(), time.time(), [(h.when(), h._callback) for h in get_scheduled_timer_handles(hass.loop)])
     polls = len(providers.requests_to("/api/v3/reporting"))
     await _tick(hass, freezer, 30)
     assert len(providers.requests_to("/api/v3/reporting")) > polls

@@ -1,0 +1,613 @@
+"""Drive a Home Assistant process over its HTTP API, for scripts/develop and the e2e test.
+
+Prepares a config directory with this integration linked in, starts and stops
+``hass``, waits until it answers, completes onboarding, adds config entries
+through the config-flow API and reads ``/api/states``. Standard library and
+aiohttp only. Every URL it is given must be a loopback one: this talks to the
+Home Assistant and the simulator on this machine, nowhere else.
+
+As a command, from the repository root::
+
+    python -m scripts.hass_bootstrap config DIR --port 8123
+    python -m scripts.hass_bootstrap setup --url http://127.0.0.1:8123 \
+        --simulator http://127.0.0.1:8124
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from collections.abc import Callable, Mapping, Sequence
+import contextlib
+from dataclasses import dataclass, field
+import ipaddress
+import json
+import os
+from pathlib import Path
+import signal
+import socket
+import subprocess
+import sys
+import time
+from typing import Any
+
+import aiohttp
+from yarl import URL
+
+REPO = Path(__file__).resolve().parent.parent
+INTEGRATION_DIR = REPO / "custom_components" / "space_occupancy"
+DOMAIN = "space_occupancy"
+REQUEST_TIMEOUT = aiohttp.ClientTimeout(total=60)
+
+
+class BootstrapError(RuntimeError):
+    """Home Assistant did not do what a step needed."""
+
+
+# --- Config directory and process -------------------------------------------
+
+
+@dataclass(frozen=True)
+class HassConfig:
+    """What goes into configuration.yaml.
+
+    ``frontend_stub``: serve an empty frontend folder instead of the
+    home-assistant-frontend package, for a Home Assistant that is only talked
+    to over the API (the e2e test). ``components``: integrations to list
+    besides ``http``, ``frontend`` and ``logger``, each with an empty config.
+    """
+
+    port: int
+    host: str = "127.0.0.1"
+    frontend_stub: bool = False
+    components: tuple[str, ...] = ("api", "config", "onboarding")
+    debug_integration: bool = True
+    comment: str = ""
+
+
+def configuration_yaml(config: HassConfig, config_dir: Path) -> str:
+    """Return the text of configuration.yaml."""
+    lines = [f"# {line}".rstrip() for line in config.comment.splitlines()]
+    lines += [
+        "http:",
+        f"  server_host: {config.host}",
+        f"  server_port: {config.port}",
+        "frontend:",
+    ]
+    if config.frontend_stub:
+        lines.append(f"  development_repo: {json.dumps(str(config_dir / 'frontend'))}")
+    lines += [f"{component}:" for component in config.components]
+    lines += ["logger:", "  default: warning"]
+    if config.debug_integration:
+        lines += ["  logs:", f"    custom_components.{DOMAIN}: debug"]
+    return "\n".join(lines) + "\n"
+
+
+def prepare_config_dir(config_dir: Path, config: HassConfig) -> None:
+    """Write configuration.yaml and link this integration into custom_components.
+
+    An existing directory keeps its state (.storage, database): only the
+    configuration and the link are rewritten.
+    """
+    custom = config_dir / "custom_components"
+    custom.mkdir(parents=True, exist_ok=True)
+    link = custom / DOMAIN
+    target = os.path.relpath(INTEGRATION_DIR, custom)
+    if link.is_symlink() or link.exists():
+        if not link.is_symlink() or str(link.readlink()) != target:
+            raise BootstrapError(f"{link} exists and is not a link to {target}")
+    else:
+        link.symlink_to(target, target_is_directory=True)
+    if config.frontend_stub:
+        (config_dir / "frontend" / "hass_frontend").mkdir(parents=True, exist_ok=True)
+    (config_dir / "configuration.yaml").write_text(
+        configuration_yaml(config, config_dir), encoding="utf-8"
+    )
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """Return a TCP port nothing listens on at the moment."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def hass_command(config_dir: Path) -> list[str]:
+    """Return the command line that runs Home Assistant from this virtualenv.
+
+    ``--skip-pip``: nothing is installed at run time. The integrations that
+    onboarding offers (weather, radio, text-to-speech) then fail to load, which
+    keeps them from reaching the internet.
+    """
+    hass = Path(sys.executable).with_name("hass")
+    program = [str(hass)] if hass.exists() else [sys.executable, "-m", "homeassistant"]
+    return [*program, "--config", str(config_dir), "--skip-pip", "--log-no-color"]
+
+
+def start_hass(config_dir: Path, log_path: Path) -> subprocess.Popen[bytes]:
+    """Start Home Assistant in the background, its output going to log_path.
+
+    Coverage's variables are left out, so that the child does not write
+    coverage data of its own into the test run's.
+    """
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("COV_CORE_", "COVERAGE_"))
+    }
+    with log_path.open("ab") as log:
+        return subprocess.Popen(
+            hass_command(config_dir),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=config_dir,
+            env=env,
+        )
+
+
+def stop_process(process: subprocess.Popen[bytes], timeout: float = 30.0) -> int:
+    """Stop a process: SIGTERM, then SIGKILL after ``timeout`` seconds."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    return process.returncode
+
+
+def log_tail(log_path: Path, lines: int = 60) -> str:
+    """Return the end of a log file, for error messages."""
+    try:
+        text = log_path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
+    return "\n".join(text.splitlines()[-lines:])
+
+
+# --- HTTP API ----------------------------------------------------------------
+
+
+def require_loopback(url: str) -> str:
+    """Return the URL without a trailing slash; refuse any host off this machine."""
+    host = URL(url).host or ""
+    if host != "localhost":
+        try:
+            loopback = ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            loopback = False
+        if not loopback:
+            raise BootstrapError(f"{url} is not a loopback URL")
+    return url.rstrip("/")
+
+
+@dataclass(frozen=True)
+class Owner:
+    """The owner account onboarding creates."""
+
+    name: str = "Developer"
+    username: str = "dev"
+    password: str = "space-occupancy-dev"  # noqa: S105 - a local demo login
+    language: str = "en"
+
+
+@dataclass
+class HassClient:
+    """A Home Assistant's HTTP API, signed in once ``token`` is set."""
+
+    session: aiohttp.ClientSession
+    base_url: str
+    token: str | None = None
+
+    def __post_init__(self) -> None:
+        """Check and normalise the URL."""
+        self.base_url = require_loopback(self.base_url)
+
+    @property
+    def client_id(self) -> str:
+        """The OAuth client id: the instance's own URL, as the frontend uses."""
+        return f"{self.base_url}/"
+
+    @property
+    def redirect_uri(self) -> str:
+        """Where the frontend would be sent back after signing in."""
+        return f"{self.base_url}/?auth_callback=1"
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json_body: Any = None,
+        form: Mapping[str, str] | None = None,
+        expect: Sequence[int] = (200,),
+    ) -> Any:
+        """Call the API and return the decoded JSON answer (None when empty)."""
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        async with self.session.request(
+            method,
+            f"{self.base_url}{path}",
+            json=json_body,
+            data=dict(form) if form is not None else None,
+            headers=headers,
+            timeout=REQUEST_TIMEOUT,
+        ) as response:
+            text = await response.text()
+            if response.status not in expect:
+                raise BootstrapError(
+                    f"{method} {path} answered {response.status}: {text[:500]}"
+                )
+            return json.loads(text) if text else None
+
+    async def websocket_command(self, command: Mapping[str, Any]) -> Any:
+        """Send one websocket command and return its result."""
+        url = f"{self.base_url.replace('http', 'ws', 1)}/api/websocket"
+        async with self.session.ws_connect(url, timeout=REQUEST_TIMEOUT) as ws:
+            await ws.receive_json()  # auth_required
+            await ws.send_json({"type": "auth", "access_token": self.token})
+            if (answer := await ws.receive_json())["type"] != "auth_ok":
+                raise BootstrapError(f"websocket authentication failed: {answer}")
+            await ws.send_json({"id": 1, **command})
+            answer = await ws.receive_json()
+            if not answer.get("success"):
+                raise BootstrapError(f"{command['type']} failed: {answer}")
+            return answer.get("result")
+
+
+async def wait_until_up(
+    client: HassClient,
+    *,
+    timeout: float = 180.0,
+    alive: Callable[[], bool] | None = None,
+) -> None:
+    """Wait until Home Assistant's HTTP server answers.
+
+    ``/api/onboarding`` answers without signing in while onboarding is not
+    finished, and 404 once it is: either way the server is up. ``alive`` tells
+    whether the process still runs, to stop waiting for one that died.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        if alive is not None and not alive():
+            raise BootstrapError("Home Assistant exited while starting")
+        with contextlib.suppress(aiohttp.ClientError, TimeoutError):
+            async with client.session.get(
+                f"{client.base_url}/api/onboarding",
+                timeout=aiohttp.ClientTimeout(total=5),
+            ) as response:
+                if response.status in (200, 404):
+                    return
+        if time.monotonic() > deadline:
+            raise BootstrapError(f"Home Assistant did not answer within {timeout} s")
+        await asyncio.sleep(0.5)
+
+
+async def wait_until_running(client: HassClient, *, timeout: float = 180.0) -> None:
+    """Wait until Home Assistant has finished starting (signed in)."""
+    deadline = time.monotonic() + timeout
+    while (await client.request("GET", "/api/config"))["state"] != "RUNNING":
+        if time.monotonic() > deadline:
+            raise BootstrapError(f"Home Assistant not running after {timeout} s")
+        await asyncio.sleep(0.5)
+
+
+async def onboarding_status(client: HassClient) -> dict[str, bool] | None:
+    """Each onboarding step and whether it is done; None once all are."""
+    status = await client.request("GET", "/api/onboarding", expect=(200, 404))
+    if status is None or not isinstance(status, list):
+        return None
+    return {step["step"]: step["done"] for step in status}
+
+
+async def _exchange_code(client: HassClient, code: str) -> None:
+    tokens = await client.request(
+        "POST",
+        "/auth/token",
+        form={
+            "grant_type": "authorization_code",
+            "code": code,
+            "client_id": client.client_id,
+        },
+    )
+    client.token = tokens["access_token"]
+
+
+async def log_in(client: HassClient, owner: Owner) -> None:
+    """Sign in with the owner's username and password (the login flow)."""
+    flow = await client.request(
+        "POST",
+        "/auth/login_flow",
+        json_body={
+            "client_id": client.client_id,
+            "handler": ["homeassistant", None],
+            "redirect_uri": client.redirect_uri,
+        },
+    )
+    result = await client.request(
+        "POST",
+        f"/auth/login_flow/{flow['flow_id']}",
+        json_body={
+            "client_id": client.client_id,
+            "username": owner.username,
+            "password": owner.password,
+        },
+    )
+    if result.get("type") != "create_entry":
+        raise BootstrapError(
+            f"cannot sign in as {owner.username!r}: {result.get('errors')}"
+        )
+    await _exchange_code(client, result["result"])
+
+
+async def onboard(client: HassClient, owner: Owner) -> bool:
+    """Complete onboarding (each step not done yet) and sign in as the owner.
+
+    Returns whether the owner was created now. A Home Assistant onboarded
+    before is only signed in to.
+    """
+    status = await onboarding_status(client)
+    created = False
+    if status is not None and not status.get("user", True):
+        answer = await client.request(
+            "POST",
+            "/api/onboarding/users",
+            json_body={
+                "name": owner.name,
+                "username": owner.username,
+                "password": owner.password,
+                "client_id": client.client_id,
+                "language": owner.language,
+            },
+        )
+        await _exchange_code(client, answer["auth_code"])
+        created = True
+    else:
+        await log_in(client, owner)
+    if status is not None:
+        if not status.get("core_config", True):
+            await client.request("POST", "/api/onboarding/core_config", json_body={})
+        if not status.get("analytics", True):
+            await client.request("POST", "/api/onboarding/analytics", json_body={})
+        if not status.get("integration", True):
+            await client.request(
+                "POST",
+                "/api/onboarding/integration",
+                json_body={
+                    "client_id": client.client_id,
+                    "redirect_uri": client.redirect_uri,
+                },
+            )
+    return created
+
+
+async def update_core_config(client: HassClient, **changes: Any) -> None:
+    """Change the core configuration (country, time zone, ...)."""
+    await client.websocket_command({"type": "config/core/update", **changes})
+
+
+@dataclass(frozen=True)
+class EntrySpec:
+    """A config entry to add: the menu choices in order, then the form's data."""
+
+    label: str
+    menu: tuple[str, ...]
+    data: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class FlowOutcome:
+    """How adding an entry ended: ``created`` or ``aborted`` with a reason."""
+
+    label: str
+    kind: str
+    detail: str
+
+
+async def add_entry(
+    client: HassClient, spec: EntrySpec, *, domain: str = DOMAIN
+) -> FlowOutcome:
+    """Add a config entry through the config-flow HTTP API, as the UI would.
+
+    An abort (``already_configured`` on a re-run) is an outcome, not an
+    error; a form shown again with errors is an error.
+    """
+    path = "/api/config/config_entries/flow"
+    result = await client.request(
+        "POST", path, json_body={"handler": domain, "show_advanced_options": True}
+    )
+    menu = list(spec.menu)
+    submitted = False
+    try:
+        while True:
+            kind = result["type"]
+            if kind == "create_entry":
+                return FlowOutcome(spec.label, "created", result["title"])
+            if kind == "abort":
+                return FlowOutcome(spec.label, "aborted", result["reason"])
+            if kind == "menu":
+                if not menu or menu[0] not in result["menu_options"]:
+                    raise BootstrapError(
+                        f"{spec.label}: menu {result['step_id']} offers "
+                        f"{result['menu_options']}, wanted {menu[:1]}"
+                    )
+                body: Mapping[str, Any] = {"next_step_id": menu.pop(0)}
+            elif kind == "form" and not submitted:
+                body, submitted = spec.data, True
+            else:
+                raise BootstrapError(
+                    f"{spec.label}: step {result.get('step_id')} answered {kind} "
+                    f"with errors {result.get('errors')}"
+                )
+            result = await client.request(
+                "POST", f"{path}/{result['flow_id']}", json_body=body
+            )
+    except BootstrapError:
+        with contextlib.suppress(BootstrapError, aiohttp.ClientError):
+            await client.request(
+                "DELETE", f"{path}/{result['flow_id']}", expect=(200, 404)
+            )
+        raise
+
+
+async def get_states(client: HassClient) -> dict[str, dict[str, Any]]:
+    """Every entity's state object, by entity id."""
+    return {
+        state["entity_id"]: state
+        for state in await client.request("GET", "/api/states")
+    }
+
+
+async def wait_for_states(
+    client: HassClient,
+    entity_ids: Sequence[str],
+    *,
+    timeout: float = 60.0,
+) -> dict[str, dict[str, Any]]:
+    """Wait until the entities exist and are not ``unavailable``; return all states."""
+    deadline = time.monotonic() + timeout
+    while True:
+        states = await get_states(client)
+        missing = [
+            entity_id
+            for entity_id in entity_ids
+            if states.get(entity_id, {}).get("state") in (None, "unavailable")
+        ]
+        if not missing:
+            return states
+        if time.monotonic() > deadline:
+            raise BootstrapError(f"no state for {missing} after {timeout} s")
+        await asyncio.sleep(0.5)
+
+
+# --- The simulator's entries -------------------------------------------------
+
+
+def simulator_entries(simulator_url: str) -> list[EntrySpec]:
+    """One entry per provider, with the simulator's seed credentials."""
+    # The simulator is the project's own test code; it needs only aiohttp.
+    from tests.simulator import butlr, concordia, occuspace  # noqa: PLC0415
+
+    root = require_loopback(simulator_url)
+    return [
+        EntrySpec(
+            "Butlr",
+            ("butlr", "butlr_account"),
+            {
+                "username": butlr.ACCOUNT[0],
+                "password": butlr.ACCOUNT[1],
+                "base_url": root,
+            },
+        ),
+        EntrySpec(
+            "Occuspace",
+            ("occuspace",),
+            {"api_token": occuspace.SEED_TOKEN, "base_url": f"{root}/v1"},
+        ),
+        EntrySpec(
+            "Concordia",
+            ("concordia",),
+            {
+                "user_id": concordia.SEED_USER_ID,
+                "api_key": concordia.SEED_API_KEY,
+                "base_url": f"{root}/API/v1",
+            },
+        ),
+    ]
+
+
+# --- Command line --------------------------------------------------------------
+
+
+DEVELOP_COMMENT = """\
+Written by scripts/develop on every run; changes here are overwritten.
+A small Home Assistant for trying Space Occupancy against the simulator:
+no default_config, so nothing discovers the network or calls a cloud."""
+
+
+async def develop_setup(
+    url: str, simulator_url: str, owner: Owner, *, timeout: float
+) -> None:
+    """Onboard the develop instance and add an entry per provider."""
+    async with aiohttp.ClientSession() as session:
+        client = HassClient(session, url)
+        await wait_until_up(client, timeout=timeout)
+        created = await onboard(client, owner)
+        print(
+            f"Owner {owner.username!r} "
+            + ("created" if created else "exists: signed in")
+        )
+        await wait_until_running(client, timeout=timeout)
+        config = await client.request("GET", "/api/config")
+        if not config.get("country"):
+            # A demo next to the simulated sites; without a country HA raises a repair.
+            await update_core_config(client, country="US", time_zone="America/New_York")
+        for spec in simulator_entries(simulator_url):
+            outcome = await add_entry(client, spec)
+            if outcome.kind == "created":
+                print(f"Added {outcome.label}: {outcome.detail}")
+            else:
+                print(f"{outcome.label}: {outcome.detail} (skipped)")
+        await print_occupancy(client)
+
+
+async def print_occupancy(client: HassClient) -> None:
+    """Print the occupancy sensors and their states."""
+    states = await get_states(client)
+    rows = [
+        (state["attributes"].get("friendly_name", entity_id), state["state"])
+        for entity_id, state in sorted(states.items())
+        if entity_id.startswith("sensor.") and entity_id.endswith("_occupancy")
+    ]
+    if rows:
+        print("Occupancy now:")
+        for name, value in rows:
+            print(f"  {name}: {value}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run a subcommand; return the exit status."""
+    parser = argparse.ArgumentParser(prog="python -m scripts.hass_bootstrap")
+    commands = parser.add_subparsers(dest="command", required=True)
+    config = commands.add_parser("config", help="prepare a config directory")
+    config.add_argument("config_dir", type=Path)
+    config.add_argument("--port", type=int, default=8123)
+    config.add_argument("--host", default="127.0.0.1")
+    setup = commands.add_parser("setup", help="onboard and add the simulator's entries")
+    setup.add_argument("--url", default="http://127.0.0.1:8123")
+    setup.add_argument("--simulator", default="http://127.0.0.1:8124")
+    setup.add_argument("--name", default=Owner.name)
+    setup.add_argument("--username", default=Owner.username)
+    setup.add_argument("--password", default=Owner.password)
+    setup.add_argument("--timeout", type=float, default=300.0)
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "config":
+            prepare_config_dir(
+                args.config_dir,
+                HassConfig(
+                    port=args.port,
+                    host=args.host,
+                    components=("api", "config", "onboarding", "history", "logbook"),
+                    comment=DEVELOP_COMMENT,
+                ),
+            )
+        else:
+            asyncio.run(
+                develop_setup(
+                    args.url,
+                    args.simulator,
+                    Owner(args.name, args.username, args.password),
+                    timeout=args.timeout,
+                )
+            )
+    except BootstrapError as err:
+        print(f"hass_bootstrap: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
