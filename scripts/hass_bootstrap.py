@@ -20,6 +20,8 @@ import asyncio
 from collections.abc import Callable, Mapping, Sequence
 import contextlib
 from dataclasses import dataclass, field
+from importlib import metadata
+import importlib.util
 import ipaddress
 import json
 import os
@@ -30,9 +32,9 @@ import subprocess
 import sys
 import time
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
-from yarl import URL
 
 REPO = Path(__file__).resolve().parent.parent
 INTEGRATION_DIR = REPO / "custom_components" / "space_occupancy"
@@ -168,12 +170,39 @@ def log_tail(log_path: Path, lines: int = 60) -> str:
     return "\n".join(text.splitlines()[-lines:])
 
 
+def missing_frontend() -> str | None:
+    """Return the frontend requirement Home Assistant pins, when not installed.
+
+    scripts/develop installs requirements_dev.txt, whose pin should agree with
+    the frontend manifest of the Home Assistant the harness installed; this
+    catches the day they do not.
+    """
+    spec = importlib.util.find_spec("homeassistant")
+    if spec is None or not spec.submodule_search_locations:
+        raise BootstrapError("Home Assistant is not installed in this environment")
+    package = Path(spec.submodule_search_locations[0])
+    manifest = json.loads(
+        (package / "components" / "frontend" / "manifest.json").read_text(
+            encoding="utf-8"
+        )
+    )
+    for requirement in manifest["requirements"]:
+        name, _, version = requirement.partition("==")
+        try:
+            installed = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            return requirement
+        if installed != version:
+            return requirement
+    return None
+
+
 # --- HTTP API ----------------------------------------------------------------
 
 
 def require_loopback(url: str) -> str:
     """Return the URL without a trailing slash; refuse any host off this machine."""
-    host = URL(url).host or ""
+    host = urlsplit(url).hostname or ""
     if host != "localhost":
         try:
             loopback = ipaddress.ip_address(host).is_loopback
@@ -260,7 +289,7 @@ class HassClient:
 async def wait_until_up(
     client: HassClient,
     *,
-    timeout: float = 180.0,
+    within: float = 180.0,
     alive: Callable[[], bool] | None = None,
 ) -> None:
     """Wait until Home Assistant's HTTP server answers.
@@ -269,7 +298,7 @@ async def wait_until_up(
     finished, and 404 once it is: either way the server is up. ``alive`` tells
     whether the process still runs, to stop waiting for one that died.
     """
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + within
     while True:
         if alive is not None and not alive():
             raise BootstrapError("Home Assistant exited while starting")
@@ -281,16 +310,16 @@ async def wait_until_up(
                 if response.status in (200, 404):
                     return
         if time.monotonic() > deadline:
-            raise BootstrapError(f"Home Assistant did not answer within {timeout} s")
+            raise BootstrapError(f"Home Assistant did not answer within {within} s")
         await asyncio.sleep(0.5)
 
 
-async def wait_until_running(client: HassClient, *, timeout: float = 180.0) -> None:
+async def wait_until_running(client: HassClient, *, within: float = 180.0) -> None:
     """Wait until Home Assistant has finished starting (signed in)."""
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + within
     while (await client.request("GET", "/api/config"))["state"] != "RUNNING":
         if time.monotonic() > deadline:
-            raise BootstrapError(f"Home Assistant not running after {timeout} s")
+            raise BootstrapError(f"Home Assistant not running after {within} s")
         await asyncio.sleep(0.5)
 
 
@@ -406,50 +435,54 @@ class FlowOutcome:
     detail: str
 
 
+def _next_answer(
+    spec: EntrySpec, result: Mapping[str, Any], menu: list[str], *, submitted: bool
+) -> Mapping[str, Any]:
+    """Return what to send to a menu or form step; raise on anything else."""
+    kind = result["type"]
+    if kind == "menu":
+        if not menu or menu[0] not in result["menu_options"]:
+            raise BootstrapError(
+                f"{spec.label}: menu {result['step_id']} offers "
+                f"{result['menu_options']}, wanted {menu[:1]}"
+            )
+        return {"next_step_id": menu.pop(0)}
+    if kind == "form" and not submitted:
+        return spec.data
+    raise BootstrapError(
+        f"{spec.label}: step {result.get('step_id')} answered {kind} "
+        f"with errors {result.get('errors')}"
+    )
+
+
 async def add_entry(
     client: HassClient, spec: EntrySpec, *, domain: str = DOMAIN
 ) -> FlowOutcome:
     """Add a config entry through the config-flow HTTP API, as the UI would.
 
     An abort (``already_configured`` on a re-run) is an outcome, not an
-    error; a form shown again with errors is an error.
+    error; a form shown again with errors is an error, and the flow is
+    then removed.
     """
     path = "/api/config/config_entries/flow"
     result = await client.request(
         "POST", path, json_body={"handler": domain, "show_advanced_options": True}
     )
+    flow_id = result.get("flow_id")
     menu = list(spec.menu)
     submitted = False
     try:
-        while True:
-            kind = result["type"]
-            if kind == "create_entry":
-                return FlowOutcome(spec.label, "created", result["title"])
-            if kind == "abort":
-                return FlowOutcome(spec.label, "aborted", result["reason"])
-            if kind == "menu":
-                if not menu or menu[0] not in result["menu_options"]:
-                    raise BootstrapError(
-                        f"{spec.label}: menu {result['step_id']} offers "
-                        f"{result['menu_options']}, wanted {menu[:1]}"
-                    )
-                body: Mapping[str, Any] = {"next_step_id": menu.pop(0)}
-            elif kind == "form" and not submitted:
-                body, submitted = spec.data, True
-            else:
-                raise BootstrapError(
-                    f"{spec.label}: step {result.get('step_id')} answered {kind} "
-                    f"with errors {result.get('errors')}"
-                )
-            result = await client.request(
-                "POST", f"{path}/{result['flow_id']}", json_body=body
-            )
+        while result["type"] not in ("create_entry", "abort"):
+            body = _next_answer(spec, result, menu, submitted=submitted)
+            submitted = submitted or result["type"] == "form"
+            result = await client.request("POST", f"{path}/{flow_id}", json_body=body)
     except BootstrapError:
         with contextlib.suppress(BootstrapError, aiohttp.ClientError):
-            await client.request(
-                "DELETE", f"{path}/{result['flow_id']}", expect=(200, 404)
-            )
+            await client.request("DELETE", f"{path}/{flow_id}", expect=(200, 404))
         raise
+    if result["type"] == "create_entry":
+        return FlowOutcome(spec.label, "created", result["title"])
+    return FlowOutcome(spec.label, "aborted", result["reason"])
 
 
 async def get_states(client: HassClient) -> dict[str, dict[str, Any]]:
@@ -460,14 +493,32 @@ async def get_states(client: HassClient) -> dict[str, dict[str, Any]]:
     }
 
 
+async def remove_failed_entries(
+    client: HassClient, domains: Sequence[str]
+) -> list[str]:
+    """Remove the entries of these domains that failed to set up; return titles."""
+    removed = []
+    for entry in await client.request("GET", "/api/config/config_entries/entry"):
+        if entry["domain"] in domains and entry["state"] in (
+            "setup_error",
+            "migration_error",
+            "not_loaded",
+        ):
+            await client.request(
+                "DELETE", f"/api/config/config_entries/entry/{entry['entry_id']}"
+            )
+            removed.append(entry["title"])
+    return removed
+
+
 async def wait_for_states(
     client: HassClient,
     entity_ids: Sequence[str],
     *,
-    timeout: float = 60.0,
+    within: float = 60.0,
 ) -> dict[str, dict[str, Any]]:
     """Wait until the entities exist and are not ``unavailable``; return all states."""
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + within
     while True:
         states = await get_states(client)
         missing = [
@@ -478,7 +529,7 @@ async def wait_for_states(
         if not missing:
             return states
         if time.monotonic() > deadline:
-            raise BootstrapError(f"no state for {missing} after {timeout} s")
+            raise BootstrapError(f"no state for {missing} after {within} s")
         await asyncio.sleep(0.5)
 
 
@@ -525,31 +576,60 @@ DEVELOP_COMMENT = """\
 Written by scripts/develop on every run; changes here are overwritten.
 A small Home Assistant for trying Space Occupancy against the simulator:
 no default_config, so nothing discovers the network or calls a cloud."""
+DEVELOP_COMPONENTS = ("api", "config", "onboarding", "history", "logbook")
+
+# What onboarding sets up by itself. Run with --skip-pip, the ones that need a
+# package fail to load (keeping them off the internet); their failed entries
+# are removed so that the demo shows no error.
+ONBOARDING_DOMAINS = ("google_translate", "met", "radio_browser")
+
+
+def pid_alive(pid: int) -> bool:
+    """Tell whether a process runs (a zombie does not)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    status = Path(f"/proc/{pid}/status")
+    with contextlib.suppress(OSError):
+        return "\nState:\tZ" not in status.read_text(encoding="utf-8")
+    return True
 
 
 async def develop_setup(
-    url: str, simulator_url: str, owner: Owner, *, timeout: float
+    url: str,
+    simulator_url: str,
+    owner: Owner,
+    *,
+    within: float,
+    hass_pid: int | None = None,
 ) -> None:
-    """Onboard the develop instance and add an entry per provider."""
+    """Onboard the develop instance and add an entry per provider.
+
+    Each step is safe to repeat: on a re-run the owner signs in and the
+    entries that exist are skipped. New steps (a dashboard) go at the end.
+    """
     async with aiohttp.ClientSession() as session:
         client = HassClient(session, url)
-        await wait_until_up(client, timeout=timeout)
+        alive = None if hass_pid is None else lambda: pid_alive(hass_pid)
+        await wait_until_up(client, within=within, alive=alive)
         created = await onboard(client, owner)
-        print(
-            f"Owner {owner.username!r} "
-            + ("created" if created else "exists: signed in")
-        )
-        await wait_until_running(client, timeout=timeout)
+        print(f"Owner {owner.username!r} " + ("created" if created else "signed in"))
+        await wait_until_running(client, within=within)
         config = await client.request("GET", "/api/config")
         if not config.get("country"):
-            # A demo next to the simulated sites; without a country HA raises a repair.
+            # Next to the simulated sites; without a country HA raises a repair.
             await update_core_config(client, country="US", time_zone="America/New_York")
         for spec in simulator_entries(simulator_url):
             outcome = await add_entry(client, spec)
             if outcome.kind == "created":
                 print(f"Added {outcome.label}: {outcome.detail}")
             else:
-                print(f"{outcome.label}: {outcome.detail} (skipped)")
+                print(f"{outcome.label}: {outcome.detail}, skipped")
+        for title in await remove_failed_entries(client, ONBOARDING_DOMAINS):
+            print(f"Removed {title!r}: it needs a package --skip-pip does not install")
         await print_occupancy(client)
 
 
@@ -567,14 +647,17 @@ async def print_occupancy(client: HassClient) -> None:
             print(f"  {name}: {value}")
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run a subcommand; return the exit status."""
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    """Read the command line."""
     parser = argparse.ArgumentParser(prog="python -m scripts.hass_bootstrap")
     commands = parser.add_subparsers(dest="command", required=True)
     config = commands.add_parser("config", help="prepare a config directory")
     config.add_argument("config_dir", type=Path)
     config.add_argument("--port", type=int, default=8123)
-    config.add_argument("--host", default="127.0.0.1")
+    config.add_argument("--host", default="127.0.0.1", help="a loopback address")
+    commands.add_parser(
+        "frontend", help="print the frontend requirement when it is not installed"
+    )
     setup = commands.add_parser("setup", help="onboard and add the simulator's entries")
     setup.add_argument("--url", default="http://127.0.0.1:8123")
     setup.add_argument("--simulator", default="http://127.0.0.1:8124")
@@ -582,25 +665,35 @@ def main(argv: Sequence[str] | None = None) -> int:
     setup.add_argument("--username", default=Owner.username)
     setup.add_argument("--password", default=Owner.password)
     setup.add_argument("--timeout", type=float, default=300.0)
-    args = parser.parse_args(argv)
+    setup.add_argument("--pid", type=int, help="Home Assistant's process id")
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run a subcommand; return the exit status."""
+    args = parse_args(argv)
     try:
         if args.command == "config":
+            require_loopback(f"http://{args.host}")
             prepare_config_dir(
                 args.config_dir,
                 HassConfig(
                     port=args.port,
                     host=args.host,
-                    components=("api", "config", "onboarding", "history", "logbook"),
+                    components=DEVELOP_COMPONENTS,
                     comment=DEVELOP_COMMENT,
                 ),
             )
+        elif args.command == "frontend":
+            print(missing_frontend() or "")
         else:
             asyncio.run(
                 develop_setup(
                     args.url,
                     args.simulator,
                     Owner(args.name, args.username, args.password),
-                    timeout=args.timeout,
+                    within=args.timeout,
+                    hass_pid=args.pid,
                 )
             )
     except BootstrapError as err:

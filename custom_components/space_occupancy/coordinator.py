@@ -208,11 +208,12 @@ class OccupancyCoordinator(DataUpdateCoordinator[Snapshot]):
     ) -> None:
         """Take the entry's options: poll interval, thresholds, capacities, stale limit."""
         interval = options.get(CONF_SCAN_INTERVAL)
-        self.update_interval = (
+        self._configured_interval = (
             timedelta(seconds=interval)
             if interval
             else DEFAULT_SCAN_INTERVAL[self.provider_key]
         )
+        self.update_interval = self._configured_interval
         self.thresholds = Thresholds.from_options(options)
         self.user_capacities = {
             space_id: int(capacity)

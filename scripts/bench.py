@@ -1,0 +1,839 @@
+"""Benchmark: what one poll of a large account costs Home Assistant.
+
+A simulated Butlr organisation (2,000 rooms, 8,000 sensors) and an Occuspace
+tree (2,000 locations) are served by the simulator in a process of its own, on
+127.0.0.1. Each provider is then set up, for real, in a Home Assistant test
+instance in a fresh process and polled through its coordinator. The figures:
+
+- requests per poll, from the simulator's request log;
+- CPU time per poll (``time.process_time`` of the Home Assistant process, which
+  the simulator is not part of), the median of the measured polls;
+- state writes on a poll where nothing changed (``state_changed`` events and
+  calls of ``async_write_ha_state``);
+- peak memory: the growth of the process's peak RSS over setup and polls, and
+  tracemalloc's peak during one poll;
+- setup time (wall and CPU);
+- the ratio of CPU per poll to a bare ``json.loads`` of the same response
+  bodies, the floor no client can beat. The cost of the same requests sent
+  with a bare aiohttp session (plus ``json.loads``) is shown too: it tells the
+  transport from the integration's own work.
+
+Run it with ``scripts/bench`` (``--quick`` for small sizes). It exits non-zero
+when a target is missed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+import json
+import multiprocessing as mp
+from multiprocessing.connection import Connection
+from pathlib import Path
+import random
+import statistics
+import sys
+import time
+from typing import Any
+from zoneinfo import ZoneInfo
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+BUTLR = "butlr"
+OCCUSPACE = "occuspace"
+CONTROL = "/_bench"
+# A token that never needs renewing during the run.
+TOKEN_LIFETIME = 10_000_000
+MAX_BUTLR_REQUESTS = 2
+MAX_DECODE_RATIO = 3.0
+# The share of spaces whose people move between the "changing" polls.
+CHANGE_FRACTION = 0.05
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """How large the simulated accounts are."""
+
+    butlr_buildings: int
+    butlr_floors: int  # per building
+    butlr_rooms: int  # per floor
+    occuspace_buildings: int
+    occuspace_floors: int  # per building
+    occuspace_locations: int  # in all, the campus included
+    polls: int
+    changing_polls: int
+
+    @property
+    def butlr_room_count(self) -> int:
+        """Rooms in the organisation."""
+        return self.butlr_buildings * self.butlr_floors * self.butlr_rooms
+
+    @property
+    def occuspace_parents(self) -> int:
+        """Locations with children: the campus, its buildings and their floors."""
+        return 1 + self.occuspace_buildings * (1 + self.occuspace_floors)
+
+
+FULL = Sizes(
+    butlr_buildings=5,
+    butlr_floors=10,
+    butlr_rooms=40,
+    occuspace_buildings=20,
+    occuspace_floors=5,
+    occuspace_locations=2000,
+    polls=20,
+    changing_polls=5,
+)
+QUICK = Sizes(
+    butlr_buildings=2,
+    butlr_floors=5,
+    butlr_rooms=20,
+    occuspace_buildings=4,
+    occuspace_floors=5,
+    occuspace_locations=200,
+    polls=5,
+    changing_polls=2,
+)
+
+
+# --------------------------------------------------------------------------
+# The simulator process
+# --------------------------------------------------------------------------
+
+
+def _daytime_timezone(now: datetime) -> str:
+    """A timezone where it is day now, so that no local midnight falls in the run."""
+    candidates = (
+        "America/New_York",
+        "Europe/London",
+        "Asia/Tokyo",
+        "America/Los_Angeles",
+        "Asia/Kolkata",
+        "Pacific/Auckland",
+    )
+    for name in candidates:
+        if 2 <= now.astimezone(ZoneInfo(name)).hour <= 21:
+            return name
+    return candidates[0]  # unreachable: the candidates cover the day
+
+
+def build_butlr(sizes: Sizes, now: datetime, rng: random.Random) -> Any:
+    """One site, in one timezone, of presence, traffic and mixed rooms: 4 sensors each.
+
+    Half the rooms count presence, a quarter traffic, a quarter both (two
+    sensors of each mode). About one sensor in a hundred is offline, and one
+    room in ten has no capacity set.
+    """
+    from tests.simulator.butlr import (  # noqa: PLC0415
+        ACCOUNT,
+        ButlrBuilding,
+        ButlrFloor,
+        ButlrRoom,
+        ButlrScenario,
+        ButlrSensor,
+        ButlrSite,
+    )
+
+    timezone = _daytime_timezone(now)
+    midnight = now.astimezone(ZoneInfo(timezone)).replace(
+        hour=0, minute=0, second=0, microsecond=0
+    )
+    since_midnight = (now - midnight).total_seconds()
+    sensor_number = 0
+
+    def sensor(mode: str) -> ButlrSensor:
+        nonlocal sensor_number
+        sensor_number += 1
+        mac = f"{sensor_number >> 16:02x}-{(sensor_number >> 8) & 255:02x}-{sensor_number & 255:02x}"
+        return ButlrSensor(
+            mac,
+            mode,
+            is_online=rng.random() > 0.01,
+            people=rng.choice((0, 0, 1, 1, 2, 3)) if mode == "presence" else 0,
+        )
+
+    def room(number: int) -> ButlrRoom:
+        kind = number % 4
+        if kind in (0, 1):
+            modes = ["presence"] * 4
+        elif kind == 2:
+            modes = ["traffic"] * 4
+        else:
+            modes = ["presence", "presence", "traffic", "traffic"]
+        traffic = []
+        if "traffic" in modes:
+            for _ in range(rng.randint(0, 6)):
+                moment = now - timedelta(seconds=rng.uniform(60, since_midnight - 60))
+                traffic.append((moment, rng.randint(0, 9), rng.randint(0, 7)))
+        return ButlrRoom(
+            id=f"room_{number:05d}",
+            name=f"Room {number}",
+            capacity=0 if number % 10 == 9 else rng.randint(4, 40),
+            sensors=[sensor(mode) for mode in modes],
+            traffic=traffic,
+        )
+
+    room_number = 0
+    buildings = []
+    for b in range(sizes.butlr_buildings):
+        floors = []
+        for f in range(sizes.butlr_floors):
+            rooms = []
+            for _ in range(sizes.butlr_rooms):
+                rooms.append(room(room_number))
+                room_number += 1
+            floors.append(
+                ButlrFloor(
+                    id=f"space_{b:02d}_{f:02d}",
+                    name=f"Building {b} floor {f}",
+                    capacity=0 if f % 3 == 2 else 400,
+                    rooms=rooms,
+                )
+            )
+        buildings.append(
+            ButlrBuilding(id=f"building_{b:02d}", name=f"Building {b}", floors=floors)
+        )
+    return ButlrScenario(
+        accounts={ACCOUNT[0]: ACCOUNT[1]},
+        sites=[
+            ButlrSite(
+                id="site_bench",
+                name="Bench campus",
+                timezone=timezone,
+                buildings=buildings,
+            )
+        ],
+        expires_in=TOKEN_LIFETIME,
+    )
+
+
+def build_occuspace(sizes: Sizes, now: datetime, rng: random.Random) -> Any:
+    """A campus with buildings, floors and zones; an indexed, frozen-clock scenario.
+
+    The clock is frozen so that ``now`` answers carry the same timestamp on
+    every poll: a poll where nobody moved is then a poll where nothing changed.
+    """
+    from tests.simulator.occuspace import (  # noqa: PLC0415
+        SEED_TOKEN,
+        OccuspaceLocation,
+        OccuspaceScenario,
+    )
+
+    class IndexedScenario(OccuspaceScenario):
+        """The simulator's scenario with O(1) lookups (its own are linear scans)."""
+
+        def index(self) -> None:
+            self._by_id = {location.id: location for location in self.locations}
+            self._children: dict[int, list[OccuspaceLocation]] = {}
+            for location in self.locations:
+                if location.parent_id is not None:
+                    self._children.setdefault(location.parent_id, []).append(location)
+
+        def location(self, location_id: int) -> OccuspaceLocation | None:
+            return self._by_id.get(location_id)
+
+        def children(self, location_id: int) -> list[OccuspaceLocation]:
+            return self._children.get(location_id, [])
+
+    locations = [OccuspaceLocation(1, "Campus", None, 0)]
+    floors: list[int] = []
+    next_id = 2
+    for b in range(sizes.occuspace_buildings):
+        building_id = next_id
+        next_id += 1
+        locations.append(OccuspaceLocation(building_id, f"Building {b}", 1, 2000))
+        for f in range(sizes.occuspace_floors):
+            locations.append(
+                OccuspaceLocation(next_id, f"Building {b} floor {f}", building_id, 400)
+            )
+            floors.append(next_id)
+            next_id += 1
+    zones = sizes.occuspace_locations - len(locations)
+    for z in range(zones):
+        capacity = rng.choice((0, 10, 20, 40, 80, 150))
+        locations.append(
+            OccuspaceLocation(
+                next_id,
+                f"Zone {z}",
+                floors[z % len(floors)],
+                capacity,
+                count=rng.randint(0, capacity or 12),
+                is_active=rng.random() > 0.02,
+            )
+        )
+        next_id += 1
+    frozen = now.replace(microsecond=0)
+    scenario = IndexedScenario(
+        locations=locations, tokens={SEED_TOKEN}, clock=lambda: frozen
+    )
+    scenario.index()
+    return scenario
+
+
+def _change(simulator: Any, fraction: float, rng: random.Random) -> int:
+    """Move people in a share of the rooms and zones; return how many changed."""
+    changed = 0
+    now = datetime.now(UTC)
+    for room in simulator.butlr.rooms():
+        if rng.random() >= fraction:
+            continue
+        changed += 1
+        presence = [sensor for sensor in room.sensors if sensor.mode == "presence"]
+        counts_traffic = any(sensor.mode == "traffic" for sensor in room.sensors)
+        if presence and (not counts_traffic or rng.random() < 0.5):
+            chosen = rng.choice(presence)
+            chosen.people = chosen.people + 1 if chosen.people < 3 else 0
+        else:
+            room.traffic.append((now - timedelta(seconds=1), 1, 0))
+    scenario = simulator.occuspace
+    for location in scenario.locations:
+        if scenario.children(location.id) or rng.random() >= fraction:
+            continue
+        changed += 1
+        location.count = location.count + 1 if location.count < 5 else 0
+    return changed
+
+
+def serve_simulator(sizes: Sizes, conn: Connection) -> None:
+    """Build the accounts and serve them on loopback until terminated."""
+    from aiohttp import web  # noqa: PLC0415
+
+    from tests.simulator import Simulator, create_app  # noqa: PLC0415
+
+    now = datetime.now(UTC)
+    rng = random.Random(2024)  # noqa: S311 - it only decides who walks in
+    simulator = Simulator(
+        butlr=build_butlr(sizes, now, rng), occuspace=build_occuspace(sizes, now, rng)
+    )
+
+    async def requests(_: web.Request) -> web.Response:
+        log = [list(r) for r in simulator.requests if not r[1].startswith(CONTROL)]
+        simulator.requests.clear()
+        return web.json_response(log)
+
+    async def change(request: web.Request) -> web.Response:
+        fraction = float(request.query.get("fraction", CHANGE_FRACTION))
+        simulator.requests.clear()
+        return web.json_response({"changed": _change(simulator, fraction, rng)})
+
+    async def serve() -> None:
+        app = create_app(simulator)
+        app.router.add_get(f"{CONTROL}/requests", requests)
+        app.router.add_post(f"{CONTROL}/change", change)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        server = site._server  # noqa: SLF001 - the only way to the bound port
+        assert server is not None
+        port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
+        conn.send(f"http://127.0.0.1:{port}")
+        await asyncio.Event().wait()
+
+    asyncio.run(serve())
+
+
+# --------------------------------------------------------------------------
+# The Home Assistant process
+# --------------------------------------------------------------------------
+
+
+@dataclass
+class Result:
+    """The figures of one provider."""
+
+    provider: str
+    spaces: int = 0
+    entities: int = 0
+    setup_wall: float = 0.0
+    setup_cpu: float = 0.0
+    requests_per_poll: list[int] = field(default_factory=list)
+    logins: int = 0
+    cpu_per_poll: float = 0.0
+    writes_unchanged: int = 0
+    events_unchanged: int = 0
+    rss_growth_mb: float = 0.0
+    poll_peak_mb: float = 0.0
+    decode: float = 0.0
+    bare_fetch: float = 0.0
+    body_bytes: int = 0
+    changing_cpu: float = 0.0
+    changing_writes: float = 0.0
+    profile: str = ""
+
+
+async def _no_write(*_: Any) -> None:
+    """Stand in for a storage write."""
+
+
+def median_cpu(work: Callable[[], Any], runs: int) -> float:
+    """Median process CPU time of a synchronous piece of work."""
+    times = []
+    for _ in range(runs):
+        start = time.process_time()
+        work()
+        times.append(time.process_time() - start)
+    return statistics.median(times)
+
+
+async def run_provider(  # noqa: C901
+    provider: str, base_url: str, sizes: Sizes, profile: bool
+) -> Result:
+    """Set the provider's entry up in a Home Assistant test instance and poll it."""
+    import cProfile  # noqa: PLC0415
+    import io  # noqa: PLC0415
+    import pstats  # noqa: PLC0415
+    import resource  # noqa: PLC0415
+    import tracemalloc  # noqa: PLC0415
+    from unittest.mock import patch  # noqa: PLC0415
+
+    import aiohttp  # noqa: PLC0415
+    from aiohttp.resolver import AsyncResolver  # noqa: PLC0415
+
+    # The integration first, so Home Assistant's loader finds this package
+    # rather than the test harness's empty custom_components.
+    import custom_components.space_occupancy  # noqa: F401, PLC0415
+    from custom_components.space_occupancy.const import (  # noqa: PLC0415
+        AUTH_BUTLR_ACCOUNT,
+        AUTH_OCCUSPACE,
+        CONF_AUTH_METHOD,
+        CONF_BASE_URL,
+        CONF_PROVIDER,
+        DOMAIN,
+    )
+    from custom_components.space_occupancy.providers import (  # noqa: PLC0415
+        PROVIDER_BUTLR,
+        PROVIDER_OCCUSPACE,
+    )
+    from custom_components.space_occupancy.providers.base import (  # noqa: PLC0415
+        KEY_API_TOKEN,
+    )
+    from custom_components.space_occupancy.providers.http import (  # noqa: PLC0415
+        HttpClient,
+    )
+    from homeassistant import loader  # noqa: PLC0415
+    from homeassistant.const import (  # noqa: PLC0415
+        CONF_PASSWORD,
+        CONF_USERNAME,
+        EVENT_STATE_CHANGED,
+    )
+    from homeassistant.core import Event, callback  # noqa: PLC0415
+    from homeassistant.helpers import (  # noqa: PLC0415
+        device_registry as dr,
+        entity_registry as er,
+        frame,
+    )
+    from homeassistant.helpers.entity import Entity  # noqa: PLC0415
+    from pytest_homeassistant_custom_component.common import (  # noqa: PLC0415
+        MockConfigEntry,
+        async_test_home_assistant,
+    )
+
+    from tests.simulator.butlr import ACCOUNT  # noqa: PLC0415
+    from tests.simulator.occuspace import SEED_TOKEN  # noqa: PLC0415
+
+    result = Result(provider)
+    writes = 0
+    original_write = Entity.async_write_ha_state
+
+    def counting_write(self: Entity) -> None:
+        nonlocal writes
+        writes += 1
+        original_write(self)
+
+    Entity.async_write_ha_state = counting_write  # type: ignore[method-assign]
+
+    async with (
+        aiohttp.ClientSession() as control,
+        async_test_home_assistant() as hass,
+    ):
+        # What the harness's mock_zeroconf_resolver fixture does: no mDNS.
+        resolver = patch(
+            "homeassistant.helpers.aiohttp_client._async_make_resolver",
+            return_value=AsyncResolver(),
+        )
+        resolver.start()
+        # Registries save a while after a change: into memory, not into the
+        # harness's testing_config, and not in the middle of a measured poll.
+        no_writes = patch(
+            "homeassistant.helpers.storage.Store._async_write_data",
+            new=_no_write,
+        )
+        no_writes.start()
+        frame.async_setup(hass)
+        # What the enable_custom_integrations fixture does.
+        hass.data.pop(loader.DATA_CUSTOM_COMPONENTS)
+
+        async def simulator_log() -> list[tuple[str, str]]:
+            async with control.get(f"{base_url}{CONTROL}/requests") as response:
+                return [tuple(item) for item in await response.json()]
+
+        if provider == BUTLR:
+            data = {
+                CONF_PROVIDER: PROVIDER_BUTLR,
+                CONF_AUTH_METHOD: AUTH_BUTLR_ACCOUNT,
+                CONF_USERNAME: ACCOUNT[0],
+                CONF_PASSWORD: ACCOUNT[1],
+                CONF_BASE_URL: base_url,
+            }
+            unique_id = ACCOUNT[0]
+        else:
+            data = {
+                CONF_PROVIDER: PROVIDER_OCCUSPACE,
+                CONF_AUTH_METHOD: AUTH_OCCUSPACE,
+                KEY_API_TOKEN: SEED_TOKEN,
+                CONF_BASE_URL: f"{base_url}/v1",
+            }
+            unique_id = "1"
+        entry = MockConfigEntry(
+            domain=DOMAIN, title=provider, unique_id=unique_id, data=data
+        )
+        entry.add_to_hass(hass)
+
+        events = 0
+
+        @callback
+        def count_event(_: Event) -> None:
+            nonlocal events
+            events += 1
+
+        hass.bus.async_listen(EVENT_STATE_CHANGED, count_event)
+
+        await simulator_log()
+        rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        wall, cpu = time.perf_counter(), time.process_time()
+        assert await hass.config_entries.async_setup(entry.entry_id)
+        await hass.async_block_till_done()
+        result.setup_wall = time.perf_counter() - wall
+        result.setup_cpu = time.process_time() - cpu
+        coordinator = entry.runtime_data
+        assert coordinator.last_update_success, "the first poll failed"
+        result.spaces = len(coordinator.data.spaces)
+        result.entities = len(
+            er.async_entries_for_config_entry(er.async_get(hass), entry.entry_id)
+        )
+        devices = dr.async_entries_for_config_entry(dr.async_get(hass), entry.entry_id)
+        assert len(devices) == result.spaces, (len(devices), result.spaces)
+
+        async def poll() -> None:
+            await coordinator.async_refresh()
+            await hass.async_block_till_done()
+            assert coordinator.last_update_success, coordinator.last_exception
+
+        # A first poll after setup, recording the requests so that they can be
+        # replayed without the integration.
+        captured: list[tuple[str, str, Any, Any, Any]] = []
+        original_request = HttpClient.request
+
+        async def recording(
+            self: HttpClient,
+            method: str,
+            path: str,
+            *,
+            json_body: Any = None,
+            headers: Any = None,
+            auth: Any = None,
+        ) -> Any:
+            captured.append(
+                (method, f"{self.base_url}{path}", json_body, headers, auth)
+            )
+            return await original_request(
+                self, method, path, json_body=json_body, headers=headers, auth=auth
+            )
+
+        HttpClient.request = recording  # type: ignore[method-assign]
+        await poll()
+        HttpClient.request = original_request  # type: ignore[method-assign]
+        await simulator_log()
+
+        # The measured polls: nothing changes between them.
+        cpu_times = []
+        writes = events = 0
+        for _ in range(sizes.polls):
+            start = time.process_time()
+            await poll()
+            cpu_times.append(time.process_time() - start)
+            log = await simulator_log()
+            result.requests_per_poll.append(len(log))
+            result.logins += sum("login" in path for _, path in log)
+        result.cpu_per_poll = statistics.median(cpu_times)
+        result.writes_unchanged, result.events_unchanged = writes, events
+
+        # Transient memory of one poll.
+        tracemalloc.start()
+        await poll()
+        result.poll_peak_mb = tracemalloc.get_traced_memory()[1] / 2**20
+        tracemalloc.stop()
+        await simulator_log()
+
+        # The same requests without the integration: fetch the bodies once,
+        # then time json.loads of them, and the whole round trips.
+        async with aiohttp.ClientSession() as bare:
+
+            async def fetch() -> list[bytes]:
+                bodies = []
+                for method, url, json_body, headers, auth in captured:
+                    async with bare.request(
+                        method, url, json=json_body, headers=headers, auth=auth
+                    ) as response:
+                        assert response.status == 200, (url, response.status)
+                        bodies.append(await response.read())
+                return bodies
+
+            bodies = await fetch()
+            result.body_bytes = sum(map(len, bodies))
+            result.decode = median_cpu(
+                lambda: [json.loads(body) for body in bodies], sizes.polls
+            )
+            fetch_times = []
+            for _ in range(sizes.polls):
+                start = time.process_time()
+                for body in await fetch():
+                    json.loads(body)
+                fetch_times.append(time.process_time() - start)
+            result.bare_fetch = statistics.median(fetch_times)
+        await simulator_log()
+
+        # Polls where people moved in a share of the spaces.
+        cpu_times = []
+        write_counts = []
+        for _ in range(sizes.changing_polls):
+            async with control.post(
+                f"{base_url}{CONTROL}/change", params={"fraction": CHANGE_FRACTION}
+            ) as response:
+                await response.read()
+            writes = 0
+            start = time.process_time()
+            await poll()
+            cpu_times.append(time.process_time() - start)
+            write_counts.append(writes)
+        result.changing_cpu = statistics.median(cpu_times)
+        result.changing_writes = statistics.median(write_counts)
+        result.rss_growth_mb = (
+            resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before
+        ) / 1024
+
+        if profile:
+            profiler = cProfile.Profile()
+            profiler.enable()
+            for _ in range(5):
+                await poll()
+            async with control.post(f"{base_url}{CONTROL}/change") as response:
+                await response.read()
+            await poll()
+            profiler.disable()
+            out = io.StringIO()
+            stats = pstats.Stats(profiler, stream=out)
+            stats.sort_stats("tottime").print_stats(25)
+            stats.sort_stats("cumulative").print_stats(40)
+            result.profile = out.getvalue()
+
+        assert await hass.config_entries.async_unload(entry.entry_id)
+        await hass.async_block_till_done()
+        await hass.async_stop(force=True)
+        resolver.stop()
+        no_writes.stop()
+    Entity.async_write_ha_state = original_write  # type: ignore[method-assign]
+    return result
+
+
+def provider_process(
+    provider: str, base_url: str, sizes: Sizes, profile: bool, conn: Connection
+) -> None:
+    """Run one provider's measurement in this (fresh) process."""
+    import logging  # noqa: PLC0415
+
+    from homeassistant import runner  # noqa: PLC0415
+
+    logging.basicConfig(level=logging.WARNING)
+    asyncio.set_event_loop_policy(runner.HassEventLoopPolicy(False))
+    try:
+        conn.send(asyncio.run(run_provider(provider, base_url, sizes, profile)))
+    except BaseException as err:
+        conn.send(err)
+        raise
+
+
+# --------------------------------------------------------------------------
+# The report
+# --------------------------------------------------------------------------
+
+
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1000:.1f} ms"
+
+
+def report(results: list[Result], sizes: Sizes) -> list[str]:
+    """Print the figures; return the targets missed."""
+    failures: list[str] = []
+    checks: list[tuple[str, str, bool]] = []
+    for r in results:
+        ratio = r.cpu_per_poll / r.decode if r.decode else float("inf")
+        if r.provider == BUTLR:
+            ok = max(r.requests_per_poll) <= MAX_BUTLR_REQUESTS and r.logins == 0
+            checks.append(
+                (
+                    r.provider,
+                    f"requests per poll ≤ {MAX_BUTLR_REQUESTS}, no login "
+                    f"(max {max(r.requests_per_poll)}, {r.logins} logins)",
+                    ok,
+                )
+            )
+        else:
+            wanted = sizes.occuspace_parents
+            ok = set(r.requests_per_poll) == {wanted}
+            checks.append(
+                (
+                    r.provider,
+                    f"requests per poll = locations with children ({wanted}): "
+                    f"{sorted(set(r.requests_per_poll))}",
+                    ok,
+                )
+            )
+        checks.append(
+            (
+                r.provider,
+                f"no state writes on unchanged polls ({r.events_unchanged} "
+                f"state_changed, {r.writes_unchanged} writes in {sizes.polls} polls)",
+                r.events_unchanged == 0 and r.writes_unchanged == 0,
+            )
+        )
+        checks.append(
+            (
+                r.provider,
+                f"CPU per poll ≤ {MAX_DECODE_RATIO:g}× bare json.loads ({ratio:.2f}×)",
+                ratio <= MAX_DECODE_RATIO,
+            )
+        )
+
+    rows = [
+        ("spaces / entities", lambda r: f"{r.spaces} / {r.entities}"),
+        (
+            "requests per poll",
+            lambda r: f"{statistics.median(r.requests_per_poll):g}",
+        ),
+        ("response bodies per poll", lambda r: f"{r.body_bytes / 1024:.0f} KiB"),
+        (
+            f"CPU per poll (median of {sizes.polls}, nothing changed)",
+            lambda r: _ms(r.cpu_per_poll),
+        ),
+        ("bare json.loads of the bodies", lambda r: _ms(r.decode)),
+        ("CPU per poll / bare json.loads", lambda r: f"{r.cpu_per_poll / r.decode:.2f}×"),
+        ("bare aiohttp fetch + json.loads", lambda r: _ms(r.bare_fetch)),
+        ("CPU per poll / bare fetch", lambda r: f"{r.cpu_per_poll / r.bare_fetch:.2f}×"),
+        ("state writes, unchanged poll", lambda r: str(r.events_unchanged)),
+        (
+            f"CPU per poll, {CHANGE_FRACTION:.0%} of spaces changed",
+            lambda r: _ms(r.changing_cpu),
+        ),
+        (
+            f"state writes, {CHANGE_FRACTION:.0%} of spaces changed",
+            lambda r: f"{r.changing_writes:g}",
+        ),
+        ("setup time (wall / CPU)", lambda r: f"{r.setup_wall:.1f} s / {r.setup_cpu:.1f} s"),
+        ("peak RSS growth (setup + polls)", lambda r: f"{r.rss_growth_mb:.0f} MiB"),
+        ("tracemalloc peak during a poll", lambda r: f"{r.poll_peak_mb:.1f} MiB"),
+    ]
+    names = {
+        BUTLR: f"Butlr ({sizes.butlr_room_count} rooms)",
+        OCCUSPACE: f"Occuspace ({sizes.occuspace_locations} locations)",
+    }
+    header = ["", *(names[r.provider] for r in results)]
+    table = [header, *([label, *(fn(r) for r in results)] for label, fn in rows)]
+    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+    print()
+    for index, row in enumerate(table):
+        print(
+            "| "
+            + " | ".join(
+                cell.ljust(widths[i]) if i == 0 else cell.rjust(widths[i])
+                for i, cell in enumerate(row)
+            )
+            + " |"
+        )
+        if index == 0:
+            print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    print()
+    for provider, text, ok in checks:
+        print(f"{'PASS' if ok else 'FAIL'}  {provider}: {text}")
+        if not ok:
+            failures.append(f"{provider}: {text}")
+    return failures
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the benchmark; return the exit status."""
+    parser = argparse.ArgumentParser(prog="scripts/bench", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="small sizes, few polls")
+    parser.add_argument(
+        "--profile", action="store_true", help="print a cProfile of polls per provider"
+    )
+    parser.add_argument(
+        "--provider",
+        choices=(BUTLR, OCCUSPACE),
+        action="append",
+        help="measure only this provider (repeatable)",
+    )
+    args = parser.parse_args(argv)
+    sizes = QUICK if args.quick else FULL
+    providers = args.provider or [BUTLR, OCCUSPACE]
+    started = time.perf_counter()
+    context = mp.get_context("spawn")
+
+    receive, send = context.Pipe(duplex=False)
+    simulator = context.Process(
+        target=serve_simulator, args=(sizes, send), name="simulator", daemon=True
+    )
+    simulator.start()
+    send.close()
+    try:
+        if not receive.poll(120):
+            print("The simulator did not start", file=sys.stderr)
+            return 2
+        base_url = receive.recv()
+        print(
+            f"Simulator on {base_url}: Butlr {sizes.butlr_room_count} rooms "
+            f"({sizes.butlr_room_count * 4} sensors), Occuspace "
+            f"{sizes.occuspace_locations} locations ({sizes.occuspace_parents} with "
+            "children)"
+        )
+        results: list[Result] = []
+        for provider in providers:
+            print(f"Measuring {provider} ...", flush=True)
+            receive, send = context.Pipe(duplex=False)
+            worker = context.Process(
+                target=provider_process,
+                args=(provider, base_url, sizes, args.profile, send),
+                name=f"bench-{provider}",
+            )
+            worker.start()
+            send.close()
+            try:
+                answer = receive.recv()
+            except EOFError:
+                answer = RuntimeError("the worker died")
+            worker.join()
+            if isinstance(answer, BaseException):
+                print(f"{provider} failed: {answer!r}", file=sys.stderr)
+                return 2
+            results.append(answer)
+            if answer.profile:
+                print(answer.profile)
+    finally:
+        simulator.terminate()
+        simulator.join()
+    failures = report(results, sizes)
+    print(f"\nRun time {time.perf_counter() - started:.0f} s")
+    if failures:
+        print(f"{len(failures)} target(s) missed", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
