@@ -43,6 +43,8 @@ from .const import (
     CONF_THRESHOLD_HIGH,
     CONF_THRESHOLD_LOW,
     CONF_THRESHOLD_MODERATE,
+    CREDENTIAL_FIELDS,
+    CREDENTIAL_KEYS,
     DEFAULT_SCAN_INTERVAL,
     DEFAULT_STALE_MINUTES,
     DEFAULT_THRESHOLD_HIGH,
@@ -52,6 +54,7 @@ from .const import (
     LOGGER,
     MIN_SCAN_INTERVAL,
     PROVIDER_OF_AUTH,
+    SECRET_KEYS,
 )
 from .coordinator import OccupancyCoordinator, SpaceOccupancyConfigEntry
 from .providers import (
@@ -62,26 +65,6 @@ from .providers import (
     ProviderAuthError,
     ProviderError,
 )
-from .providers.base import (
-    KEY_API_KEY,
-    KEY_API_TOKEN,
-    KEY_CLIENT_ID,
-    KEY_CLIENT_SECRET,
-    KEY_PASSWORD,
-    KEY_USER_ID,
-    KEY_USERNAME,
-)
-
-# Each credential kind's fields, in form order: (key, is_secret).
-CREDENTIAL_FIELDS: dict[str, tuple[tuple[str, bool], ...]] = {
-    AUTH_BUTLR_ACCOUNT: ((KEY_USERNAME, False), (KEY_PASSWORD, True)),
-    AUTH_BUTLR_API_CLIENT: ((KEY_CLIENT_ID, False), (KEY_CLIENT_SECRET, True)),
-    AUTH_OCCUSPACE: ((KEY_API_TOKEN, True),),
-    AUTH_CONCORDIA: ((KEY_USER_ID, False), (KEY_API_KEY, True)),
-}
-ALL_CREDENTIAL_KEYS = {
-    key for fields in CREDENTIAL_FIELDS.values() for key, _ in fields
-}
 
 TEXT = TextSelector()
 SECRET = TextSelector(TextSelectorConfig(type=TextSelectorType.PASSWORD))
@@ -238,7 +221,7 @@ class SpaceOccupancyConfigFlow(ConfigFlow, domain=DOMAIN):
                     kept = {
                         key: value
                         for key, value in entry.data.items()
-                        if key not in ALL_CREDENTIAL_KEYS
+                        if key not in CREDENTIAL_KEYS
                     }
                     return self.async_update_reload_and_abort(
                         entry, data={**kept, **data}
@@ -269,13 +252,10 @@ class SpaceOccupancyConfigFlow(ConfigFlow, domain=DOMAIN):
         """Return what reconfigure shows first: the entry's values, not its secrets."""
         if self.source != SOURCE_RECONFIGURE:
             return {}
-        secrets = {
-            key for fields in CREDENTIAL_FIELDS.values() for key, s in fields if s
-        }
         return {
             key: value
             for key, value in self._get_reconfigure_entry().data.items()
-            if key not in secrets
+            if key not in SECRET_KEYS
         }
 
     async def _async_test(

@@ -7,6 +7,15 @@ import logging
 from typing import Final
 
 from .providers import PROVIDER_BUTLR, PROVIDER_CONCORDIA, PROVIDER_OCCUSPACE
+from .providers.base import (
+    KEY_API_KEY,
+    KEY_API_TOKEN,
+    KEY_CLIENT_ID,
+    KEY_CLIENT_SECRET,
+    KEY_PASSWORD,
+    KEY_USER_ID,
+    KEY_USERNAME,
+)
 
 DOMAIN: Final = "space_occupancy"
 LOGGER = logging.getLogger(__package__)
@@ -32,6 +41,20 @@ AUTH_BUTLR_ACCOUNT: Final = "butlr_account"
 AUTH_BUTLR_API_CLIENT: Final = "butlr_api_client"
 AUTH_OCCUSPACE: Final = "occuspace"
 AUTH_CONCORDIA: Final = "concordia"
+
+# Each credential kind's fields, in form order: (key, is_secret).
+CREDENTIAL_FIELDS: Final[dict[str, tuple[tuple[str, bool], ...]]] = {
+    AUTH_BUTLR_ACCOUNT: ((KEY_USERNAME, False), (KEY_PASSWORD, True)),
+    AUTH_BUTLR_API_CLIENT: ((KEY_CLIENT_ID, False), (KEY_CLIENT_SECRET, True)),
+    AUTH_OCCUSPACE: ((KEY_API_TOKEN, True),),
+    AUTH_CONCORDIA: ((KEY_USER_ID, False), (KEY_API_KEY, True)),
+}
+CREDENTIAL_KEYS: Final = frozenset(
+    key for fields in CREDENTIAL_FIELDS.values() for key, _ in fields
+)
+SECRET_KEYS: Final = frozenset(
+    key for fields in CREDENTIAL_FIELDS.values() for key, secret in fields if secret
+)
 
 PROVIDER_OF_AUTH: Final = {
     AUTH_BUTLR_ACCOUNT: PROVIDER_BUTLR,

@@ -9,32 +9,12 @@ from homeassistant.components.diagnostics import async_redact_data
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.device_registry import DeviceEntry
 
-from .const import DOMAIN
+from .const import CREDENTIAL_KEYS, DOMAIN
 from .coordinator import SpaceOccupancyConfigEntry
-from .providers.base import (
-    KEY_API_KEY,
-    KEY_API_TOKEN,
-    KEY_CLIENT_ID,
-    KEY_CLIENT_SECRET,
-    KEY_PASSWORD,
-    KEY_USER_ID,
-    KEY_USERNAME,
-)
 
-# Secrets, and the account ids that identify a person or a customer.
-TO_REDACT = {
-    KEY_API_KEY,
-    KEY_API_TOKEN,
-    KEY_CLIENT_ID,
-    KEY_CLIENT_SECRET,
-    KEY_PASSWORD,
-    KEY_USER_ID,
-    KEY_USERNAME,
-    "unique_id",
-    "title",
-    "access_token",
-    "token",
-}
+# Every credential (user names and ids identify a person or a customer too),
+# the entry's account id and title, and any token a provider might report.
+TO_REDACT = {*CREDENTIAL_KEYS, "unique_id", "title", "access_token", "token"}
 
 
 async def async_get_config_entry_diagnostics(

@@ -438,16 +438,15 @@ class ButlrClient:
         )
         errors = payload.get("errors") if isinstance(payload, dict) else None
         if errors:
+            # GraphQL answers a list of error objects; anything else is one error.
             codes = {
-                error.get("extensions", {}).get("code")
-                for error in errors
+                str(error["extensions"].get("code"))
+                for error in (errors if isinstance(errors, list) else [errors])
                 if isinstance(error, dict) and isinstance(error.get("extensions"), dict)
             }
             if "UNAUTHENTICATED" in codes:
                 raise ProviderAuthError("GraphQL rejected the token")
-            raise ProviderResponseError(
-                f"GraphQL answered errors: {sorted(map(str, codes))}"
-            )
+            raise ProviderResponseError(f"GraphQL answered errors: {sorted(codes)}")
         return payload
 
     async def _authorized(self, call: Callable[[str], Awaitable[_T]]) -> _T:
