@@ -186,7 +186,8 @@ def missing_frontend() -> str | None:
             encoding="utf-8"
         )
     )
-    for requirement in manifest["requirements"]:
+    requirements: list[str] = manifest["requirements"]
+    for requirement in requirements:
         name, _, version = requirement.partition("==")
         try:
             installed = metadata.version(name)
@@ -211,6 +212,18 @@ def require_loopback(url: str) -> str:
         if not loopback:
             raise BootstrapError(f"{url} is not a loopback URL")
     return url.rstrip("/")
+
+
+def client_session() -> aiohttp.ClientSession:
+    """Return a session that resolves names with the system's resolver.
+
+    aiohttp's default resolver is aiodns when installed, and the harness's
+    aiodns 3.2.0 does not work with pycares 5 ("localhost" fails with a
+    TypeError); IP addresses need no resolver at all.
+    """
+    return aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(resolver=aiohttp.ThreadedResolver())
+    )
 
 
 @dataclass(frozen=True)
@@ -254,7 +267,7 @@ class HassClient:
         form: Mapping[str, str] | None = None,
         expect: Sequence[int] = (200,),
     ) -> Any:
-        """Call the API and return the decoded JSON answer (None when empty)."""
+        """Call the API; return the decoded JSON answer (None when not JSON)."""
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
         async with self.session.request(
             method,
@@ -269,12 +282,17 @@ class HassClient:
                 raise BootstrapError(
                     f"{method} {path} answered {response.status}: {text[:500]}"
                 )
-            return json.loads(text) if text else None
+            if not text or response.content_type != "application/json":
+                return None
+            return json.loads(text)
 
     async def websocket_command(self, command: Mapping[str, Any]) -> Any:
         """Send one websocket command and return its result."""
         url = f"{self.base_url.replace('http', 'ws', 1)}/api/websocket"
-        async with self.session.ws_connect(url, timeout=REQUEST_TIMEOUT) as ws:
+        async with (
+            asyncio.timeout(REQUEST_TIMEOUT.total),
+            self.session.ws_connect(url) as ws,
+        ):
             await ws.receive_json()  # auth_required
             await ws.send_json({"type": "auth", "access_token": self.token})
             if (answer := await ws.receive_json())["type"] != "auth_ok":
@@ -611,7 +629,7 @@ async def develop_setup(
     Each step is safe to repeat: on a re-run the owner signs in and the
     entries that exist are skipped. New steps (a dashboard) go at the end.
     """
-    async with aiohttp.ClientSession() as session:
+    async with client_session() as session:
         client = HassClient(session, url)
         alive = None if hass_pid is None else lambda: pid_alive(hass_pid)
         await wait_until_up(client, within=within, alive=alive)
