@@ -16,7 +16,7 @@ WHITE = (255, 255, 255, 255)
 
 
 def draw_icon(size: int) -> Image.Image:
-    """A rounded blue square with a room outline and three people."""
+    """Draw a rounded blue square with a room outline and three people."""
     image = Image.new("RGBA", (size, size), (0, 0, 0, 0))
     draw = ImageDraw.Draw(image)
     unit = size / 256
@@ -33,7 +33,12 @@ def draw_icon(size: int) -> Image.Image:
         draw.ellipse((cx - head, cy - head, cx + head, cy + head), fill=WHITE)
         body_top = cy + head + 6 * unit
         draw.pieslice(
-            (cx - 42 * scale * unit, body_top, cx + 42 * scale * unit, body_top + 84 * scale * unit),
+            (
+                cx - 42 * scale * unit,
+                body_top,
+                cx + 42 * scale * unit,
+                body_top + 84 * scale * unit,
+            ),
             180,
             360,
             fill=WHITE,
@@ -42,7 +47,7 @@ def draw_icon(size: int) -> Image.Image:
 
 
 def draw_logo(height: int) -> Image.Image:
-    """The icon followed by three bars of rising occupancy."""
+    """Draw the icon followed by three bars of rising occupancy."""
     icon = draw_icon(height)
     logo = Image.new("RGBA", (height * 3, height), (0, 0, 0, 0))
     logo.paste(icon, (0, 0))

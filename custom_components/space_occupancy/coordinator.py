@@ -197,6 +197,10 @@ class OccupancyCoordinator(DataUpdateCoordinator[Snapshot]):
         self._open_issues: set[str] = {ISSUE_QUOTA, ISSUE_RATE_LIMITED}
         self.thresholds = Thresholds()
         self.user_capacities: dict[str, int] = {}
+        # The states of the current snapshot's spaces, made on first use: all
+        # entities of a space ask for the same state on every update.
+        self._states: dict[str, SpaceState | None] = {}
+        self._states_of: Snapshot | None = None
         self.apply_options(entry.options, initial=True)
         self._missing_since: dict[str, datetime] = {}
         self._known_devices: set[str] = set()
@@ -219,6 +223,7 @@ class OccupancyCoordinator(DataUpdateCoordinator[Snapshot]):
             space_id: int(capacity)
             for space_id, capacity in options.get(CONF_CAPACITIES, {}).items()
         }
+        self._states_of = None  # The options change the states.
         self._provider_settings.clear()
         if CONF_STALE_MINUTES in options:
             self._provider_settings[CONF_STALE_MINUTES] = options[CONF_STALE_MINUTES]
@@ -228,13 +233,23 @@ class OccupancyCoordinator(DataUpdateCoordinator[Snapshot]):
 
     def space_state(self, space_id: str) -> SpaceState | None:
         """Return the state of a space, None when the provider no longer has it."""
-        space = self.data.spaces.get(space_id)
-        reading = self.data.readings.get(space_id)
-        if space is None or reading is None:
-            return None
-        return space_state(
-            space, reading, self.user_capacities.get(space_id), self.thresholds
+        data = self.data
+        if data is not self._states_of:
+            self._states = {}
+            self._states_of = data
+        elif space_id in self._states:
+            return self._states[space_id]
+        space = data.spaces.get(space_id)
+        reading = data.readings.get(space_id)
+        state = (
+            None
+            if space is None or reading is None
+            else space_state(
+                space, reading, self.user_capacities.get(space_id), self.thresholds
+            )
         )
+        self._states[space_id] = state
+        return state
 
     async def _async_update_data(self) -> Snapshot:
         try:

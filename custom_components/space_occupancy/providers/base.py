@@ -68,9 +68,10 @@ def whole_people(value: Any) -> int | None:
             value = float(value)
         except ValueError:
             return None
-    if not isinstance(value, int | float) or not math.isfinite(value):
+    # Compared before math.isfinite, which fails on integers too large for a float.
+    if not isinstance(value, int | float) or value > MAX_PEOPLE:
         return None
-    if value > MAX_PEOPLE:
+    if isinstance(value, float) and not math.isfinite(value):
         return None
     return max(0, round(value))
 

@@ -7,9 +7,11 @@ zero; a presence room holds the sum of its sensors' last values.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
+from functools import lru_cache
 from typing import Any, Self, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -91,7 +93,7 @@ def _iso(moment: datetime) -> str:
 
 def local_midnight(now: datetime, timezone: str) -> datetime:
     """Start of the current local day in a timezone, as an aware UTC instant."""
-    zone = ZoneInfo(timezone)
+    zone = _zone(timezone) or ZoneInfo(timezone)
     today = now.astimezone(zone).date()
     # zoneinfo resolves the wall time with the offset in force on that date, so
     # this is right on both sides of a DST change (and where midnight is skipped,
@@ -99,14 +101,38 @@ def local_midnight(now: datetime, timezone: str) -> datetime:
     return datetime.combine(today, time(0), tzinfo=zone).astimezone(UTC)
 
 
+@lru_cache(maxsize=256)
+def _zone(name: str) -> ZoneInfo | None:
+    """Return a timezone, None if there is no such zone.
+
+    Loading a zone reads its file: the client loads the zones a topology names
+    off the event loop first (``_load_timezones``); this cache then keeps them.
+    """
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        # OSError: a directory of the zone database, or a name too long for a file.
+        return None
+
+
+def _load_timezones(payload: Any, default_timezone: str) -> None:
+    """Load every timezone a topology answer names (in an executor: file I/O)."""
+    _zone(default_timezone)
+    pending = [payload]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, dict):
+            if isinstance(name := node.get("timezone"), str) and name:
+                _zone(name)
+            pending.extend(node.values())
+        elif isinstance(node, list):
+            pending.extend(node)
+
+
 def _valid_timezone(name: str | None) -> str | None:
     if not name:
         return None
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return None
-    return name
+    return name if _zone(name) is not None else None
 
 
 def parse_topology(
@@ -381,6 +407,10 @@ class ButlrClient:
 
     async def _refresh_topology(self) -> _Topology:
         payload = await self._authorized(self._graphql)
+        # Reading a timezone's file is blocking I/O: not in the event loop.
+        await asyncio.get_running_loop().run_in_executor(
+            None, _load_timezones, payload, self._default_timezone
+        )
         self._topology = parse_topology(payload, self._default_timezone, self._clock())
         return self._topology
 

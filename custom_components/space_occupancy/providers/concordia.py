@@ -10,7 +10,7 @@ time of the last sensor record is Montreal wall-clock time without a zone.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 import math
 from typing import Any, Self
 from zoneinfo import ZoneInfo
@@ -69,9 +69,15 @@ def parse_record_time(value: Any) -> datetime | None:
     except ValueError:
         return None
     if moment.tzinfo is None:
-        return moment.replace(tzinfo=MONTREAL)
-    # Should the feed ever add an offset, it is the truth; show it in Montreal time.
-    return moment.astimezone(MONTREAL)
+        moment = moment.replace(tzinfo=MONTREAL)
+    try:
+        # Should the feed ever add an offset, it is the truth; show it in Montreal
+        # time. An instant at the very ends of the calendar (year 1 or 9999 near
+        # midnight) has no time in UTC, where Home Assistant shows it: no time.
+        moment.astimezone(UTC)
+        return moment.astimezone(MONTREAL)
+    except OverflowError:
+        return None
 
 
 def library_space(key: str) -> Space:

@@ -20,6 +20,8 @@ from .exceptions import (
 DEFAULT_TIMEOUT = aiohttp.ClientTimeout(total=20)
 # Without a Retry-After header, a 429 still holds requests back this long.
 DEFAULT_RETRY_AFTER = 60.0
+# A longer Retry-After is not taken literally: requests resume after a day.
+MAX_RETRY_AFTER = 86400.0
 
 
 def utcnow() -> datetime:
@@ -45,15 +47,15 @@ def parse_retry_after(value: str | None, now: datetime) -> float | None:
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
-        return float(value)
+    if value.isdecimal():
+        return min(float(value), MAX_RETRY_AFTER)
     try:
         until = parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError):
         return None
     if until.tzinfo is None:
         until = until.replace(tzinfo=UTC)
-    return max(0.0, (until - now).total_seconds())
+    return min(max(0.0, (until - now).total_seconds()), MAX_RETRY_AFTER)
 
 
 class HttpClient:

@@ -42,6 +42,9 @@ SINGULAR_NOW_PATH = "/location/{id}/now"
 # Locations are added or removed rarely: re-read the tree hourly.
 LOCATIONS_TTL = timedelta(hours=1)
 MESSAGE_OK = "OK"
+# A percentage above this is no room's occupancy, however crowded: it is ignored
+# (and occupancy / capacity shown instead).
+MAX_PERCENTAGE = 1000.0
 # The key under which a message of the /locations answer is kept.
 LOCATIONS_MESSAGE_KEY = "locations"
 
@@ -81,7 +84,7 @@ class _LocationUnavailableError(Exception):
 
 def _id_order(location_id: str) -> tuple[int, int, str]:
     """Sort key: numeric ids by value ("2" before "10"), others after them."""
-    if location_id.isdigit():
+    if location_id.isdecimal():
         return (0, int(location_id), "")
     return (1, 0, location_id)
 
@@ -190,6 +193,10 @@ def normalise_percentage(
     """
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
+    try:
+        value = float(value)
+    except OverflowError:
+        return None  # An integer too large for a float is no percentage.
     if not math.isfinite(value) or value < 0:
         return None
     as_fraction = value * 100
@@ -198,7 +205,8 @@ def normalise_percentage(
         fraction_wins = abs(as_fraction - expected) <= abs(value - expected)
     else:
         fraction_wins = value <= 1
-    return round(as_fraction if fraction_wins else float(value), 1)
+    percentage = round(as_fraction if fraction_wins else value, 1)
+    return percentage if percentage <= MAX_PERCENTAGE else None
 
 
 def parse_timestamp(value: Any) -> datetime | None:
@@ -211,7 +219,11 @@ def parse_timestamp(value: Any) -> datetime | None:
         return None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        # Year 1 or 9999 with an offset that takes it out of the calendar.
+        return None
 
 
 def location_reading(
