@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from freezegun.api import FrozenDateTimeFactory
-from homeassistant.const import STATE_UNAVAILABLE
-from homeassistant.core import HomeAssistant
+from homeassistant.const import EVENT_STATE_CHANGED, STATE_UNAVAILABLE
+from homeassistant.core import Event, HomeAssistant, callback
 from homeassistant.helpers import device_registry as dr
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
@@ -111,3 +111,32 @@ async def test_requests_per_poll_in_a_large_tree(
     now_calls = [path for _, path in simulator.requests if path.endswith("/now")]
     assert len(now_calls) == 14
     assert len([path for _, path in simulator.requests if path == "/v1/locations"]) == 1
+
+
+async def test_new_timestamp_writes_only_last_reading(
+    hass: HomeAssistant,
+    simulator: SimulatorServer,
+    occuspace_entry: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """Occuspace stamps every answer anew: only the last-reading sensors change."""
+    simulator.occuspace = OccuspaceScenario(
+        locations=[
+            OccuspaceLocation(1, "Campus", None, 300, count=20),
+            OccuspaceLocation(2, "Library", 1, 200, count=20),
+        ],
+        tokens={SEED_TOKEN},
+    )
+    await setup_entry(hass, occuspace_entry)
+    changed: list[str] = []
+
+    @callback
+    def record(event: Event) -> None:
+        changed.append(event.data["entity_id"])
+
+    hass.bus.async_listen(EVENT_STATE_CHANGED, record)
+    await poll(hass, freezer, 120)
+    assert sorted(changed) == [
+        "sensor.campus_last_reading",
+        "sensor.library_last_reading",
+    ]

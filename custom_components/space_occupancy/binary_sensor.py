@@ -66,6 +66,11 @@ class SpaceBinarySensor(SpaceEntity, BinarySensorEntity):
         )
 
     @property
+    def shown_value(self) -> object:
+        """Whether the space is occupied."""
+        return self.is_on
+
+    @property
     def is_on(self) -> bool | None:
         """On when at least one person is in the space."""
         if (state := self.state_of_space) is None:

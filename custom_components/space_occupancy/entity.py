@@ -38,7 +38,7 @@ class SpaceEntity(CoordinatorEntity[OccupancyCoordinator]):
             f"{coordinator.config_entry.unique_id}_{space.id}_{description.key}"
         )
         self._attr_device_info = coordinator.device_info(space)
-        self._shown: tuple[bool, SpaceState | None] | None = None
+        self._shown: tuple[bool, object] | None = None
 
     @property
     def state_of_space(self) -> SpaceState | None:
@@ -50,10 +50,15 @@ class SpaceEntity(CoordinatorEntity[OccupancyCoordinator]):
         """Available while polls succeed and the space still exists."""
         return super().available and self.state_of_space is not None
 
+    @property
+    def shown_value(self) -> object:
+        """Everything this entity shows besides availability (its state, options)."""
+        raise NotImplementedError
+
     @callback
     def _handle_coordinator_update(self) -> None:
-        """Write state only when this space's state changed: most polls change few."""
-        shown = (self.available, self.state_of_space)
+        """Write state only when what this entity shows changed: most polls change few."""
+        shown = (self.available, self.shown_value)
         if shown == self._shown:
             return
         self._shown = shown
@@ -62,7 +67,7 @@ class SpaceEntity(CoordinatorEntity[OccupancyCoordinator]):
     async def async_added_to_hass(self) -> None:
         """Remember what was first written."""
         await super().async_added_to_hass()
-        self._shown = (self.available, self.state_of_space)
+        self._shown = (self.available, self.shown_value)
 
 
 class SpaceEntityDescriptionLike(Protocol):

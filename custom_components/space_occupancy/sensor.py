@@ -125,6 +125,11 @@ class SpaceSensor(SpaceEntity, SensorEntity):
         )
 
     @property
+    def shown_value(self) -> object:
+        """The value and, for activity, the states it can take."""
+        return (self.native_value, self.options)
+
+    @property
     def native_value(self) -> StateType | datetime:
         """The sensor's value from the space's state."""
         if (state := self.state_of_space) is None:
