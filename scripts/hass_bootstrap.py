@@ -238,11 +238,16 @@ class Owner:
 
 @dataclass
 class HassClient:
-    """A Home Assistant's HTTP API, signed in once ``token`` is set."""
+    """A Home Assistant's HTTP API, signed in once ``token`` is set.
+
+    ``tokens``: the whole answer of the last sign-in (with its refresh token),
+    for a browser to be signed in with (scripts/screenshot).
+    """
 
     session: aiohttp.ClientSession
     base_url: str
     token: str | None = None
+    tokens: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         """Check and normalise the URL."""
@@ -360,6 +365,7 @@ async def _exchange_code(client: HassClient, code: str) -> None:
         },
     )
     client.token = tokens["access_token"]
+    client.tokens = tokens
 
 
 async def log_in(client: HassClient, owner: Owner) -> None:
@@ -587,6 +593,281 @@ def simulator_entries(simulator_url: str) -> list[EntrySpec]:
     ]
 
 
+# --- The develop dashboard ---------------------------------------------------
+
+DASHBOARD_URL_PATH = "space-occupancy"
+DASHBOARD_TITLE = "Space Occupancy"
+DASHBOARD_ICON = "mdi:account-group"
+HISTORY_HOURS = 3
+
+# One view per provider, by the manufacturer the integration gives its devices,
+# in this order; a provider not listed here gets a view after these.
+PROVIDER_VIEWS: Mapping[str, tuple[str, str, str]] = {
+    "Butlr": ("butlr", "Butlr", "mdi:radar"),
+    "Occuspace": ("occuspace", "Occuspace", "mdi:office-building-marker"),
+    "Concordia University": ("concordia", "Concordia", "mdi:library"),
+}
+# A space's icon, by the device model the integration gives it (its kind).
+SPACE_ICONS: Mapping[str, str] = {
+    "Site": "mdi:map-marker",
+    "Campus": "mdi:map-marker",
+    "Building": "mdi:office-building",
+    "Floor": "mdi:layers",
+    "Room": "mdi:door",
+    "Zone": "mdi:floor-plan",
+    "Library": "mdi:library",
+}
+# The entities shown as tiles, by translation key, with their names.
+TILES = (
+    ("occupancy", "Occupancy"),
+    ("activity", "Activity"),
+    ("entries_today", "Entries today"),
+    ("exits_today", "Exits today"),
+)
+
+
+@dataclass(frozen=True)
+class DashboardSpace:
+    """A space (a device of the integration) and its entities by translation key."""
+
+    name: str
+    kind: str
+    entities: Mapping[str, str]
+    leaf: bool
+
+
+@dataclass(frozen=True)
+class ProviderSpaces:
+    """A provider's spaces, over all its entries, parents before children."""
+
+    provider: str
+    spaces: tuple[DashboardSpace, ...]
+
+
+def _tree_order(
+    device_ids: Sequence[str], parent_of: Mapping[str, str | None]
+) -> list[tuple[str, bool]]:
+    """Order devices parents first, each followed by its children; tell leaves."""
+    children: dict[str | None, list[str]] = {}
+    for device_id in device_ids:
+        parent = parent_of[device_id]
+        children.setdefault(parent if parent in parent_of else None, []).append(
+            device_id
+        )
+    ordered: list[tuple[str, bool]] = []
+
+    def visit(device_id: str) -> None:
+        ordered.append((device_id, device_id not in children))
+        for child in children.get(device_id, ()):
+            visit(child)
+
+    for root in children.get(None, ()):
+        visit(root)
+    return ordered
+
+
+def group_spaces(
+    entities: Sequence[Mapping[str, Any]],
+    devices: Sequence[Mapping[str, Any]],
+    states: Mapping[str, Mapping[str, Any]],
+) -> list[ProviderSpaces]:
+    """Group the integration's entities by provider and space.
+
+    ``entities`` and ``devices`` are the entity and device registries' lists;
+    only entities that are enabled and have a live state (not one restored for
+    a space the provider dropped) count.
+    """
+    by_device: dict[str, dict[str, str]] = {}
+    for entity in entities:
+        state = states.get(entity["entity_id"])
+        if (
+            entity["platform"] != DOMAIN
+            or entity["disabled_by"]
+            or entity["hidden_by"]
+            or not entity["device_id"]
+            or not entity.get("translation_key")
+            or state is None
+            or state["attributes"].get("restored")
+        ):
+            continue
+        by_device.setdefault(entity["device_id"], {})[entity["translation_key"]] = (
+            entity["entity_id"]
+        )
+    known = {device["id"]: device for device in devices if device["id"] in by_device}
+    providers: dict[str, list[str]] = {}
+    for device_id, device in known.items():
+        providers.setdefault(device["manufacturer"] or DOMAIN, []).append(device_id)
+    order = list(PROVIDER_VIEWS)
+    grouped = []
+    for provider in sorted(
+        providers, key=lambda name: (order.index(name) if name in order else 99, name)
+    ):
+        parent_of = {
+            device_id: known[device_id]["via_device_id"]
+            for device_id in providers[provider]
+        }
+        # Entry by entry, in the order the entries were added.
+        device_ids = sorted(
+            providers[provider],
+            key=lambda device_id: known[device_id]["config_entries"][:1],
+        )
+        spaces = tuple(
+            DashboardSpace(
+                name=known[device_id]["name_by_user"] or known[device_id]["name"],
+                kind=known[device_id]["model"] or "",
+                entities=by_device[device_id],
+                leaf=leaf,
+            )
+            for device_id, leaf in _tree_order(device_ids, parent_of)
+        )
+        grouped.append(ProviderSpaces(provider, spaces))
+    return grouped
+
+
+def _space_section(space: DashboardSpace) -> dict[str, Any]:
+    """Return the section of one space: heading, percentage gauge, tiles."""
+    heading: dict[str, Any] = {
+        "type": "heading",
+        "heading": space.name,
+        "icon": SPACE_ICONS.get(space.kind, "mdi:floor-plan"),
+    }
+    if occupied := space.entities.get("occupied"):
+        heading["badges"] = [{"type": "entity", "entity": occupied}]
+    cards: list[dict[str, Any]] = [heading]
+    if percentage := space.entities.get("occupancy_percentage"):
+        cards.append(
+            {
+                "type": "gauge",
+                "entity": percentage,
+                "name": "Of capacity",
+                "min": 0,
+                "max": 100,
+                "severity": {"green": 0, "yellow": 40, "red": 75},
+            }
+        )
+    cards += [
+        {"type": "tile", "entity": space.entities[key], "name": name}
+        for key, name in TILES
+        if key in space.entities
+    ]
+    return {"type": "grid", "cards": cards}
+
+
+def _history_section(provider: ProviderSpaces) -> dict[str, Any] | None:
+    """Return a section with the history of the spaces' occupancy (leaves).
+
+    The occupancy of a floor or building is the sum of its rooms': the rooms'
+    lines say more. Where no space has children, all spaces are leaves.
+    """
+    lines = [
+        {"entity": space.entities["occupancy"], "name": space.name}
+        for space in provider.spaces
+        if space.leaf and "occupancy" in space.entities
+    ]
+    if not lines:
+        return None
+    return {
+        "type": "grid",
+        "column_span": 2,
+        "cards": [
+            {
+                "type": "heading",
+                "heading": f"Occupancy, last {HISTORY_HOURS} hours",
+                "icon": "mdi:chart-line",
+            },
+            {
+                "type": "history-graph",
+                "hours_to_show": HISTORY_HOURS,
+                "entities": lines,
+            },
+        ],
+    }
+
+
+def dashboard_config(providers: Sequence[ProviderSpaces]) -> dict[str, Any]:
+    """Return the dashboard's configuration: a sections view per provider."""
+    views = []
+    for provider in providers:
+        path, title, icon = PROVIDER_VIEWS.get(
+            provider.provider,
+            (provider.provider.lower().replace(" ", "-"), provider.provider, ""),
+        )
+        sections = [_space_section(space) for space in provider.spaces]
+        if history := _history_section(provider):
+            sections.append(history)
+        view: dict[str, Any] = {
+            "title": title,
+            "path": path,
+            "type": "sections",
+            "max_columns": 4,
+            "dense_section_placement": True,
+            "sections": sections,
+        }
+        if icon:
+            view["icon"] = icon
+        views.append(view)
+    if not views:
+        views.append(
+            {
+                "title": DASHBOARD_TITLE,
+                "cards": [
+                    {
+                        "type": "markdown",
+                        "content": "No Space Occupancy entities yet: add an entry "
+                        "and run scripts/develop again.",
+                    }
+                ],
+            }
+        )
+    return {"title": DASHBOARD_TITLE, "views": views}
+
+
+async def ensure_dashboard(client: HassClient) -> str:
+    """Create or update the Space Occupancy dashboard; return its URL path.
+
+    The dashboard is generated from the spaces that exist now, and its
+    configuration is rewritten on every run (edit a copy to keep changes).
+    """
+    entities = await client.websocket_command({"type": "config/entity_registry/list"})
+    devices = await client.websocket_command({"type": "config/device_registry/list"})
+    providers = group_spaces(entities, devices, await get_states(client))
+    fields = {
+        "title": DASHBOARD_TITLE,
+        "icon": DASHBOARD_ICON,
+        "show_in_sidebar": True,
+        "require_admin": False,
+    }
+    dashboards = await client.websocket_command({"type": "lovelace/dashboards/list"})
+    existing = next(
+        (item for item in dashboards if item["url_path"] == DASHBOARD_URL_PATH), None
+    )
+    if existing is None:
+        await client.websocket_command(
+            {
+                "type": "lovelace/dashboards/create",
+                "url_path": DASHBOARD_URL_PATH,
+                "mode": "storage",
+                **fields,
+            }
+        )
+    elif any(existing.get(key) != value for key, value in fields.items()):
+        await client.websocket_command(
+            {
+                "type": "lovelace/dashboards/update",
+                "dashboard_id": existing["id"],
+                **fields,
+            }
+        )
+    await client.websocket_command(
+        {
+            "type": "lovelace/config/save",
+            "url_path": DASHBOARD_URL_PATH,
+            "config": dashboard_config(providers),
+        }
+    )
+    return DASHBOARD_URL_PATH
+
+
 # --- Command line --------------------------------------------------------------
 
 
@@ -627,7 +908,8 @@ async def develop_setup(
     """Onboard the develop instance and add an entry per provider.
 
     Each step is safe to repeat: on a re-run the owner signs in and the
-    entries that exist are skipped. New steps (a dashboard) go at the end.
+    entries that exist are skipped; the dashboard is rewritten to show the
+    spaces that exist now. New steps go at the end.
     """
     async with client_session() as session:
         client = HassClient(session, url)
@@ -649,6 +931,8 @@ async def develop_setup(
         for title in await remove_failed_entries(client, ONBOARDING_DOMAINS):
             print(f"Removed {title!r}: it needs a package --skip-pip does not install")
         await print_occupancy(client)
+        path = await ensure_dashboard(client)
+        print(f"Dashboard: {client.base_url}/{path}")
 
 
 async def print_occupancy(client: HassClient) -> None:

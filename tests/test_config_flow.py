@@ -14,6 +14,7 @@ from homeassistant.config_entries import SOURCE_USER, ConfigEntryState
 from homeassistant.const import CONF_SCAN_INTERVAL, STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResult, FlowResultType, InvalidData
+from homeassistant.helpers import entity_registry as er
 import pytest
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
@@ -26,6 +27,7 @@ from custom_components.space_occupancy.const import (
     AUTH_BUTLR_API_CLIENT,
     AUTH_CONCORDIA,
     AUTH_OCCUSPACE,
+    CONF_ACCOUNT_ID,
     CONF_AUTH_METHOD,
     CONF_BASE_URL,
     CONF_CAPACITIES,
@@ -50,7 +52,7 @@ from custom_components.space_occupancy.providers.base import (
 
 from .conftest import NOW, SimulatorServer, setup_entry
 from .simulator import Fault, concordia, occuspace
-from .simulator.butlr import ACCOUNT, API_CLIENT, ButlrScenario
+from .simulator.butlr import ACCOUNT, API_CLIENT, ButlrScenario, ButlrSite
 from .simulator.occuspace import OccuspaceLocation, OccuspaceScenario
 
 STRINGS = json.loads(
@@ -518,10 +520,18 @@ async def test_reconfigure_butlr_account(
 async def test_reconfigure_butlr_to_api_client(
     hass: HomeAssistant, providers: SimulatorServer, butlr_entry: MockConfigEntry
 ) -> None:
-    """Switching kind keeps only the new kind's credentials in the entry."""
-    # The entry's unique id must stay the same: an API client of this id.
-    providers.butlr.api_clients[ACCOUNT[0]] = NEW_SECRET
+    """Switching to an API client of the same organisation keeps the entry.
+
+    Only the new kind's credentials stay in the data; the entry keeps its
+    unique id (so its entities keep theirs) and remembers the client's id, so
+    that a later reauthentication of the client is accepted.
+    """
     await setup_entry(hass, butlr_entry)
+    registry = er.async_get(hass)
+    entities = {
+        entry.unique_id
+        for entry in er.async_entries_for_config_entry(registry, butlr_entry.entry_id)
+    }
 
     result = await butlr_entry.start_reconfigure_flow(hass, show_advanced_options=True)
     result = await hass.config_entries.flow.async_configure(
@@ -536,8 +546,8 @@ async def test_reconfigure_butlr_to_api_client(
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"],
         {
-            KEY_CLIENT_ID: ACCOUNT[0],
-            KEY_CLIENT_SECRET: NEW_SECRET,
+            KEY_CLIENT_ID: API_CLIENT[0],
+            KEY_CLIENT_SECRET: API_CLIENT[1],
             CONF_BASE_URL: providers.base_url,
         },
     )
@@ -546,17 +556,74 @@ async def test_reconfigure_butlr_to_api_client(
     assert dict(butlr_entry.data) == {
         CONF_PROVIDER: "butlr",
         CONF_AUTH_METHOD: AUTH_BUTLR_API_CLIENT,
-        KEY_CLIENT_ID: ACCOUNT[0],
-        KEY_CLIENT_SECRET: NEW_SECRET,
+        KEY_CLIENT_ID: API_CLIENT[0],
+        KEY_CLIENT_SECRET: API_CLIENT[1],
         CONF_BASE_URL: providers.base_url,
+        CONF_ACCOUNT_ID: API_CLIENT[0],
     }
+    assert butlr_entry.unique_id == ACCOUNT[0]
     assert butlr_entry.state is ConfigEntryState.LOADED
+    assert hass.states.get("sensor.meeting_room_occupancy").state == "3"
+    assert {
+        entry.unique_id
+        for entry in er.async_entries_for_config_entry(registry, butlr_entry.entry_id)
+    } == entities
+
+    # The client's secret is rotated: reauth accepts the same client.
+    providers.butlr.api_clients[API_CLIENT[0]] = NEW_SECRET
+    result = await butlr_entry.start_reauth_flow(hass)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {KEY_CLIENT_SECRET: NEW_SECRET}
+    )
+    _assert_abort(result, "reauth_successful")
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert butlr_entry.data[KEY_CLIENT_SECRET] == NEW_SECRET
+
+    # Back to the account: its id is the unique id, nothing extra is kept.
+    result = await butlr_entry.start_reconfigure_flow(hass, show_advanced_options=True)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"next_step_id": AUTH_BUTLR_ACCOUNT}
+    )
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"],
+        {
+            KEY_USERNAME: ACCOUNT[0],
+            KEY_PASSWORD: ACCOUNT[1],
+            CONF_BASE_URL: providers.base_url,
+        },
+    )
+    _assert_abort(result, "reconfigure_successful")
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert dict(butlr_entry.data) == _entry_data(providers, AUTH_BUTLR_ACCOUNT)
 
 
-async def test_reconfigure_butlr_other_account(
+async def test_reconfigure_butlr_other_organisation(
     hass: HomeAssistant, providers: SimulatorServer, butlr_entry: MockConfigEntry
 ) -> None:
-    """Credentials of another identity abort and leave the entry as it was."""
+    """An API client of another organisation aborts and leaves the entry as it was."""
+    providers.butlr.other_organisations[API_CLIENT[0]] = [
+        ButlrSite("site_elsewhere", "Elsewhere")
+    ]
+    await setup_entry(hass, butlr_entry)
+    result = await butlr_entry.start_reconfigure_flow(hass, show_advanced_options=True)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"next_step_id": AUTH_BUTLR_API_CLIENT}
+    )
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"],
+        {
+            **CASES[AUTH_BUTLR_API_CLIENT]["credentials"],
+            CONF_BASE_URL: providers.base_url,
+        },
+    )
+    _assert_abort(result, "unique_id_mismatch")
+    assert dict(butlr_entry.data) == _entry_data(providers, AUTH_BUTLR_ACCOUNT)
+
+
+async def test_reconfigure_butlr_kind_needs_a_loaded_entry(
+    hass: HomeAssistant, providers: SimulatorServer, butlr_entry: MockConfigEntry
+) -> None:
+    """Without the entry's spaces to compare, another id cannot be accepted."""
     result = await butlr_entry.start_reconfigure_flow(hass, show_advanced_options=True)
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], {"next_step_id": AUTH_BUTLR_API_CLIENT}

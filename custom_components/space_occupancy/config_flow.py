@@ -8,6 +8,7 @@ from typing import Any
 
 from homeassistant.config_entries import (
     SOURCE_RECONFIGURE,
+    ConfigEntry,
     ConfigFlow,
     ConfigFlowResult,
     OptionsFlow,
@@ -35,6 +36,7 @@ from .const import (
     AUTH_BUTLR_API_CLIENT,
     AUTH_CONCORDIA,
     AUTH_OCCUSPACE,
+    CONF_ACCOUNT_ID,
     CONF_AUTH_METHOD,
     CONF_BASE_URL,
     CONF_CAPACITIES,
@@ -87,6 +89,23 @@ def _url_error(url: str) -> str | None:
     except ValueError:
         loopback = False
     return None if loopback else "insecure_url"
+
+
+def _is_same_account(entry: ConfigEntry, account: Account) -> bool:
+    """Tell whether new credentials reach the account an entry was made for.
+
+    The account ids must match, with one exception: a Butlr entry may switch
+    between an account login and an API client of the same organisation. Their
+    ids differ, so the new credentials must see a site the entry already shows
+    (Butlr's site ids are unique across organisations). The entry keeps its
+    unique id, so that its entities keep theirs.
+    """
+    if account.unique_id in (entry.unique_id, entry.data.get(CONF_ACCOUNT_ID)):
+        return True
+    coordinator: OccupancyCoordinator | None = getattr(entry, "runtime_data", None)
+    if not account.organisation or coordinator is None or coordinator.data is None:
+        return False
+    return not account.organisation.isdisjoint(coordinator.data.spaces)
 
 
 class SpaceOccupancyConfigFlow(ConfigFlow, domain=DOMAIN):
@@ -175,8 +194,8 @@ class SpaceOccupancyConfigFlow(ConfigFlow, domain=DOMAIN):
             data = {**entry.data, **user_input}
             account, errors = await self._async_test(data)
             if account is not None:
-                await self.async_set_unique_id(account.unique_id)
-                self._abort_if_unique_id_mismatch(reason="unique_id_mismatch")
+                if not _is_same_account(entry, account):
+                    return self.async_abort(reason="unique_id_mismatch")
                 return self.async_update_reload_and_abort(
                     entry, data_updates=user_input
                 )
@@ -212,20 +231,21 @@ class SpaceOccupancyConfigFlow(ConfigFlow, domain=DOMAIN):
                 account = None
             else:
                 account, errors = await self._async_test(data)
+            if account is not None and reconfiguring:
+                entry = self._get_reconfigure_entry()
+                if not _is_same_account(entry, account):
+                    return self.async_abort(reason="unique_id_mismatch")
+                # Keys of the other credential kind go: the entry holds one kind.
+                kept = {
+                    key: value
+                    for key, value in entry.data.items()
+                    if key not in CREDENTIAL_KEYS and key != CONF_ACCOUNT_ID
+                }
+                if account.unique_id != entry.unique_id:
+                    kept[CONF_ACCOUNT_ID] = account.unique_id
+                return self.async_update_reload_and_abort(entry, data={**kept, **data})
             if account is not None:
                 await self.async_set_unique_id(account.unique_id)
-                if reconfiguring:
-                    self._abort_if_unique_id_mismatch(reason="unique_id_mismatch")
-                    entry = self._get_reconfigure_entry()
-                    # Keys of the other credential kind go: the entry holds one kind.
-                    kept = {
-                        key: value
-                        for key, value in entry.data.items()
-                        if key not in CREDENTIAL_KEYS
-                    }
-                    return self.async_update_reload_and_abort(
-                        entry, data={**kept, **data}
-                    )
                 self._abort_if_unique_id_configured()
                 return self.async_create_entry(title=account.title, data=data)
         return self.async_show_form(

@@ -23,6 +23,9 @@ LOGGER = logging.getLogger(__package__)
 CONF_PROVIDER: Final = "provider"
 CONF_AUTH_METHOD: Final = "auth_method"
 CONF_BASE_URL: Final = "base_url"
+# The account id of the entry's credentials, once they differ from its unique id
+# (a Butlr entry switched between an account and an API client).
+CONF_ACCOUNT_ID: Final = "account_id"
 
 # Options.
 CONF_THRESHOLD_LOW: Final = "threshold_low"

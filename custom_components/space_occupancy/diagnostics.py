@@ -9,12 +9,19 @@ from homeassistant.components.diagnostics import async_redact_data
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.device_registry import DeviceEntry
 
-from .const import CREDENTIAL_KEYS, DOMAIN
+from .const import CONF_ACCOUNT_ID, CREDENTIAL_KEYS, DOMAIN
 from .coordinator import SpaceOccupancyConfigEntry
 
 # Every credential (user names and ids identify a person or a customer too),
 # the entry's account id and title, and any token a provider might report.
-TO_REDACT = {*CREDENTIAL_KEYS, "unique_id", "title", "access_token", "token"}
+TO_REDACT = {
+    *CREDENTIAL_KEYS,
+    CONF_ACCOUNT_ID,
+    "unique_id",
+    "title",
+    "access_token",
+    "token",
+}
 
 
 async def async_get_config_entry_diagnostics(

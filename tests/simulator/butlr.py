@@ -81,6 +81,10 @@ class ButlrScenario:
     traffic_payload: Any = None
     clock: Callable[[], datetime] = _utcnow
     tokens: dict[str, datetime] = field(default_factory=dict)
+    # Who each token was issued to, and logins that belong to another
+    # organisation (they see these sites instead of the scenario's).
+    token_principals: dict[str, str] = field(default_factory=dict)
+    other_organisations: dict[str, list[ButlrSite]] = field(default_factory=dict)
     logins: int = 0
     report_bodies: list[dict[str, Any]] = field(default_factory=list)
 
@@ -106,9 +110,10 @@ def _unauthorized() -> web.Response:
     return web.json_response({"error": "Unauthorized"}, status=401)
 
 
-def _issue_token(scenario: ButlrScenario, **extra: Any) -> web.Response:
+def _issue_token(scenario: ButlrScenario, principal: str, **extra: Any) -> web.Response:
     token = secrets.token_urlsafe(24)
     scenario.tokens[token] = scenario.clock() + timedelta(seconds=scenario.expires_in)
+    scenario.token_principals[token] = principal
     scenario.logins += 1
     return web.json_response(
         {
@@ -132,7 +137,9 @@ async def _login(request: web.Request) -> web.Response:
         "password"
     ) or not body.get("password"):
         return _unauthorized()
-    return _issue_token(scenario, refresh_token="not-used", id_token="not-used")
+    return _issue_token(
+        scenario, body["username"], refresh_token="not-used", id_token="not-used"
+    )
 
 
 async def _client_login(request: web.Request) -> web.Response:
@@ -145,7 +152,7 @@ async def _client_login(request: web.Request) -> web.Response:
         or body.get("audience") != "https://butlrauth/"
     ):
         return _unauthorized()
-    return _issue_token(scenario)
+    return _issue_token(scenario, body["client_id"])
 
 
 def _authorized(request: web.Request) -> bool:
@@ -160,8 +167,10 @@ def _capacity(value: int) -> dict[str, int]:
     return {"max": value, "mid": value // 2}
 
 
-def topology(scenario: ButlrScenario) -> dict[str, Any]:
-    """The GraphQL answer for the topology query."""
+def topology(
+    scenario: ButlrScenario, sites: list[ButlrSite] | None = None
+) -> dict[str, Any]:
+    """The GraphQL answer for the topology query (the scenario's sites by default)."""
     return {
         "data": {
             "sites": {
@@ -205,7 +214,7 @@ def topology(scenario: ButlrScenario) -> dict[str, Any]:
                             for building in site.buildings
                         ],
                     }
-                    for site in scenario.sites
+                    for site in (scenario.sites if sites is None else sites)
                 ]
             }
         }
@@ -224,7 +233,12 @@ async def _graphql(request: web.Request) -> web.Response:
                 ]
             }
         )
-    return web.json_response(topology(request.app[BUTLR_KEY]()))
+    scenario = request.app[BUTLR_KEY]()
+    token = request.headers["Authorization"].removeprefix("Bearer ")
+    principal = scenario.token_principals.get(token, "")
+    return web.json_response(
+        topology(scenario, scenario.other_organisations.get(principal))
+    )
 
 
 def _stats(values: list[int]) -> dict[str, float]:

@@ -355,8 +355,16 @@ class ButlrClient:
 
     async def async_validate(self) -> Account:
         """Log in and read the topology: proves the credentials and the access."""
-        await self._refresh_topology()
-        return Account(unique_id=self.account_id, title=f"Butlr ({self.account_id})")
+        topology = await self._refresh_topology()
+        return Account(
+            unique_id=self.account_id,
+            title=f"Butlr ({self.account_id})",
+            organisation=frozenset(
+                space.id
+                for space in topology.spaces.values()
+                if space.kind is SpaceKind.SITE
+            ),
+        )
 
     async def async_fetch(self) -> Snapshot:
         """Poll presence and traffic for all rooms: at most one call each."""

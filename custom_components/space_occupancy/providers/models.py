@@ -62,10 +62,15 @@ class Snapshot:
 
 @dataclass(frozen=True, slots=True)
 class Account:
-    """Who the credentials belong to: the config entry's unique id and title."""
+    """Who the credentials belong to: the config entry's unique id and title.
+
+    ``organisation`` holds ids of spaces only this organisation has, where a
+    provider has several kinds of credentials for one organisation (Butlr).
+    """
 
     unique_id: str
     title: str
+    organisation: frozenset[str] = frozenset()
 
 
 def percentage_of(occupancy: int | None, capacity: int | None) -> float | None:

@@ -1,0 +1,443 @@
+"""Take the README's screenshot: the develop dashboard's Butlr view, in Chromium.
+
+Run by ``scripts/screenshot``, which installs what this needs. Starts what
+``scripts/develop`` starts, in a temporary directory and on free loopback
+ports (a running ``scripts/develop`` is not disturbed): the simulator, with
+people moving every 2 s, and Home Assistant, onboarded, with an entry per
+provider and the dashboard. It lets people move for a minute, asking Home
+Assistant to poll every few seconds (``homeassistant.update_entity``) so that
+the history graph has a line, then signs headless Chromium in (the owner's
+tokens in the page's ``localStorage``, as the frontend keeps them), opens the
+view and saves a PNG. Everything it started is stopped before it returns.
+
+Chromium is driven over its DevTools protocol with aiohttp, and kept off the
+network: every host name but localhost fails to resolve, every request not to
+loopback goes to a proxy that is not there, and background services are off.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+from collections.abc import Iterator, Mapping, Sequence
+import contextlib
+from dataclasses import dataclass
+import json
+import os
+from pathlib import Path
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from typing import Any
+
+import aiohttp
+
+from scripts import hass_bootstrap as hb
+
+OUTPUT = hb.REPO / "docs" / "dashboard.png"
+VIEW = "butlr"
+WIDTH, HEIGHT = 1400, 1000
+MOVE_SECONDS = 60.0
+SIMULATOR_INTERVAL = 2.0
+# Home Assistant polls a coordinator at most every 10 s on request.
+POLL_EVERY = 5.0
+# The same people move in every screenshot, as far as timing allows.
+SIMULATOR_SEED = 6
+CHROMIUM = ("chromium", "chromium-browser")
+
+CHROMIUM_FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-quic",
+    "--no-first-run",
+    "--no-default-browser-check",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-extensions",
+    "--disable-default-apps",
+    "--disable-breakpad",
+    "--disable-domain-reliability",
+    "--disable-features=Translate,OptimizationHints,MediaRouter,AutofillServerCommunication",
+    "--metrics-recording-only",
+    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1",
+    # Loopback bypasses a proxy; anything else would go to this closed port.
+    "--proxy-server=http://127.0.0.1:9",
+    "--hide-scrollbars",
+    "--lang=en-US",
+    "--remote-debugging-address=127.0.0.1",
+)
+
+# Counts the elements of the given tags through every shadow root, and tells
+# whether the page is the sign-in page.
+PAGE_PROBE = """
+(() => {
+  const wanted = new Set(%s);
+  const found = {};
+  const walk = (root) => {
+    for (const element of root.querySelectorAll("*")) {
+      if (wanted.has(element.localName)) {
+        found[element.localName] = (found[element.localName] || 0) + 1;
+      }
+      if (element.shadowRoot) walk(element.shadowRoot);
+    }
+  };
+  walk(document);
+  return JSON.stringify({path: location.pathname, found: found});
+})()
+"""
+
+
+class ScreenshotError(RuntimeError):
+    """The screenshot could not be taken."""
+
+
+# --- Chromium ------------------------------------------------------------------
+
+
+def find_chromium() -> str:
+    """Return the path of Chromium; raise when it is not installed."""
+    for name in CHROMIUM:
+        if path := shutil.which(name):
+            return path
+    raise ScreenshotError("Chromium is not installed (apt-get install chromium)")
+
+
+@contextlib.contextmanager
+def chromium_process(profile: Path, port: int, log_path: Path) -> Iterator[None]:
+    """Run headless Chromium with DevTools on 127.0.0.1:port, then stop it.
+
+    Chromium starts helper processes of its own; it runs in a process group
+    of its own, which is ended as a whole.
+    """
+    command = [
+        find_chromium(),
+        *CHROMIUM_FLAGS,
+        f"--user-data-dir={profile}",
+        f"--remote-debugging-port={port}",
+        f"--window-size={WIDTH},{HEIGHT}",
+        "about:blank",
+    ]
+    with log_path.open("ab") as log:
+        process = subprocess.Popen(
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        yield
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+        # Helpers that outlived the browser process, if any.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+
+
+@dataclass
+class DevTools:
+    """One page of Chromium, over the DevTools protocol's websocket."""
+
+    ws: aiohttp.ClientWebSocketResponse
+    last_id: int = 0
+
+    async def call(self, method: str, **params: Any) -> dict[str, Any]:
+        """Send a command and return its result (events are ignored)."""
+        self.last_id += 1
+        await self.ws.send_json(
+            {"id": self.last_id, "method": method, "params": params}
+        )
+        while True:
+            message = await self.ws.receive()
+            if message.type != aiohttp.WSMsgType.TEXT:
+                raise ScreenshotError(f"DevTools connection closed during {method}")
+            answer = json.loads(message.data)
+            if answer.get("id") != self.last_id:
+                continue
+            if "error" in answer:
+                raise ScreenshotError(f"{method}: {answer['error']}")
+            result: dict[str, Any] = answer.get("result", {})
+            return result
+
+    async def evaluate(self, expression: str) -> Any:
+        """Evaluate JavaScript in the page; return its value."""
+        result = await self.call(
+            "Runtime.evaluate", expression=expression, returnByValue=True
+        )
+        if "exceptionDetails" in result:
+            raise ScreenshotError(f"page script failed: {result['exceptionDetails']}")
+        return result["result"].get("value")
+
+
+async def page_websocket(session: aiohttp.ClientSession, port: int) -> str:
+    """Wait for Chromium's DevTools; return the websocket URL of its page."""
+    deadline = time.monotonic() + 30
+    while True:
+        with contextlib.suppress(aiohttp.ClientError, TimeoutError):
+            async with session.get(
+                f"http://127.0.0.1:{port}/json/list",
+                timeout=aiohttp.ClientTimeout(total=5),
+            ) as response:
+                targets = await response.json(content_type=None)
+                for target in targets:
+                    if target.get("type") == "page":
+                        url: str = target["webSocketDebuggerUrl"]
+                        hb.require_loopback(url.replace("ws", "http", 1))
+                        return url
+        if time.monotonic() > deadline:
+            raise ScreenshotError("Chromium's DevTools did not answer within 30 s")
+        await asyncio.sleep(0.3)
+
+
+def tokens_script(base_url: str, tokens: Mapping[str, Any]) -> str:
+    """Return a script that signs the frontend in, as it keeps its own tokens."""
+    stored = {
+        "hassUrl": base_url,
+        "clientId": f"{base_url}/",
+        "access_token": tokens["access_token"],
+        "refresh_token": tokens["refresh_token"],
+        "token_type": tokens.get("token_type", "Bearer"),
+        "expires_in": tokens["expires_in"],
+        "expires": int(time.time() * 1000) + int(tokens["expires_in"]) * 1000,
+    }
+    return (
+        f"localStorage.setItem('hassTokens', {json.dumps(json.dumps(stored))});"
+        # The sidebar narrowed to its icons: more room for the dashboard.
+        "localStorage.setItem('dockedSidebar', '\"docked\"');"
+    )
+
+
+async def wait_for_view(
+    page: DevTools, expected: Mapping[str, int], *, within: float = 60.0
+) -> None:
+    """Wait until the view shows the expected cards, and a little longer."""
+    probe = PAGE_PROBE % json.dumps([*expected, "ha-authorize"])
+    deadline = time.monotonic() + within
+    while True:
+        seen = json.loads(await page.evaluate(probe))
+        found: dict[str, int] = seen["found"]
+        if found.get("ha-authorize") or seen["path"].startswith("/auth/"):
+            raise ScreenshotError("Chromium shows the sign-in page: the tokens failed")
+        if all(found.get(tag, 0) >= count for tag, count in expected.items()):
+            break
+        if time.monotonic() > deadline:
+            raise ScreenshotError(
+                f"the view did not render within {within} s: found {found}, "
+                f"wanted {dict(expected)}"
+            )
+        await asyncio.sleep(0.5)
+    # Gauges sweep to their value and the chart fades in.
+    await asyncio.sleep(3)
+
+
+def expected_cards(config: Mapping[str, Any], view_path: str) -> dict[str, int]:
+    """Return the elements the view must show, by tag, from its configuration."""
+    view = next((v for v in config["views"] if v.get("path") == view_path), None)
+    if view is None:
+        raise ScreenshotError(f"the dashboard has no view {view_path!r}")
+    types = [card["type"] for section in view["sections"] for card in section["cards"]]
+    wanted = {
+        "ha-gauge": types.count("gauge"),
+        "hui-tile-card": types.count("tile"),
+        "ha-chart-base": types.count("history-graph"),
+    }
+    return {tag: count for tag, count in wanted.items() if count}
+
+
+async def capture(
+    session: aiohttp.ClientSession,
+    base_url: str,
+    tokens: Mapping[str, Any],
+    view_path: str,
+    expected: Mapping[str, int],
+    output: Path,
+    workdir: Path,
+) -> None:
+    """Sign Chromium in, open the dashboard's view and save a PNG of it."""
+    port = hb.free_port()
+    url = f"{base_url}/{hb.DASHBOARD_URL_PATH}/{view_path}"
+    with chromium_process(workdir / "chromium", port, workdir / "chromium.log"):
+        async with session.ws_connect(
+            await page_websocket(session, port), max_msg_size=0
+        ) as ws:
+            page = DevTools(ws)
+            await page.call(
+                "Emulation.setDeviceMetricsOverride",
+                width=WIDTH,
+                height=HEIGHT,
+                deviceScaleFactor=1,
+                mobile=False,
+            )
+            await page.call("Page.enable")
+            await page.call(
+                "Page.addScriptToEvaluateOnNewDocument",
+                source=tokens_script(base_url, tokens),
+            )
+            await page.call("Page.navigate", url=url)
+            await wait_for_view(page, expected)
+            shot = await page.call("Page.captureScreenshot", format="png")
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_bytes(base64.b64decode(shot["data"]))
+
+
+# --- The develop stack -----------------------------------------------------------
+
+
+def start_simulator(
+    port: int, interval: float, log_path: Path
+) -> subprocess.Popen[bytes]:
+    """Start the demo simulator on 127.0.0.1:port."""
+    with log_path.open("ab") as log:
+        return subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "tests.simulator",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--interval",
+                str(interval),
+                "--seed",
+                str(SIMULATOR_SEED),
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=hb.REPO,
+        )
+
+
+async def let_people_move(client: hb.HassClient, seconds: float) -> None:
+    """Wait while people move, asking every entry to poll every few seconds."""
+    entities = await client.websocket_command({"type": "config/entity_registry/list"})
+    one_per_entry: dict[str, str] = {}
+    for entity in entities:
+        if entity["platform"] == hb.DOMAIN and entity["translation_key"] == "occupancy":
+            one_per_entry.setdefault(entity["config_entry_id"], entity["entity_id"])
+    print(f"Letting people move for {seconds:.0f} s")
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        await client.request(
+            "POST",
+            "/api/services/homeassistant/update_entity",
+            json_body={"entity_id": sorted(one_per_entry.values())},
+        )
+        await asyncio.sleep(min(POLL_EVERY, max(0.0, deadline - time.monotonic())))
+
+
+async def take_screenshot(args: argparse.Namespace, workdir: Path) -> None:
+    """Start the stack, let people move, take the screenshot; stop the stack."""
+    hass_port, simulator_port = hb.free_port(), hb.free_port()
+    base_url = f"http://127.0.0.1:{hass_port}"
+    simulator_url = f"http://127.0.0.1:{simulator_port}"
+    config_dir = workdir / "config"
+    hb.prepare_config_dir(
+        config_dir,
+        hb.HassConfig(
+            port=hass_port,
+            components=hb.DEVELOP_COMPONENTS,
+            comment="Written by scripts/screenshot, in a temporary directory.",
+        ),
+    )
+    logs = {"simulator": workdir / "simulator.log", "hass": workdir / "hass.log"}
+    processes: list[subprocess.Popen[bytes]] = []
+    try:
+        print(f"Starting the simulator and Home Assistant on {base_url}")
+        processes.append(
+            start_simulator(simulator_port, args.interval, logs["simulator"])
+        )
+        hass = hb.start_hass(config_dir, logs["hass"])
+        processes.append(hass)
+        await hb.develop_setup(
+            base_url, simulator_url, hb.Owner(), within=300, hass_pid=hass.pid
+        )
+        async with hb.client_session() as session:
+            client = hb.HassClient(session, base_url)
+            await hb.log_in(client, hb.Owner())
+            await let_people_move(client, args.wait)
+            config = await client.websocket_command(
+                {"type": "lovelace/config", "url_path": hb.DASHBOARD_URL_PATH}
+            )
+            expected = expected_cards(config, args.view)
+            print(f"Taking the screenshot of the {args.view!r} view")
+            await capture(
+                session,
+                base_url,
+                client.tokens,
+                args.view,
+                expected,
+                args.output,
+                workdir,
+            )
+    except (hb.BootstrapError, ScreenshotError, aiohttp.ClientError, OSError):
+        for name, path in logs.items():
+            if tail := hb.log_tail(path, 30):
+                print(f"--- the end of the {name} log:\n{tail}", file=sys.stderr)
+        raise
+    finally:
+        for process in reversed(processes):
+            hb.stop_process(process)
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    """Read the command line."""
+    parser = argparse.ArgumentParser(prog="scripts/screenshot")
+    parser.add_argument("--output", type=Path, default=OUTPUT)
+    parser.add_argument("--view", default=VIEW, help="the view's path")
+    parser.add_argument(
+        "--wait",
+        type=float,
+        default=MOVE_SECONDS,
+        help="seconds of moving people before the shot (default %(default)s)",
+    )
+    parser.add_argument(
+        "--interval",
+        type=float,
+        default=SIMULATOR_INTERVAL,
+        help="the simulator's seconds between moves (default %(default)s)",
+    )
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the temporary directory (logs)"
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Take the screenshot; return the exit status."""
+    args = parse_args(argv)
+    args.output = args.output.resolve()
+    started = time.monotonic()
+    workdir = Path(tempfile.mkdtemp(prefix="space-occupancy-screenshot-"))
+    try:
+        asyncio.run(take_screenshot(args, workdir))
+    except (hb.BootstrapError, ScreenshotError, aiohttp.ClientError, OSError) as err:
+        print(f"scripts/screenshot: {err}", file=sys.stderr)
+        return 1
+    finally:
+        if args.keep:
+            print(f"Kept {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+    elapsed = time.monotonic() - started
+    print(f"Saved {args.output} ({elapsed:.0f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
