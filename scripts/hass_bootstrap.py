@@ -600,12 +600,12 @@ DASHBOARD_TITLE = "Space Occupancy"
 DASHBOARD_ICON = "mdi:account-group"
 HISTORY_HOURS = 3
 
-# One view per provider, by the manufacturer the integration gives its devices,
-# in this order; a provider not listed here gets a view after these.
-PROVIDER_VIEWS: Mapping[str, tuple[str, str, str]] = {
-    "Butlr": ("butlr", "Butlr", "mdi:radar"),
-    "Occuspace": ("occuspace", "Occuspace", "mdi:office-building-marker"),
-    "Concordia University": ("concordia", "Concordia", "mdi:library"),
+# One view per provider (path, title), by the manufacturer the integration
+# gives its devices, in this order; a provider not listed gets a view after.
+PROVIDER_VIEWS: Mapping[str, tuple[str, str]] = {
+    "Butlr": ("butlr", "Butlr"),
+    "Occuspace": ("occuspace", "Occuspace"),
+    "Concordia University": ("concordia", "Concordia"),
 }
 # A space's icon, by the device model the integration gives it (its kind).
 SPACE_ICONS: Mapping[str, str] = {
@@ -638,7 +638,7 @@ class DashboardSpace:
 
 @dataclass(frozen=True)
 class ProviderSpaces:
-    """A provider's spaces, over all its entries, parents before children."""
+    """A provider's spaces, over all its entries, children before parents."""
 
     provider: str
     spaces: tuple[DashboardSpace, ...]
@@ -647,7 +647,11 @@ class ProviderSpaces:
 def _tree_order(
     device_ids: Sequence[str], parent_of: Mapping[str, str | None]
 ) -> list[tuple[str, bool]]:
-    """Order devices parents first, each followed by its children; tell leaves."""
+    """Order devices children first, each followed by its parent; tell leaves.
+
+    Rooms, where people move, come first; then the floor, building and site
+    that add them up.
+    """
     children: dict[str | None, list[str]] = {}
     for device_id in device_ids:
         parent = parent_of[device_id]
@@ -657,9 +661,9 @@ def _tree_order(
     ordered: list[tuple[str, bool]] = []
 
     def visit(device_id: str) -> None:
-        ordered.append((device_id, device_id not in children))
         for child in children.get(device_id, ()):
             visit(child)
+        ordered.append((device_id, device_id not in children))
 
     for root in children.get(None, ()):
         visit(root)

@@ -1,0 +1,62 @@
+"""Every text and icon the code refers to exists, and en.json is strings.json."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+import re
+
+from custom_components.space_occupancy import binary_sensor, sensor
+from custom_components.space_occupancy.coordinator import (
+    ACTIVITY_GRADED,
+    ACTIVITY_UNGRADED,
+)
+
+INTEGRATION = Path(sensor.__file__).parent
+STRINGS = json.loads((INTEGRATION / "strings.json").read_text(encoding="utf-8"))
+ICONS = json.loads((INTEGRATION / "icons.json").read_text(encoding="utf-8"))
+CODE = "\n".join(path.read_text(encoding="utf-8") for path in INTEGRATION.glob("*.py"))
+
+
+def test_english_translation_is_strings_json() -> None:
+    """translations/en.json is what Home Assistant shows: it must match strings.json."""
+    english = json.loads(
+        (INTEGRATION / "translations" / "en.json").read_text(encoding="utf-8")
+    )
+    assert english == STRINGS
+
+
+def test_entities_have_names_icons_and_states() -> None:
+    """Every entity's translation key has a name and an icon; activity has every state."""
+    for platform, descriptions in (
+        ("sensor", sensor.SENSORS),
+        ("binary_sensor", binary_sensor.BINARY_SENSORS),
+    ):
+        for description in descriptions:
+            key = description.translation_key
+            assert STRINGS["entity"][platform][key]["name"]
+            assert ICONS["entity"][platform][key]["default"].startswith("mdi:")
+    states = set(ACTIVITY_GRADED) | set(ACTIVITY_UNGRADED)
+    assert set(STRINGS["entity"]["sensor"]["activity"]["state"]) == states
+    assert set(ICONS["entity"]["sensor"]["activity"]["state"]) == states
+
+
+def test_exception_and_issue_keys_are_translated() -> None:
+    """Each translation_key raised or used for an issue in the code has a text."""
+    keys = set(
+        re.findall(r'translation_domain=DOMAIN,\s*translation_key="(\w+)"', CODE)
+    )
+    issues = {"concordia_quota", "rate_limited"}
+    assert keys, "no translation keys found in the code"
+    assert keys <= set(STRINGS["exceptions"])
+    assert issues <= set(STRINGS["issues"])
+    # Placeholders used in the texts are the ones the code passes.
+    for key, text in STRINGS["exceptions"].items():
+        for placeholder in re.findall(r"{(\w+)}", text["message"]):
+            assert f'"{placeholder}"' in CODE, (key, placeholder)
+
+
+def test_no_hard_coded_icons() -> None:
+    """Icons come from icons.json only."""
+    assert "_attr_icon" not in CODE
+    assert "icon=" not in CODE
