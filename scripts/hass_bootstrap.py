@@ -20,6 +20,7 @@ import asyncio
 from collections.abc import Callable, Mapping, Sequence
 import contextlib
 from dataclasses import dataclass, field
+from datetime import timedelta
 from importlib import metadata
 import importlib.util
 import ipaddress
@@ -598,7 +599,7 @@ def simulator_entries(simulator_url: str) -> list[EntrySpec]:
 DASHBOARD_URL_PATH = "space-occupancy"
 DASHBOARD_TITLE = "Space Occupancy"
 DASHBOARD_ICON = "mdi:account-group"
-HISTORY_HOURS = 3
+HISTORY = timedelta(hours=3)
 
 # One view per provider (path, title), by the manufacturer the integration
 # gives its devices, in this order; a provider not listed gets a view after.
@@ -757,7 +758,19 @@ def _space_section(space: DashboardSpace) -> dict[str, Any]:
     return {"type": "grid", "cards": cards}
 
 
-def _history_section(provider: ProviderSpaces) -> dict[str, Any] | None:
+def _duration_text(window: timedelta) -> str:
+    """Say how long a window is: "3 hours", "1 hour", "2 minutes"."""
+    minutes = max(1, round(window.total_seconds() / 60))
+    if minutes % 60 == 0:
+        value, unit = minutes // 60, "hour"
+    else:
+        value, unit = minutes, "minute"
+    return f"{value} {unit}" + ("" if value == 1 else "s")
+
+
+def _history_section(
+    provider: ProviderSpaces, window: timedelta
+) -> dict[str, Any] | None:
     """Return a section with the history of the spaces' occupancy (leaves).
 
     The occupancy of a floor or building is the sum of its rooms': the rooms'
@@ -770,46 +783,52 @@ def _history_section(provider: ProviderSpaces) -> dict[str, Any] | None:
     ]
     if not lines:
         return None
+    hours = window.total_seconds() / 3600
     return {
         "type": "grid",
         "column_span": 2,
         "cards": [
             {
                 "type": "heading",
-                "heading": f"Occupancy, last {HISTORY_HOURS} hours",
+                "heading": f"Occupancy, last {_duration_text(window)}",
                 "icon": "mdi:chart-line",
             },
             {
                 "type": "history-graph",
-                "hours_to_show": HISTORY_HOURS,
+                "hours_to_show": int(hours) if hours.is_integer() else hours,
                 "entities": lines,
+                "grid_options": {"columns": "full"},
             },
         ],
     }
 
 
-def dashboard_config(providers: Sequence[ProviderSpaces]) -> dict[str, Any]:
-    """Return the dashboard's configuration: a sections view per provider."""
+def dashboard_config(
+    providers: Sequence[ProviderSpaces], *, history: timedelta = HISTORY
+) -> dict[str, Any]:
+    """Return the dashboard's configuration: a sections view per provider.
+
+    ``history``: the history graph's window.
+    """
     views = []
     for provider in providers:
-        path, title, icon = PROVIDER_VIEWS.get(
+        path, title = PROVIDER_VIEWS.get(
             provider.provider,
-            (provider.provider.lower().replace(" ", "-"), provider.provider, ""),
+            (provider.provider.lower().replace(" ", "-"), provider.provider),
         )
         sections = [_space_section(space) for space in provider.spaces]
-        if history := _history_section(provider):
-            sections.append(history)
-        view: dict[str, Any] = {
-            "title": title,
-            "path": path,
-            "type": "sections",
-            "max_columns": 4,
-            "dense_section_placement": True,
-            "sections": sections,
-        }
-        if icon:
-            view["icon"] = icon
-        views.append(view)
+        if history_section := _history_section(provider, history):
+            sections.append(history_section)
+        views.append(
+            {
+                "title": title,
+                "path": path,
+                "type": "sections",
+                "max_columns": 4,
+                "dense_section_placement": True,
+                "sections": sections,
+            }
+        )
     if not views:
         views.append(
             {
@@ -826,11 +845,13 @@ def dashboard_config(providers: Sequence[ProviderSpaces]) -> dict[str, Any]:
     return {"title": DASHBOARD_TITLE, "views": views}
 
 
-async def ensure_dashboard(client: HassClient) -> str:
+async def ensure_dashboard(client: HassClient, *, history: timedelta = HISTORY) -> str:
     """Create or update the Space Occupancy dashboard; return its URL path.
 
     The dashboard is generated from the spaces that exist now, and its
     configuration is rewritten on every run (edit a copy to keep changes).
+    ``history``: the history graph's window (scripts/screenshot shortens it
+    to the minutes its Home Assistant has run).
     """
     entities = await client.websocket_command({"type": "config/entity_registry/list"})
     devices = await client.websocket_command({"type": "config/device_registry/list"})
@@ -866,7 +887,7 @@ async def ensure_dashboard(client: HassClient) -> str:
         {
             "type": "lovelace/config/save",
             "url_path": DASHBOARD_URL_PATH,
-            "config": dashboard_config(providers),
+            "config": dashboard_config(providers, history=history),
         }
     )
     return DASHBOARD_URL_PATH
