@@ -759,13 +759,13 @@ def _space_section(space: DashboardSpace) -> dict[str, Any]:
 
 
 def _duration_text(window: timedelta) -> str:
-    """Say how long a window is: "3 hours", "1 hour", "2 minutes"."""
+    """Say how long a window is: "3 hours", "hour", "2 minutes", "minute"."""
     minutes = max(1, round(window.total_seconds() / 60))
     if minutes % 60 == 0:
         value, unit = minutes // 60, "hour"
     else:
         value, unit = minutes, "minute"
-    return f"{value} {unit}" + ("" if value == 1 else "s")
+    return unit if value == 1 else f"{value} {unit}s"
 
 
 def _history_section(

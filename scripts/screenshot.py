@@ -23,6 +23,7 @@ import base64
 from collections.abc import Iterator, Mapping, Sequence
 import contextlib
 from dataclasses import dataclass
+from datetime import timedelta
 import json
 import os
 from pathlib import Path
@@ -40,7 +41,7 @@ from scripts import hass_bootstrap as hb
 
 OUTPUT = hb.REPO / "docs" / "dashboard.png"
 VIEW = "butlr"
-WIDTH, HEIGHT = 1400, 1000
+WIDTH, HEIGHT = 1600, 1000
 MOVE_SECONDS = 60.0
 SIMULATOR_INTERVAL = 2.0
 # Home Assistant polls a coordinator at most every 10 s on request.
@@ -217,7 +218,7 @@ def tokens_script(base_url: str, tokens: Mapping[str, Any]) -> str:
     return (
         f"localStorage.setItem('hassTokens', {json.dumps(json.dumps(stored))});"
         # The sidebar narrowed to its icons: more room for the dashboard.
-        "localStorage.setItem('dockedSidebar', '\"docked\"');"
+        "localStorage.setItem('dockedSidebar', '\"auto\"');"
     )
 
 
@@ -261,13 +262,13 @@ def expected_cards(config: Mapping[str, Any], view_path: str) -> dict[str, int]:
 async def capture(
     session: aiohttp.ClientSession,
     base_url: str,
+    *,
     tokens: Mapping[str, Any],
     view_path: str,
     expected: Mapping[str, int],
-    output: Path,
     workdir: Path,
-) -> None:
-    """Sign Chromium in, open the dashboard's view and save a PNG of it."""
+) -> bytes:
+    """Sign Chromium in, open the dashboard's view; return a PNG of it."""
     port = hb.free_port()
     url = f"{base_url}/{hb.DASHBOARD_URL_PATH}/{view_path}"
     with chromium_process(workdir / "chromium", port, workdir / "chromium.log"):
@@ -290,8 +291,7 @@ async def capture(
             await page.call("Page.navigate", url=url)
             await wait_for_view(page, expected)
             shot = await page.call("Page.captureScreenshot", format="png")
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_bytes(base64.b64decode(shot["data"]))
+    return base64.b64decode(shot["data"])
 
 
 # --- The develop stack -----------------------------------------------------------
@@ -341,7 +341,7 @@ async def let_people_move(client: hb.HassClient, seconds: float) -> None:
         await asyncio.sleep(min(POLL_EVERY, max(0.0, deadline - time.monotonic())))
 
 
-async def take_screenshot(args: argparse.Namespace, workdir: Path) -> None:
+async def take_screenshot(args: argparse.Namespace, workdir: Path) -> bytes:
     """Start the stack, let people move, take the screenshot; stop the stack."""
     hass_port, simulator_port = hb.free_port(), hb.free_port()
     base_url = f"http://127.0.0.1:{hass_port}"
@@ -367,23 +367,26 @@ async def take_screenshot(args: argparse.Namespace, workdir: Path) -> None:
         await hb.develop_setup(
             base_url, simulator_url, hb.Owner(), within=300, hass_pid=hass.pid
         )
+        recorded_since = time.monotonic()
         async with hb.client_session() as session:
             client = hb.HassClient(session, base_url)
             await hb.log_in(client, hb.Owner())
             await let_people_move(client, args.wait)
+            # The history graph over the minutes there is history for, so that
+            # its lines span it; the dashboard of scripts/develop shows hours.
+            minutes = max(1, int((time.monotonic() - recorded_since) // 60))
+            await hb.ensure_dashboard(client, history=timedelta(minutes=minutes))
             config = await client.websocket_command(
                 {"type": "lovelace/config", "url_path": hb.DASHBOARD_URL_PATH}
             )
-            expected = expected_cards(config, args.view)
             print(f"Taking the screenshot of the {args.view!r} view")
-            await capture(
+            return await capture(
                 session,
                 base_url,
-                client.tokens,
-                args.view,
-                expected,
-                args.output,
-                workdir,
+                tokens=client.tokens,
+                view_path=args.view,
+                expected=expected_cards(config, args.view),
+                workdir=workdir,
             )
     except (hb.BootstrapError, ScreenshotError, aiohttp.ClientError, OSError):
         for name, path in logs.items():
@@ -425,7 +428,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = time.monotonic()
     workdir = Path(tempfile.mkdtemp(prefix="space-occupancy-screenshot-"))
     try:
-        asyncio.run(take_screenshot(args, workdir))
+        png = asyncio.run(take_screenshot(args, workdir))
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        args.output.write_bytes(png)
     except (hb.BootstrapError, ScreenshotError, aiohttp.ClientError, OSError) as err:
         print(f"scripts/screenshot: {err}", file=sys.stderr)
         return 1

@@ -135,6 +135,29 @@ def _valid_timezone(name: str | None) -> str | None:
     return name if _zone(name) is not None else None
 
 
+# The topology's levels, outermost first, with the key that holds each one's children.
+_LEVELS: tuple[tuple[SpaceKind, str | None], ...] = (
+    (SpaceKind.SITE, "buildings"),
+    (SpaceKind.BUILDING, "floors"),
+    (SpaceKind.FLOOR, "rooms"),
+    (SpaceKind.ROOM, None),
+)
+
+
+def _sensor_modes(room: Mapping[str, Any]) -> dict[str, bool]:
+    """Return the sensor modes of a room, each with whether any such sensor is online."""
+    online: dict[str, bool] = {}
+    for raw_sensor in expect_list(room.get("sensors") or [], "sensors"):
+        sensor = expect_dict(raw_sensor, "sensor")
+        mode = sensor.get("mode")
+        if mode in (MODE_PRESENCE, MODE_TRAFFIC):
+            # A sensor that does not say is taken as online.
+            online[mode] = online.get(mode, False) or (
+                sensor.get("is_online") is not False
+            )
+    return online
+
+
 def parse_topology(
     payload: Any, default_timezone: str, fetched_at: datetime
 ) -> _Topology:
@@ -152,86 +175,42 @@ def parse_topology(
     rooms: list[_Room] = []
     children: dict[str, list[str]] = {}
 
-    def add(space: Space) -> None:
-        if space.id in spaces:
-            raise ProviderResponseError(f"Duplicate id {space.id} in topology")
-        spaces[space.id] = space
-        if space.parent_id is not None:
-            children.setdefault(space.parent_id, []).append(space.id)
+    def visit(
+        raw_nodes: Any, depth: int, parent_id: str | None, timezone: str | None
+    ) -> None:
+        kind, children_key = _LEVELS[depth]
+        for raw in expect_list(raw_nodes, f"{kind}s"):
+            node = expect_dict(raw, kind)
+            node_id = expect_id(node.get("id"), kind)
+            if node_id in spaces:
+                raise ProviderResponseError(f"Duplicate id {node_id} in topology")
+            # Sites and floors name a timezone; a site's wins over its floors'.
+            zone = timezone or _valid_timezone(optional_str(node.get("timezone")))
+            modes = _sensor_modes(node) if kind is SpaceKind.ROOM else {}
+            spaces[node_id] = Space(
+                id=node_id,
+                name=optional_str(node.get("name")) or node_id,
+                kind=kind,
+                parent_id=parent_id,
+                capacity=_capacity(node),
+                timezone=zone,
+                counts_traffic=MODE_TRAFFIC in modes,
+            )
+            if parent_id is not None:
+                children.setdefault(parent_id, []).append(node_id)
+            if modes:
+                rooms.append(
+                    _Room(
+                        id=node_id,
+                        timezone=zone or default_timezone,
+                        presence_online=modes.get(MODE_PRESENCE),
+                        traffic_online=modes.get(MODE_TRAFFIC),
+                    )
+                )
+            if children_key is not None:
+                visit(node.get(children_key) or [], depth + 1, node_id, zone)
 
-    for raw_site in sites:
-        site = expect_dict(raw_site, "site")
-        site_id = expect_id(site.get("id"), "site")
-        site_tz = _valid_timezone(optional_str(site.get("timezone")))
-        add(
-            Space(
-                id=site_id,
-                name=optional_str(site.get("name")) or site_id,
-                kind=SpaceKind.SITE,
-                timezone=site_tz,
-            )
-        )
-        for raw_building in expect_list(site.get("buildings") or [], "buildings"):
-            building = expect_dict(raw_building, "building")
-            building_id = expect_id(building.get("id"), "building")
-            add(
-                Space(
-                    id=building_id,
-                    name=optional_str(building.get("name")) or building_id,
-                    kind=SpaceKind.BUILDING,
-                    parent_id=site_id,
-                    capacity=_capacity(building),
-                    timezone=site_tz,
-                )
-            )
-            for raw_floor in expect_list(building.get("floors") or [], "floors"):
-                floor = expect_dict(raw_floor, "floor")
-                floor_id = expect_id(floor.get("id"), "floor")
-                floor_tz = site_tz or _valid_timezone(
-                    optional_str(floor.get("timezone"))
-                )
-                add(
-                    Space(
-                        id=floor_id,
-                        name=optional_str(floor.get("name")) or floor_id,
-                        kind=SpaceKind.FLOOR,
-                        parent_id=building_id,
-                        capacity=_capacity(floor),
-                        timezone=floor_tz,
-                    )
-                )
-                for raw_room in expect_list(floor.get("rooms") or [], "rooms"):
-                    room = expect_dict(raw_room, "room")
-                    room_id = expect_id(room.get("id"), "room")
-                    online: dict[str, bool] = {}
-                    for raw_sensor in expect_list(room.get("sensors") or [], "sensors"):
-                        sensor = expect_dict(raw_sensor, "sensor")
-                        mode = sensor.get("mode")
-                        if mode in (MODE_PRESENCE, MODE_TRAFFIC):
-                            # A sensor that does not say is taken as online.
-                            online[mode] = online.get(mode, False) or (
-                                sensor.get("is_online") is not False
-                            )
-                    add(
-                        Space(
-                            id=room_id,
-                            name=optional_str(room.get("name")) or room_id,
-                            kind=SpaceKind.ROOM,
-                            parent_id=floor_id,
-                            capacity=_capacity(room),
-                            timezone=floor_tz,
-                            counts_traffic=MODE_TRAFFIC in online,
-                        )
-                    )
-                    if online:
-                        rooms.append(
-                            _Room(
-                                id=room_id,
-                                timezone=floor_tz or default_timezone,
-                                presence_online=online.get(MODE_PRESENCE),
-                                traffic_online=online.get(MODE_TRAFFIC),
-                            )
-                        )
+    visit(sites, 0, None, None)
     return _Topology(
         spaces=spaces,
         rooms=tuple(rooms),
