@@ -2,23 +2,31 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 import json
 
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.json import JSONEncoder
+import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from syrupy.assertion import SnapshotAssertion
 from syrupy.filters import props
 
-from custom_components.space_occupancy.const import DOMAIN
+from custom_components.space_occupancy.const import CREDENTIAL_KEYS, DOMAIN
 from custom_components.space_occupancy.diagnostics import (
     async_get_config_entry_diagnostics,
     async_get_device_diagnostics,
 )
 
-from .conftest import setup_entry
+from .conftest import SimulatorServer, setup_entry
 from .simulator.butlr import ACCOUNT, ButlrScenario
+from .simulator.concordia import (
+    SEED_API_KEY,
+    SEED_USER_ID,
+    seed_scenario as concordia_seed_scenario,
+)
+from .simulator.occuspace import SEED_TOKEN, seed_scenario as occuspace_seed_scenario
 
 
 async def test_entry_diagnostics(
@@ -57,3 +65,30 @@ async def test_device_diagnostics(
     text = json.dumps(diagnostics, cls=JSONEncoder)
     assert ACCOUNT[0] not in text
     assert ACCOUNT[1] not in text
+
+
+@pytest.mark.parametrize("entry_fixture", ["occuspace_entry", "concordia_entry"])
+async def test_other_providers_diagnostics_hide_secrets(
+    hass: HomeAssistant,
+    simulator: SimulatorServer,
+    request: pytest.FixtureRequest,
+    entry_fixture: str,
+) -> None:
+    """Occuspace's token and Concordia's user id and key never appear."""
+    simulator.occuspace = occuspace_seed_scenario()
+    simulator.concordia = concordia_seed_scenario(datetime.now(UTC))
+    entry: MockConfigEntry = request.getfixturevalue(entry_fixture)
+    await setup_entry(hass, entry)
+    diagnostics = await async_get_config_entry_diagnostics(hass, entry)
+    text = json.dumps(diagnostics, cls=JSONEncoder)
+    assert diagnostics["snapshot"]["readings"]
+    for secret in (SEED_TOKEN, SEED_API_KEY, f'"{SEED_USER_ID}"'):
+        assert secret not in text
+    assert diagnostics["entry"]["data"] == {
+        **{key: "**REDACTED**" for key in entry.data if key in CREDENTIAL_KEYS},
+        **{
+            key: value
+            for key, value in entry.data.items()
+            if key not in CREDENTIAL_KEYS
+        },
+    }
