@@ -711,10 +711,13 @@ def group_spaces(
             device_id: known[device_id]["via_device_id"]
             for device_id in providers[provider]
         }
-        # Entry by entry, in the order the entries were added.
+        # Entry by entry, in the order the entries were added; by name within.
         device_ids = sorted(
             providers[provider],
-            key=lambda device_id: known[device_id]["config_entries"][:1],
+            key=lambda device_id: (
+                known[device_id]["config_entries"][:1],
+                (known[device_id]["name_by_user"] or known[device_id]["name"] or ""),
+            ),
         )
         spaces = tuple(
             DashboardSpace(
@@ -845,8 +848,8 @@ def dashboard_config(
     return {"title": DASHBOARD_TITLE, "views": views}
 
 
-async def ensure_dashboard(client: HassClient, *, history: timedelta = HISTORY) -> str:
-    """Create or update the Space Occupancy dashboard; return its URL path.
+async def ensure_dashboard(client: HassClient, *, history: timedelta = HISTORY) -> bool:
+    """Create or update the Space Occupancy dashboard; return whether created.
 
     The dashboard is generated from the spaces that exist now, and its
     configuration is rewritten on every run (edit a copy to keep changes).
@@ -890,7 +893,7 @@ async def ensure_dashboard(client: HassClient, *, history: timedelta = HISTORY) 
             "config": dashboard_config(providers, history=history),
         }
     )
-    return DASHBOARD_URL_PATH
+    return existing is None
 
 
 # --- Command line --------------------------------------------------------------
@@ -956,8 +959,11 @@ async def develop_setup(
         for title in await remove_failed_entries(client, ONBOARDING_DOMAINS):
             print(f"Removed {title!r}: it needs a package --skip-pip does not install")
         await print_occupancy(client)
-        path = await ensure_dashboard(client)
-        print(f"Dashboard: {client.base_url}/{path}")
+        new_dashboard = await ensure_dashboard(client)
+        print(
+            f"Dashboard {DASHBOARD_TITLE!r} ({DASHBOARD_URL_PATH}) "
+            + ("created" if new_dashboard else "updated")
+        )
 
 
 async def print_occupancy(client: HassClient) -> None:

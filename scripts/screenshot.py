@@ -20,7 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 import contextlib
 from dataclasses import dataclass
 from datetime import timedelta
@@ -48,6 +48,9 @@ SIMULATOR_INTERVAL = 2.0
 POLL_EVERY = 5.0
 # The same people move in every screenshot, as far as timing allows.
 SIMULATOR_SEED = 6
+# Debian's browser itself, without the wrapper script /usr/bin/chromium, which adds
+# flags of its own (remote extensions among them); then whatever is on PATH.
+CHROMIUM_BINARY = Path("/usr/lib/chromium/chromium")
 CHROMIUM = ("chromium", "chromium-browser")
 
 CHROMIUM_FLAGS = (
@@ -104,49 +107,12 @@ class ScreenshotError(RuntimeError):
 
 def find_chromium() -> str:
     """Return the path of Chromium; raise when it is not installed."""
+    if os.access(CHROMIUM_BINARY, os.X_OK):
+        return str(CHROMIUM_BINARY)
     for name in CHROMIUM:
         if path := shutil.which(name):
             return path
     raise ScreenshotError("Chromium is not installed (apt-get install chromium)")
-
-
-@contextlib.contextmanager
-def chromium_process(profile: Path, port: int, log_path: Path) -> Iterator[None]:
-    """Run headless Chromium with DevTools on 127.0.0.1:port, then stop it.
-
-    Chromium starts helper processes of its own; it runs in a process group
-    of its own, which is ended as a whole.
-    """
-    command = [
-        find_chromium(),
-        *CHROMIUM_FLAGS,
-        f"--user-data-dir={profile}",
-        f"--remote-debugging-port={port}",
-        f"--window-size={WIDTH},{HEIGHT}",
-        "about:blank",
-    ]
-    with log_path.open("ab") as log:
-        process = subprocess.Popen(
-            command,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
-        yield
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-        # Helpers that outlived the browser process, if any.
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
 
 
 @dataclass
@@ -204,6 +170,72 @@ async def page_websocket(session: aiohttp.ClientSession, port: int) -> str:
         await asyncio.sleep(0.3)
 
 
+def start_chromium(port: int, workdir: Path) -> subprocess.Popen[bytes]:
+    """Start headless Chromium with DevTools on 127.0.0.1:port."""
+    command = [
+        find_chromium(),
+        *CHROMIUM_FLAGS,
+        f"--user-data-dir={workdir / 'chromium'}",
+        f"--remote-debugging-port={port}",
+        f"--window-size={WIDTH},{HEIGHT}",
+        "about:blank",
+    ]
+    # Its crash handler (which has no upload URL) keeps its database under
+    # XDG_CONFIG_HOME, its singleton socket goes to TMPDIR: all of it in the
+    # temporary directory, with everything else.
+    (workdir / "tmp").mkdir(exist_ok=True)
+    env = {
+        **os.environ,
+        "XDG_CONFIG_HOME": str(workdir / "xdg-config"),
+        "XDG_CACHE_HOME": str(workdir / "xdg-cache"),
+        "TMPDIR": str(workdir / "tmp"),
+    }
+    with (workdir / "chromium.log").open("ab") as log:
+        return subprocess.Popen(
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
+        )
+
+
+@contextlib.asynccontextmanager
+async def open_chromium(
+    session: aiohttp.ClientSession, workdir: Path
+) -> AsyncIterator[DevTools]:
+    """Run headless Chromium; yield its page; close it and wait until it ends.
+
+    Closed over DevTools, Chromium ends its helper processes itself. It runs
+    in a process group of its own, so that any helper left can be ended too.
+    """
+    port = hb.free_port()
+    process = start_chromium(port, workdir)
+    closing = False
+    try:
+        async with session.ws_connect(
+            await page_websocket(session, port), max_msg_size=0
+        ) as ws:
+            page = DevTools(ws)
+            try:
+                yield page
+            finally:
+                closing = True
+                with contextlib.suppress(
+                    ScreenshotError, aiohttp.ClientError, TimeoutError
+                ):
+                    async with asyncio.timeout(5):
+                        await page.call("Browser.close")
+    finally:
+        if closing:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                await asyncio.to_thread(process.wait, 10)
+        await asyncio.to_thread(hb.stop_process, process, 10)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+
+
 def tokens_script(base_url: str, tokens: Mapping[str, Any]) -> str:
     """Return a script that signs the frontend in, as it keeps its own tokens."""
     stored = {
@@ -250,7 +282,11 @@ def expected_cards(config: Mapping[str, Any], view_path: str) -> dict[str, int]:
     view = next((v for v in config["views"] if v.get("path") == view_path), None)
     if view is None:
         raise ScreenshotError(f"the dashboard has no view {view_path!r}")
-    types = [card["type"] for section in view["sections"] for card in section["cards"]]
+    cards = [
+        *view.get("cards", []),
+        *(card for section in view.get("sections", []) for card in section["cards"]),
+    ]
+    types = [card["type"] for card in cards]
     wanted = {
         "ha-gauge": types.count("gauge"),
         "hui-tile-card": types.count("tile"),
@@ -269,28 +305,23 @@ async def capture(
     workdir: Path,
 ) -> bytes:
     """Sign Chromium in, open the dashboard's view; return a PNG of it."""
-    port = hb.free_port()
     url = f"{base_url}/{hb.DASHBOARD_URL_PATH}/{view_path}"
-    with chromium_process(workdir / "chromium", port, workdir / "chromium.log"):
-        async with session.ws_connect(
-            await page_websocket(session, port), max_msg_size=0
-        ) as ws:
-            page = DevTools(ws)
-            await page.call(
-                "Emulation.setDeviceMetricsOverride",
-                width=WIDTH,
-                height=HEIGHT,
-                deviceScaleFactor=1,
-                mobile=False,
-            )
-            await page.call("Page.enable")
-            await page.call(
-                "Page.addScriptToEvaluateOnNewDocument",
-                source=tokens_script(base_url, tokens),
-            )
-            await page.call("Page.navigate", url=url)
-            await wait_for_view(page, expected)
-            shot = await page.call("Page.captureScreenshot", format="png")
+    async with open_chromium(session, workdir) as page:
+        await page.call(
+            "Emulation.setDeviceMetricsOverride",
+            width=WIDTH,
+            height=HEIGHT,
+            deviceScaleFactor=1,
+            mobile=False,
+        )
+        await page.call("Page.enable")
+        await page.call(
+            "Page.addScriptToEvaluateOnNewDocument",
+            source=tokens_script(base_url, tokens),
+        )
+        await page.call("Page.navigate", url=url)
+        await wait_for_view(page, expected)
+        shot = await page.call("Page.captureScreenshot", format="png")
     return base64.b64decode(shot["data"])
 
 
@@ -298,7 +329,7 @@ async def capture(
 
 
 def start_simulator(
-    port: int, interval: float, log_path: Path
+    port: int, interval: float, seed: int, log_path: Path
 ) -> subprocess.Popen[bytes]:
     """Start the demo simulator on 127.0.0.1:port."""
     with log_path.open("ab") as log:
@@ -314,7 +345,7 @@ def start_simulator(
                 "--interval",
                 str(interval),
                 "--seed",
-                str(SIMULATOR_SEED),
+                str(seed),
             ],
             stdin=subprocess.DEVNULL,
             stdout=log,
@@ -360,7 +391,7 @@ async def take_screenshot(args: argparse.Namespace, workdir: Path) -> bytes:
     try:
         print(f"Starting the simulator and Home Assistant on {base_url}")
         processes.append(
-            start_simulator(simulator_port, args.interval, logs["simulator"])
+            start_simulator(simulator_port, args.interval, args.seed, logs["simulator"])
         )
         hass = hb.start_hass(config_dir, logs["hass"])
         processes.append(hass)
@@ -414,6 +445,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         type=float,
         default=SIMULATOR_INTERVAL,
         help="the simulator's seconds between moves (default %(default)s)",
+    )
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=SIMULATOR_SEED,
+        help="the simulator's random seed (default %(default)s)",
     )
     parser.add_argument(
         "--keep", action="store_true", help="keep the temporary directory (logs)"
