@@ -597,33 +597,27 @@ async def test_reconfigure_butlr_to_api_client(
     assert dict(butlr_entry.data) == _entry_data(providers, AUTH_BUTLR_ACCOUNT)
 
 
-async def test_reconfigure_butlr_other_organisation(
-    hass: HomeAssistant, providers: SimulatorServer, butlr_entry: MockConfigEntry
+@pytest.mark.parametrize(
+    ("other_organisation", "loaded"),
+    [
+        (True, True),  # the client sees none of the entry's sites
+        (False, False),  # no spaces of the entry to compare with
+    ],
+)
+async def test_reconfigure_butlr_kind_not_proven_same(
+    hass: HomeAssistant,
+    providers: SimulatorServer,
+    butlr_entry: MockConfigEntry,
+    other_organisation: bool,
+    loaded: bool,
 ) -> None:
-    """An API client of another organisation aborts and leaves the entry as it was."""
-    providers.butlr.other_organisations[API_CLIENT[0]] = [
-        ButlrSite("site_elsewhere", "Elsewhere")
-    ]
-    await setup_entry(hass, butlr_entry)
-    result = await butlr_entry.start_reconfigure_flow(hass, show_advanced_options=True)
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {"next_step_id": AUTH_BUTLR_API_CLIENT}
-    )
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"],
-        {
-            **CASES[AUTH_BUTLR_API_CLIENT]["credentials"],
-            CONF_BASE_URL: providers.base_url,
-        },
-    )
-    _assert_abort(result, "unique_id_mismatch")
-    assert dict(butlr_entry.data) == _entry_data(providers, AUTH_BUTLR_ACCOUNT)
-
-
-async def test_reconfigure_butlr_kind_needs_a_loaded_entry(
-    hass: HomeAssistant, providers: SimulatorServer, butlr_entry: MockConfigEntry
-) -> None:
-    """Without the entry's spaces to compare, another id cannot be accepted."""
+    """An API client not shown to be of the entry's organisation aborts the switch."""
+    if other_organisation:
+        providers.butlr.other_organisations[API_CLIENT[0]] = [
+            ButlrSite("site_elsewhere", "Elsewhere")
+        ]
+    if loaded:
+        await setup_entry(hass, butlr_entry)
     result = await butlr_entry.start_reconfigure_flow(hass, show_advanced_options=True)
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], {"next_step_id": AUTH_BUTLR_API_CLIENT}
