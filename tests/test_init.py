@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import ConfigEntryState
-from homeassistant.const import STATE_OFF, STATE_ON, STATE_UNAVAILABLE
+from homeassistant.const import STATE_OFF, STATE_ON, STATE_UNAVAILABLE, EntityCategory
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr, entity_registry as er
 from pytest_homeassistant_custom_component.common import (
@@ -14,6 +14,7 @@ from pytest_homeassistant_custom_component.common import (
     async_fire_time_changed,
 )
 
+from custom_components.space_occupancy import binary_sensor, sensor
 from custom_components.space_occupancy.const import DOMAIN
 
 from .conftest import SimulatorServer, setup_entry
@@ -150,3 +151,32 @@ async def test_unload(
     await setup_entry(hass, butlr_entry)
     assert await hass.config_entries.async_unload(butlr_entry.entry_id)
     assert butlr_entry.state is ConfigEntryState.NOT_LOADED
+
+
+async def test_entity_categories_and_parallel_updates(
+    hass: HomeAssistant,
+    simulator: SimulatorServer,
+    butlr_scenario: ButlrScenario,
+    butlr_entry: MockConfigEntry,
+    entity_registry: er.EntityRegistry,
+) -> None:
+    """Capacity and last reading are diagnostics; the platforms never poll in parallel."""
+    await setup_entry(hass, butlr_entry)
+    assert (
+        entity_registry.async_get("sensor.meeting_room_capacity").entity_category
+        is EntityCategory.DIAGNOSTIC
+    )
+    assert (
+        entity_registry.async_get("sensor.meeting_room_occupancy").entity_category
+        is None
+    )
+    assert sensor.PARALLEL_UPDATES == 0
+    assert binary_sensor.PARALLEL_UPDATES == 0
+    assert {
+        description.key: description.entity_category
+        for description in sensor.SENSORS
+        if description.entity_category
+    } == {
+        "capacity": EntityCategory.DIAGNOSTIC,
+        "last_reading": EntityCategory.DIAGNOSTIC,
+    }
