@@ -362,22 +362,23 @@ class ButlrClient:
 
         readings: dict[str, Reading] = {}
         for room in topology.rooms:
-            space = topology.spaces[room.id]
-            reading = (
+            door_line = (
                 traffic_reading(traffic.get(room.id), bool(room.traffic_online))
                 if room.traffic_online is not None
-                else Reading(occupancy=None, active=False)
+                else None
             )
             if room.presence_online is not None:
                 # Presence counts people directly: it wins over door-line estimates.
-                people = presence.get(room.id) if room.presence_online else None
-                reading = Reading(
-                    occupancy=people,
-                    active=people is not None,
-                    entries_today=reading.entries_today,
-                    exits_today=reading.exits_today,
-                )
-            readings[room.id] = _with_capacity(reading, space.capacity)
+                occupancy = presence.get(room.id) if room.presence_online else None
+            else:
+                # A traffic reading has an occupancy exactly while it is active.
+                occupancy = door_line.occupancy if door_line else None
+            readings[room.id] = _reading(
+                occupancy,
+                topology.spaces[room.id].capacity,
+                door_line.entries_today if door_line else None,
+                door_line.exits_today if door_line else None,
+            )
         _roll_up(topology, readings)
         return Snapshot(spaces=topology.spaces, readings=readings, fetched_at=now)
 
@@ -522,17 +523,20 @@ def _bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-def _with_capacity(reading: Reading, capacity: int | None) -> Reading:
+def _reading(
+    occupancy: int | None,
+    capacity: int | None,
+    entries_today: int | None = None,
+    exits_today: int | None = None,
+) -> Reading:
+    """Build a reading: active when there is an occupancy, with its percentage."""
     return Reading(
-        occupancy=reading.occupancy,
+        occupancy=occupancy,
         capacity=capacity,
-        percentage=percentage_of(reading.occupancy, capacity)
-        if reading.active
-        else None,
-        active=reading.active,
-        observed_at=reading.observed_at,
-        entries_today=reading.entries_today,
-        exits_today=reading.exits_today,
+        percentage=percentage_of(occupancy, capacity),
+        active=occupancy is not None,
+        entries_today=entries_today,
+        exits_today=exits_today,
     )
 
 
@@ -554,12 +558,8 @@ def _roll_up(topology: _Topology, readings: dict[str, Reading]) -> None:
             sum(reading.capacity for reading in child_readings if reading.capacity)
             or None
         )
-        reading = _with_capacity(
-            Reading(
-                occupancy=sum(r.occupancy or 0 for r in active) if active else None,
-                active=bool(active),
-            ),
-            capacity,
+        reading = _reading(
+            sum(r.occupancy or 0 for r in active) if active else None, capacity
         )
         readings[space_id] = reading
         return reading
