@@ -4,15 +4,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-import json
-from pathlib import Path
-from typing import Any
 
 from aiohttp import ClientSession
 from aiohttp.test_utils import TestServer
 from freezegun.api import FrozenDateTimeFactory
-from homeassistant.const import CONF_PASSWORD, CONF_USERNAME
-from homeassistant.core import HomeAssistant
+from homeassistant.const import CONF_PASSWORD, CONF_USERNAME, EVENT_STATE_CHANGED
+from homeassistant.core import Event, HomeAssistant, callback
 import pytest
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
@@ -46,13 +43,6 @@ from .simulator import Simulator, create_app
 from .simulator.butlr import ACCOUNT, ButlrScenario, demo_scenario
 from .simulator.concordia import SEED_API_KEY, SEED_USER_ID
 from .simulator.occuspace import SEED_TOKEN
-
-FIXTURES = Path(__file__).parent / "fixtures"
-
-
-def load_fixture_json(name: str) -> Any:
-    """A recorded payload from tests/fixtures."""
-    return json.loads((FIXTURES / name).read_text(encoding="utf-8"))
 
 
 @pytest.fixture(autouse=True)
@@ -166,3 +156,16 @@ async def poll(
     freezer.tick(timedelta(seconds=seconds))
     async_fire_time_changed(hass)
     await hass.async_block_till_done(wait_background_tasks=True)
+
+
+@pytest.fixture
+def state_changes(hass: HomeAssistant) -> list[str]:
+    """The entity ids whose state changed, in order, from now on."""
+    changed: list[str] = []
+
+    @callback
+    def record(event: Event) -> None:
+        changed.append(event.data["entity_id"])
+
+    hass.bus.async_listen(EVENT_STATE_CHANGED, record)
+    return changed

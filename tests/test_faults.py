@@ -46,9 +46,10 @@ from custom_components.space_occupancy.providers.http import (
     DEFAULT_TIMEOUT,
 )
 
-from .conftest import NOW, SimulatorServer, load_fixture_json, poll, setup_entry
+from .conftest import NOW, SimulatorServer, poll, setup_entry
 from .simulator import Fault
 from .simulator.butlr import ACCOUNT, API_CLIENT
+from .simulator.common import load_fixture
 from .simulator.concordia import (
     SEED_API_KEY,
     SEED_USER_ID,
@@ -128,7 +129,7 @@ def fresh_data(simulator: SimulatorServer) -> None:
     """Put back the good data, as recent as the seeds say, relative to now."""
     simulator.butlr.presence_payload = None
     simulator.butlr.traffic_payload = None
-    simulator.occuspace.now_payloads = {2: load_fixture_json("occuspace_now_2.json")}
+    simulator.occuspace.now_payloads = {2: load_fixture("occuspace_now_2.json")}
     simulator.concordia.payload = None
     simulator.concordia.libraries = concordia_seed(dt_util.utcnow()).libraries
 
@@ -522,7 +523,7 @@ def occuspace_building(**changes: Any) -> Callable[[SimulatorServer], None]:
                 target[key] = value
 
     def apply(simulator: SimulatorServer) -> None:
-        answer = copy.deepcopy(load_fixture_json("occuspace_now_2.json"))
+        answer = copy.deepcopy(load_fixture("occuspace_now_2.json"))
         building = answer["data"]
         floors = {f"floor_{child['id']}": child for child in building["childCounts"]}
         for key, fields in changes.items():

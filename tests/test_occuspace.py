@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from freezegun.api import FrozenDateTimeFactory
-from homeassistant.const import EVENT_STATE_CHANGED, STATE_UNAVAILABLE
-from homeassistant.core import Event, HomeAssistant, callback
+from homeassistant.const import STATE_UNAVAILABLE
+from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
@@ -118,6 +118,7 @@ async def test_new_timestamp_writes_only_last_reading(
     simulator: SimulatorServer,
     occuspace_entry: MockConfigEntry,
     freezer: FrozenDateTimeFactory,
+    state_changes: list[str],
 ) -> None:
     """Occuspace stamps every answer anew: only the last-reading sensors change."""
     simulator.occuspace = OccuspaceScenario(
@@ -128,15 +129,9 @@ async def test_new_timestamp_writes_only_last_reading(
         tokens={SEED_TOKEN},
     )
     await setup_entry(hass, occuspace_entry)
-    changed: list[str] = []
-
-    @callback
-    def record(event: Event) -> None:
-        changed.append(event.data["entity_id"])
-
-    hass.bus.async_listen(EVENT_STATE_CHANGED, record)
+    state_changes.clear()  # Setup wrote every state once; count from here.
     await poll(hass, freezer, 120)
-    assert sorted(changed) == [
+    assert sorted(state_changes) == [
         "sensor.campus_last_reading",
         "sensor.library_last_reading",
     ]

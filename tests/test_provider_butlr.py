@@ -20,7 +20,7 @@ from custom_components.space_occupancy.providers.butlr import (
     traffic_reading,
 )
 
-from .conftest import SimulatorServer, load_fixture_json
+from .conftest import SimulatorServer
 from .simulator import Fault
 from .simulator.butlr import (
     ACCOUNT,
@@ -32,6 +32,7 @@ from .simulator.butlr import (
     ButlrSite,
     demo_scenario,
 )
+from .simulator.common import load_fixture
 
 NOW = datetime(2024, 6, 12, 15, 0, tzinfo=UTC)
 
@@ -74,7 +75,7 @@ def make_client(
 
 def test_seed_traffic_example() -> None:
     """Seed 000: room_xxx1 → 0 (10 in, 11 out), room_xxx2 → 3."""
-    counts = occupancy_by_traffic(load_fixture_json("butlr_traffic_seed.json"))
+    counts = occupancy_by_traffic(load_fixture("butlr_traffic_seed.json"))
     occupancy = {
         room: traffic_reading(pair, True).occupancy for room, pair in counts.items()
     }
@@ -84,7 +85,7 @@ def test_seed_traffic_example() -> None:
 
 def test_seed_presence_example() -> None:
     """Seed 001: room_xxx1 → 1 + 2 = 3, room_xxx2 → 1 + 1 = 2."""
-    assert occupancy_by_presence(load_fixture_json("butlr_presence_seed.json")) == {
+    assert occupancy_by_presence(load_fixture("butlr_presence_seed.json")) == {
         "room_xxx1": 3,
         "room_xxx2": 2,
     }
@@ -101,7 +102,7 @@ async def test_seed_payloads_through_the_client(
         ButlrRoom("room_xxx1", "Traffic 1", sensors=[ButlrSensor("t1", "traffic")]),
         ButlrRoom("room_xxx2", "Traffic 2", sensors=[ButlrSensor("t2", "traffic")]),
     ]
-    simulator.butlr.traffic_payload = load_fixture_json("butlr_traffic_seed.json")
+    simulator.butlr.traffic_payload = load_fixture("butlr_traffic_seed.json")
     client = make_client(session, simulator, clock)
     snapshot = await client.async_fetch()
     assert snapshot.readings["room_xxx1"].occupancy == 0
@@ -113,7 +114,7 @@ async def test_seed_payloads_through_the_client(
         ButlrRoom("room_xxx1", "Presence 1", sensors=[ButlrSensor("p1", "presence")]),
         ButlrRoom("room_xxx2", "Presence 2", sensors=[ButlrSensor("p2", "presence")]),
     ]
-    simulator.butlr.presence_payload = load_fixture_json("butlr_presence_seed.json")
+    simulator.butlr.presence_payload = load_fixture("butlr_presence_seed.json")
     clock.advance(hours=1)  # the topology is re-read hourly
     snapshot = await client.async_fetch()
     assert snapshot.readings["room_xxx1"].occupancy == 3

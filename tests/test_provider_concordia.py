@@ -35,7 +35,7 @@ from custom_components.space_occupancy.providers.concordia import (
     stale_limit,
 )
 
-from .conftest import load_fixture_json
+from .simulator.common import load_fixture
 from .simulator.concordia import (
     SEED_API_KEY,
     SEED_USER_ID,
@@ -157,7 +157,7 @@ async def test_seed_scenario_readings(feed: Feed) -> None:
 
 async def test_seed_verbatim_payload(feed: Feed) -> None:
     """The seed's own example, read at 17:00 Montreal time: every library is active."""
-    feed.scenario.payload = load_fixture_json("concordia_occupancy.json")
+    feed.scenario.payload = load_fixture("concordia_occupancy.json")
 
     snapshot = await feed.client().async_fetch()
 

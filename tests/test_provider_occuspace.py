@@ -27,7 +27,7 @@ from custom_components.space_occupancy.providers.occuspace import (
     normalise_percentage,
 )
 
-from .conftest import load_fixture_json
+from .simulator.common import load_fixture
 from .simulator.occuspace import (
     SEED_TOKEN,
     OccuspaceLocation,
@@ -178,8 +178,8 @@ async def test_seed_example(
 
 async def test_seed_fixtures_are_the_seed_payloads() -> None:
     """The recorded payloads keep the seed's example values."""
-    locations = load_fixture_json("occuspace_locations.json")
-    now = load_fixture_json("occuspace_now_2.json")
+    locations = load_fixture("occuspace_locations.json")
+    now = load_fixture("occuspace_now_2.json")
     assert locations["data"][:2] == [
         {
             "id": 1,
@@ -461,7 +461,7 @@ async def test_html_404_on_both_paths(
     app = web.Application()
 
     async def locations(request: web.Request) -> web.Response:
-        return web.json_response(load_fixture_json("occuspace_locations.json"))
+        return web.json_response(load_fixture("occuspace_locations.json"))
 
     async def not_found(request: web.Request) -> web.Response:
         return express_not_found(request.path)
@@ -581,7 +581,7 @@ async def test_percentage_0_to_100_accepted(
     serve: Serve, make_client: Callable[..., OccuspaceClient], clock: FakeClock
 ) -> None:
     """A deployment sending 0-100 percentages gives the same result."""
-    payload = load_fixture_json("occuspace_now_2.json")
+    payload = load_fixture("occuspace_now_2.json")
     payload["data"]["percentage"] = 20
     payload["data"]["childCounts"][0]["percentage"] = 18
     payload["data"]["childCounts"][1]["percentage"] = 30.0
@@ -601,7 +601,7 @@ async def test_missing_percentage_is_computed(
     serve: Serve, make_client: Callable[..., OccuspaceClient], clock: FakeClock
 ) -> None:
     """Without a percentage, occupancy over the listed capacity gives one."""
-    payload = load_fixture_json("occuspace_now_2.json")
+    payload = load_fixture("occuspace_now_2.json")
     del payload["data"]["percentage"]
     payload["data"]["childCounts"][0]["percentage"] = None
     scenario = seed_scenario(clock=clock, now_payloads={2: payload})
@@ -662,7 +662,7 @@ async def test_child_missing_from_child_counts(
     serve: Serve, make_client: Callable[..., OccuspaceClient], clock: FakeClock
 ) -> None:
     """A leaf its parent's answer leaves out has no reading: inactive."""
-    payload = load_fixture_json("occuspace_now_2.json")
+    payload = load_fixture("occuspace_now_2.json")
     payload["data"]["childCounts"] = payload["data"]["childCounts"][:1]
     payload["data"]["childCounts"].append({"id": 99, "name": "Unknown", "count": 3})
     scenario = seed_scenario(clock=clock, now_payloads={2: payload})
@@ -777,7 +777,7 @@ async def test_timestamps(
     serve: Serve, make_client: Callable[..., OccuspaceClient], clock: FakeClock
 ) -> None:
     """A naive timestamp is UTC; an unreadable one is no observation time."""
-    payload = load_fixture_json("occuspace_now_2.json")
+    payload = load_fixture("occuspace_now_2.json")
     payload["data"]["timestamp"] = "2020-02-15T15:30:00"
     root = {"message": "OK", "data": {"count": 1, "timestamp": "yesterday"}}
     scenario = seed_scenario(clock=clock, now_payloads={2: payload, 1: root})

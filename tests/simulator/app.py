@@ -5,18 +5,15 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 
 from aiohttp import web
 
 from . import butlr, concordia, occuspace
 from .butlr import ButlrScenario
+from .common import utcnow
 from .concordia import ConcordiaScenario
 from .occuspace import OccuspaceScenario
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass
@@ -45,7 +42,7 @@ class Simulator:
     butlr: ButlrScenario = field(default_factory=ButlrScenario)
     occuspace: OccuspaceScenario = field(default_factory=OccuspaceScenario)
     concordia: ConcordiaScenario = field(default_factory=ConcordiaScenario)
-    clock: Callable[[], datetime] = _utcnow
+    clock: Callable[[], datetime] = utcnow
     faults: list[Fault] = field(default_factory=list)
     requests: list[tuple[str, str]] = field(default_factory=list)
 

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 import secrets
 from typing import Any
 
 from aiohttp import web
 
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
+from .common import utcnow
 
 
 @dataclass
@@ -79,7 +77,7 @@ class ButlrScenario:
     # When set, reporting answers these payloads verbatim (the seeds' examples).
     presence_payload: Any = None
     traffic_payload: Any = None
-    clock: Callable[[], datetime] = _utcnow
+    clock: Callable[[], datetime] = utcnow
     tokens: dict[str, datetime] = field(default_factory=dict)
     # Who each token was issued to, and logins that belong to another
     # organisation (they see these sites instead of the scenario's).

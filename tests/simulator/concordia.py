@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from aiohttp import BasicAuth, hdrs, web
+
+from .common import utcnow
 
 MONTREAL = ZoneInfo("America/Montreal")
 OCCUPANCY_PATH = "/API/v1/library/occupancy/"
@@ -21,10 +23,6 @@ DAILY_QUOTA = 10_000
 # Credentials of the seed scenario's application.
 SEED_USER_ID = "1234"
 SEED_API_KEY = "seed-api-key-0123456789abcdef"
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def record_time(moment: datetime) -> str:
@@ -46,7 +44,7 @@ class ConcordiaScenario:
     libraries: dict[str, tuple[str, str]] = field(default_factory=dict)
     quota: int = DAILY_QUOTA
     calls_today: int = 0
-    clock: Callable[[], datetime] = _utcnow
+    clock: Callable[[], datetime] = utcnow
     payload: Any = None
     # The Montreal date calls_today counts for; None: the current one.
     quota_day: date | None = None
@@ -99,7 +97,7 @@ def seed_scenario(
             "Vanier": ("104.0000", record_time(now - timedelta(minutes=45))),
             "GreyNuns": ("-5.0000", record_time(now - timedelta(minutes=15))),
         },
-        clock=clock if clock is not None else _utcnow,
+        clock=clock if clock is not None else utcnow,
     )
 
 

@@ -5,13 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-import json
-from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
-FIXTURES = Path(__file__).parent.parent / "fixtures"
+from .common import load_fixture, utcnow
+
 SEED_TOKEN = "seed-token"
 EARLIEST_COUNT = "2020-01-15"
 
@@ -21,10 +20,6 @@ EXPRESS_404 = (
     "<title>Error</title>\n</head>\n<body>\n<pre>Cannot GET {path}</pre>\n"
     "</body>\n</html>\n"
 )
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass
@@ -53,7 +48,7 @@ class OccuspaceScenario:
 
     locations: list[OccuspaceLocation] = field(default_factory=list)
     tokens: set[str] = field(default_factory=set)
-    clock: Callable[[], datetime] = _utcnow
+    clock: Callable[[], datetime] = utcnow
     parent_key: str = "parentID"
     singular_path_only: bool = False
     hidden: set[int] = field(default_factory=set)
@@ -215,11 +210,6 @@ def add_routes(
     app.router.add_get("/v1/location/{id}/now", _now)
     # Anything else under /v1 is a route Express does not have.
     app.router.add_get("/v1/{tail:.*}", _not_found)
-
-
-def load_fixture(name: str) -> Any:
-    """Load a recorded payload from tests/fixtures."""
-    return json.loads((FIXTURES / name).read_text(encoding="utf-8"))
 
 
 def seed_scenario(**overrides: Any) -> OccuspaceScenario:
