@@ -147,3 +147,21 @@ async def test_unchanged_poll_writes_no_state(
             "sensor.hq_occupancy_percentage",
         ]
     )
+
+
+async def test_capacity_set_at_the_provider_adds_percentage(
+    hass: HomeAssistant,
+    butlr_scenario: ButlrScenario,
+    butlr_entry: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """A capacity the provider starts to give brings the percentage and grades."""
+    await setup_entry(hass, butlr_entry)
+    butlr_scenario.expires_in = 100_000
+    assert hass.states.get("sensor.focus_room_occupancy_percentage") is None
+    focus = butlr_scenario.sites[0].buildings[0].floors[0].rooms[1]
+    focus.capacity = 4
+    focus.sensors[0].people = 1
+    await poll(hass, freezer, 3600)  # the topology is re-read hourly
+    assert hass.states.get("sensor.focus_room_occupancy_percentage").state == "25.0"
+    assert hass.states.get("sensor.focus_room_activity").state == "low"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Protocol
 
 from homeassistant.core import callback
@@ -97,19 +97,22 @@ def async_add_space_entities[DescriptionT: SpaceEntityDescriptionLike](
     """
     coordinator = entry.runtime_data
     added: set[tuple[str, str]] = set()
-    decided_by: tuple[object, ...] = ()
+    decided_for: tuple[Mapping[str, Space], dict[str, int]] | None = None
 
     @callback
     def add_new() -> None:
-        nonlocal decided_by
+        nonlocal decided_for
         snapshot = coordinator.data
-        inputs = (
-            snapshot.spaces.keys() & snapshot.readings.keys(),
-            coordinator.user_capacities,
-        )
-        if inputs == decided_by:
-            return  # Nothing that decides which entities exist has changed.
-        decided_by = (set(inputs[0]), dict(inputs[1]))
+        # Providers re-read their spaces at most hourly and hand out the same
+        # mapping in between: only a new mapping or new user capacities can
+        # add entities, and most polls skip the walk over every space.
+        if (
+            decided_for is not None
+            and decided_for[0] is snapshot.spaces
+            and decided_for[1] == coordinator.user_capacities
+        ):
+            return
+        decided_for = (snapshot.spaces, dict(coordinator.user_capacities))
         new: list[Entity] = []
         for space_id in ordered_space_ids(snapshot.spaces):
             state = coordinator.space_state(space_id)
