@@ -10,6 +10,7 @@ from aiohttp.test_utils import TestServer
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.const import CONF_PASSWORD, CONF_USERNAME, EVENT_STATE_CHANGED
 from homeassistant.core import Event, HomeAssistant, callback
+from homeassistant.helpers import device_registry as dr
 import pytest
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
@@ -104,6 +105,26 @@ def butlr_entry(hass: HomeAssistant, simulator: SimulatorServer) -> MockConfigEn
     )
     entry.add_to_hass(hass)
     return entry
+
+
+def find_device(
+    hass: HomeAssistant, entry: MockConfigEntry, space_id: str
+) -> dr.DeviceEntry | None:
+    """Return the device of a space, looked up the same way on every HA line.
+
+    (``DeviceRegistry.async_get_device`` is deprecated on 2026.x.)
+    """
+    wanted = (DOMAIN, f"{entry.unique_id}_{space_id}")
+    return next(
+        (
+            device
+            for device in dr.async_entries_for_config_entry(
+                dr.async_get(hass), entry.entry_id
+            )
+            if wanted in device.identifiers
+        ),
+        None,
+    )
 
 
 async def setup_entry(hass: HomeAssistant, entry: MockConfigEntry) -> None:

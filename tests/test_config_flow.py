@@ -4,16 +4,27 @@ from __future__ import annotations
 
 from datetime import timedelta
 import json
+import logging
 from pathlib import Path
 import socket
 from typing import Any
 from unittest.mock import AsyncMock, patch
 
 from freezegun.api import FrozenDateTimeFactory
-from homeassistant.config_entries import SOURCE_USER, ConfigEntryState
+from homeassistant.config_entries import (
+    SOURCE_REAUTH,
+    SOURCE_RECONFIGURE,
+    SOURCE_USER,
+    ConfigEntryState,
+)
 from homeassistant.const import CONF_SCAN_INTERVAL, STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
-from homeassistant.data_entry_flow import FlowResult, FlowResultType, InvalidData
+from homeassistant.data_entry_flow import (
+    FlowResult,
+    FlowResultType,
+    InvalidData,
+    section,
+)
 from homeassistant.helpers import entity_registry as er
 import pytest
 from pytest_homeassistant_custom_component.common import (
@@ -68,6 +79,8 @@ VALIDATE = {
     AUTH_CONCORDIA: f"{PROVIDERS}.concordia.ConcordiaClient.async_validate",
 }
 SETUP_ENTRY = "custom_components.space_occupancy.async_setup_entry"
+# The collapsed section of the credential forms that holds the base URL.
+ADVANCED = "advanced"
 NEW_SECRET = "rotated-secret-value"
 
 
@@ -157,27 +170,57 @@ def _add_entry(
     return entry
 
 
-def _fields(result: FlowResult) -> dict[str, Any]:
-    """A form's fields with their suggested values (None when there is none)."""
+def _sections(result: FlowResult) -> dict[str, section]:
+    """A form's sections by name."""
     return {
-        str(key): (key.description or {}).get("suggested_value")
-        for key in result["data_schema"].schema
+        str(key): value
+        for key, value in result["data_schema"].schema.items()
+        if isinstance(value, section)
     }
 
 
+def _fields(result: FlowResult) -> dict[str, Any]:
+    """A form's fields, those of its sections too, with their suggested values."""
+    schemas = [result["data_schema"], *(s.schema for s in _sections(result).values())]
+    return {
+        str(key): (key.description or {}).get("suggested_value")
+        for schema in schemas
+        for key, value in schema.schema.items()
+        if not isinstance(value, section)
+    }
+
+
+async def _configure(
+    hass: HomeAssistant, flow_id: str, user_input: dict[str, Any]
+) -> FlowResult:
+    """Submit a form as the frontend does: the base URL inside the advanced section."""
+    if CONF_BASE_URL in user_input:
+        user_input = {**user_input}
+        user_input[ADVANCED] = {CONF_BASE_URL: user_input.pop(CONF_BASE_URL)}
+    return await hass.config_entries.flow.async_configure(flow_id, user_input)
+
+
 def _assert_form(
-    result: FlowResult, step_id: str, errors: dict[str, str], section: str = "config"
+    result: FlowResult, step_id: str, errors: dict[str, str], flow: str = "config"
 ) -> None:
     """A form of this step with these errors, every field and error translated."""
     assert result["type"] is FlowResultType.FORM
     assert result["step_id"] == step_id
     assert (result["errors"] or {}) == errors
-    texts = STRINGS[section]["step"][step_id]
-    for field in _fields(result):
+    texts = STRINGS[flow]["step"][step_id]
+    sections = _sections(result)
+    for field in result["data_schema"].schema:
+        if str(field) in sections:
+            continue
         assert field in texts["data"]
         assert field in texts["data_description"]
+    for name, form_section in sections.items():
+        assert texts["sections"][name]["name"]
+        for field in form_section.schema.schema:
+            assert field in texts["sections"][name]["data"]
+            assert field in texts["sections"][name]["data_description"]
     for error in errors.values():
-        assert error in STRINGS[section]["error"]
+        assert error in STRINGS[flow]["error"]
 
 
 def _assert_abort(result: FlowResult, reason: str) -> None:
@@ -186,26 +229,20 @@ def _assert_abort(result: FlowResult, reason: str) -> None:
     assert reason in STRINGS["config"]["abort"]
 
 
-async def _open_form(
-    hass: HomeAssistant, kind: str, *, advanced: bool = True
-) -> FlowResult:
+async def _open_form(hass: HomeAssistant, kind: str) -> FlowResult:
     """Walk the provider menus to a credential kind's form."""
     result = await hass.config_entries.flow.async_init(
-        DOMAIN, context={"source": SOURCE_USER, "show_advanced_options": advanced}
+        DOMAIN, context={"source": SOURCE_USER}
     )
     assert result["type"] is FlowResultType.MENU
     assert result["step_id"] == "user"
     assert result["menu_options"] == ["butlr", AUTH_OCCUSPACE, AUTH_CONCORDIA]
     if kind in (AUTH_BUTLR_ACCOUNT, AUTH_BUTLR_API_CLIENT):
-        result = await hass.config_entries.flow.async_configure(
-            result["flow_id"], {"next_step_id": "butlr"}
-        )
+        result = await _configure(hass, result["flow_id"], {"next_step_id": "butlr"})
         assert result["type"] is FlowResultType.MENU
         assert result["step_id"] == "butlr"
         assert result["menu_options"] == [AUTH_BUTLR_ACCOUNT, AUTH_BUTLR_API_CLIENT]
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {"next_step_id": kind}
-    )
+    result = await _configure(hass, result["flow_id"], {"next_step_id": kind})
     _assert_form(result, kind, {})
     return result
 
@@ -229,20 +266,15 @@ async def test_create_entry(
     base_url = providers.base_url + case["path"]
     result = await _open_form(hass, kind)
     assert set(_fields(result)) == {*case["credentials"], CONF_BASE_URL}
-    # Advanced mode offers the real API as the base URL.
-    assert (
-        result["data_schema"](case["credentials"])[CONF_BASE_URL]
-        == (DEFAULT_BASE_URLS[PROVIDER_OF_AUTH[kind]])
-    )
 
     wrong = {**case["credentials"], case["secret"]: "wrong", CONF_BASE_URL: base_url}
-    result = await hass.config_entries.flow.async_configure(result["flow_id"], wrong)
+    result = await _configure(hass, result["flow_id"], wrong)
     _assert_form(result, kind, {"base": "invalid_auth"})
     # What was typed stays in the form.
     assert _fields(result)[CONF_BASE_URL] == base_url
 
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {**case["credentials"], CONF_BASE_URL: base_url}
+    result = await _configure(
+        hass, result["flow_id"], {**case["credentials"], CONF_BASE_URL: base_url}
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert result["title"] == case["title"]
@@ -254,18 +286,29 @@ async def test_create_entry(
 
 
 @pytest.mark.parametrize("kind", list(CASES))
-async def test_create_entry_not_advanced(hass: HomeAssistant, kind: str) -> None:
-    """Without advanced mode there is no base URL field: the entry uses the real API."""
+async def test_create_entry_real_api(hass: HomeAssistant, kind: str) -> None:
+    """The base URL waits in a collapsed section, set to the provider's real API.
+
+    A user who never opens the section gets an entry on the real API.
+    """
     case = CASES[kind]
     account = Account(unique_id=case["unique_id"], title=case["title"])
     with (
         patch(VALIDATE[kind], AsyncMock(return_value=account)) as validate,
         patch(SETUP_ENTRY, return_value=True),
     ):
-        result = await _open_form(hass, kind, advanced=False)
-        assert set(_fields(result)) == set(case["credentials"])
+        result = await _open_form(hass, kind)
+        advanced = _sections(result)[ADVANCED]
+        assert advanced.options == {"collapsed": True}
+        real_api = DEFAULT_BASE_URLS[PROVIDER_OF_AUTH[kind]]
+        assert _fields(result) == {
+            **dict.fromkeys(case["credentials"]),
+            CONF_BASE_URL: real_api,
+        }
+        # What the frontend sends for an untouched section: its suggested values.
         result = await hass.config_entries.flow.async_configure(
-            result["flow_id"], case["credentials"]
+            result["flow_id"],
+            {**case["credentials"], ADVANCED: {CONF_BASE_URL: real_api}},
         )
         await hass.async_block_till_done()
     validate.assert_awaited_once()
@@ -276,7 +319,7 @@ async def test_create_entry_not_advanced(hass: HomeAssistant, kind: str) -> None
         CONF_PROVIDER: PROVIDER_OF_AUTH[kind],
         CONF_AUTH_METHOD: kind,
         **case["credentials"],
-        CONF_BASE_URL: DEFAULT_BASE_URLS[PROVIDER_OF_AUTH[kind]],
+        CONF_BASE_URL: real_api,
     }
 
 
@@ -290,14 +333,10 @@ async def test_butlr_cannot_connect_then_recovers(
         **CASES[AUTH_BUTLR_ACCOUNT]["credentials"],
         CONF_BASE_URL: providers.base_url,
     }
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], user_input
-    )
+    result = await _configure(hass, result["flow_id"], user_input)
     _assert_form(result, AUTH_BUTLR_ACCOUNT, {"base": "cannot_connect"})
 
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], user_input
-    )
+    result = await _configure(hass, result["flow_id"], user_input)
     assert result["type"] is FlowResultType.CREATE_ENTRY
     await hass.async_block_till_done(wait_background_tasks=True)
 
@@ -307,7 +346,8 @@ async def test_cannot_connect_closed_port(
 ) -> None:
     """Nothing listening at the base URL is cannot_connect."""
     result = await _open_form(hass, AUTH_OCCUSPACE)
-    result = await hass.config_entries.flow.async_configure(
+    result = await _configure(
+        hass,
         result["flow_id"],
         {
             KEY_API_TOKEN: occuspace.SEED_TOKEN,
@@ -327,14 +367,10 @@ async def test_unexpected_error_then_recovers(
         CONF_BASE_URL: providers.base_url,
     }
     with patch(VALIDATE[AUTH_BUTLR_API_CLIENT], side_effect=Exception("boom")):
-        result = await hass.config_entries.flow.async_configure(
-            result["flow_id"], user_input
-        )
+        result = await _configure(hass, result["flow_id"], user_input)
     _assert_form(result, AUTH_BUTLR_API_CLIENT, {"base": "unknown"})
 
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], user_input
-    )
+    result = await _configure(hass, result["flow_id"], user_input)
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert result["result"].unique_id == API_CLIENT[0]
     await hass.async_block_till_done(wait_background_tasks=True)
@@ -358,7 +394,8 @@ async def test_base_url_accepted(hass: HomeAssistant, url: str) -> None:
         patch(SETUP_ENTRY, return_value=True),
     ):
         result = await _open_form(hass, AUTH_BUTLR_ACCOUNT)
-        result = await hass.config_entries.flow.async_configure(
+        result = await _configure(
+            hass,
             result["flow_id"],
             {**CASES[AUTH_BUTLR_ACCOUNT]["credentials"], CONF_BASE_URL: url},
         )
@@ -383,13 +420,16 @@ async def test_base_url_refused(hass: HomeAssistant, url: str, error: str) -> No
     """A refused base URL is a field error, and the credentials are never sent."""
     with patch(VALIDATE[AUTH_BUTLR_ACCOUNT]) as validate:
         result = await _open_form(hass, AUTH_BUTLR_ACCOUNT)
-        result = await hass.config_entries.flow.async_configure(
+        result = await _configure(
+            hass,
             result["flow_id"],
             {**CASES[AUTH_BUTLR_ACCOUNT]["credentials"], CONF_BASE_URL: url},
         )
-    _assert_form(result, AUTH_BUTLR_ACCOUNT, {CONF_BASE_URL: error})
+    _assert_form(result, AUTH_BUTLR_ACCOUNT, {ADVANCED: error})
     validate.assert_not_called()
     assert _fields(result)[CONF_BASE_URL] == url
+    # The error is shown above the section, and the section opens to show the URL.
+    assert _sections(result)[ADVANCED].options == {"collapsed": False}
 
 
 async def test_already_configured(
@@ -397,7 +437,8 @@ async def test_already_configured(
 ) -> None:
     """The same account twice aborts, leaving the first entry alone."""
     result = await _open_form(hass, AUTH_BUTLR_ACCOUNT)
-    result = await hass.config_entries.flow.async_configure(
+    result = await _configure(
+        hass,
         result["flow_id"],
         {
             **CASES[AUTH_BUTLR_ACCOUNT]["credentials"],
@@ -428,14 +469,12 @@ async def test_reauth(
     assert result["description_placeholders"]["account"] == entry.title
 
     # The old secret no longer works.
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {secret: CASES[kind]["credentials"][secret]}
+    result = await _configure(
+        hass, result["flow_id"], {secret: CASES[kind]["credentials"][secret]}
     )
     _assert_form(result, "reauth_confirm", {"base": "invalid_auth"})
 
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {secret: NEW_SECRET}
-    )
+    result = await _configure(hass, result["flow_id"], {secret: NEW_SECRET})
     _assert_abort(result, "reauth_successful")
     await hass.async_block_till_done(wait_background_tasks=True)
     assert dict(entry.data) == {**_entry_data(providers, kind), secret: NEW_SECRET}
@@ -454,8 +493,8 @@ async def test_reauth_other_account(
         tokens={"marketing-token"},
     )
     result = await entry.start_reauth_flow(hass)
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {KEY_API_TOKEN: "marketing-token"}
+    result = await _configure(
+        hass, result["flow_id"], {KEY_API_TOKEN: "marketing-token"}
     )
     _assert_abort(result, "unique_id_mismatch")
     assert dict(entry.data) == _entry_data(simulator, AUTH_OCCUSPACE)
@@ -473,12 +512,12 @@ async def test_reconfigure_butlr_account(
     coordinator = butlr_entry.runtime_data
     _rotate_secret(providers, AUTH_BUTLR_ACCOUNT)
 
-    result = await butlr_entry.start_reconfigure_flow(hass, show_advanced_options=True)
+    result = await butlr_entry.start_reconfigure_flow(hass)
     assert result["type"] is FlowResultType.MENU
     assert result["step_id"] == "reconfigure"
     assert result["menu_options"] == [AUTH_BUTLR_ACCOUNT, AUTH_BUTLR_API_CLIENT]
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {"next_step_id": AUTH_BUTLR_ACCOUNT}
+    result = await _configure(
+        hass, result["flow_id"], {"next_step_id": AUTH_BUTLR_ACCOUNT}
     )
     _assert_form(result, AUTH_BUTLR_ACCOUNT, {})
     assert _fields(result) == {
@@ -492,21 +531,15 @@ async def test_reconfigure_butlr_account(
         KEY_PASSWORD: ACCOUNT[1],
         CONF_BASE_URL: "http://example.com",
     }
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], user_input
-    )
-    _assert_form(result, AUTH_BUTLR_ACCOUNT, {CONF_BASE_URL: "insecure_url"})
+    result = await _configure(hass, result["flow_id"], user_input)
+    _assert_form(result, AUTH_BUTLR_ACCOUNT, {ADVANCED: "insecure_url"})
 
     user_input[CONF_BASE_URL] = providers.base_url
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], user_input
-    )
+    result = await _configure(hass, result["flow_id"], user_input)
     _assert_form(result, AUTH_BUTLR_ACCOUNT, {"base": "invalid_auth"})
 
     user_input[KEY_PASSWORD] = NEW_SECRET
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], user_input
-    )
+    result = await _configure(hass, result["flow_id"], user_input)
     _assert_abort(result, "reconfigure_successful")
     await hass.async_block_till_done(wait_background_tasks=True)
     assert dict(butlr_entry.data) == {
@@ -533,9 +566,9 @@ async def test_reconfigure_butlr_to_api_client(
         for entry in er.async_entries_for_config_entry(registry, butlr_entry.entry_id)
     }
 
-    result = await butlr_entry.start_reconfigure_flow(hass, show_advanced_options=True)
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {"next_step_id": AUTH_BUTLR_API_CLIENT}
+    result = await butlr_entry.start_reconfigure_flow(hass)
+    result = await _configure(
+        hass, result["flow_id"], {"next_step_id": AUTH_BUTLR_API_CLIENT}
     )
     _assert_form(result, AUTH_BUTLR_API_CLIENT, {})
     assert _fields(result) == {
@@ -543,7 +576,8 @@ async def test_reconfigure_butlr_to_api_client(
         KEY_CLIENT_SECRET: None,
         CONF_BASE_URL: providers.base_url,
     }
-    result = await hass.config_entries.flow.async_configure(
+    result = await _configure(
+        hass,
         result["flow_id"],
         {
             KEY_CLIENT_ID: API_CLIENT[0],
@@ -572,19 +606,18 @@ async def test_reconfigure_butlr_to_api_client(
     # The client's secret is rotated: reauth accepts the same client.
     providers.butlr.api_clients[API_CLIENT[0]] = NEW_SECRET
     result = await butlr_entry.start_reauth_flow(hass)
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {KEY_CLIENT_SECRET: NEW_SECRET}
-    )
+    result = await _configure(hass, result["flow_id"], {KEY_CLIENT_SECRET: NEW_SECRET})
     _assert_abort(result, "reauth_successful")
     await hass.async_block_till_done(wait_background_tasks=True)
     assert butlr_entry.data[KEY_CLIENT_SECRET] == NEW_SECRET
 
     # Back to the account: its id is the unique id, nothing extra is kept.
-    result = await butlr_entry.start_reconfigure_flow(hass, show_advanced_options=True)
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {"next_step_id": AUTH_BUTLR_ACCOUNT}
+    result = await butlr_entry.start_reconfigure_flow(hass)
+    result = await _configure(
+        hass, result["flow_id"], {"next_step_id": AUTH_BUTLR_ACCOUNT}
     )
-    result = await hass.config_entries.flow.async_configure(
+    result = await _configure(
+        hass,
         result["flow_id"],
         {
             KEY_USERNAME: ACCOUNT[0],
@@ -618,11 +651,12 @@ async def test_reconfigure_butlr_kind_not_proven_same(
         ]
     if loaded:
         await setup_entry(hass, butlr_entry)
-    result = await butlr_entry.start_reconfigure_flow(hass, show_advanced_options=True)
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {"next_step_id": AUTH_BUTLR_API_CLIENT}
+    result = await butlr_entry.start_reconfigure_flow(hass)
+    result = await _configure(
+        hass, result["flow_id"], {"next_step_id": AUTH_BUTLR_API_CLIENT}
     )
-    result = await hass.config_entries.flow.async_configure(
+    result = await _configure(
+        hass,
         result["flow_id"],
         {
             **CASES[AUTH_BUTLR_API_CLIENT]["credentials"],
@@ -633,19 +667,26 @@ async def test_reconfigure_butlr_kind_not_proven_same(
     assert dict(butlr_entry.data) == _entry_data(providers, AUTH_BUTLR_ACCOUNT)
 
 
-async def test_reconfigure_keeps_base_url_without_advanced(
+async def test_reconfigure_keeps_base_url(
     hass: HomeAssistant, providers: SimulatorServer, butlr_entry: MockConfigEntry
 ) -> None:
-    """Without the base URL field, reconfigure keeps the entry's base URL."""
+    """Reconfigure shows the entry's own base URL: left alone, the entry keeps it."""
     await setup_entry(hass, butlr_entry)
     _rotate_secret(providers, AUTH_BUTLR_ACCOUNT)
     result = await butlr_entry.start_reconfigure_flow(hass)
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], {"next_step_id": AUTH_BUTLR_ACCOUNT}
     )
-    assert _fields(result) == {KEY_USERNAME: ACCOUNT[0], KEY_PASSWORD: None}
+    assert _sections(result)[ADVANCED].options == {"collapsed": True}
+    suggested = _fields(result)
+    assert suggested[CONF_BASE_URL] == providers.base_url
     result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {KEY_USERNAME: ACCOUNT[0], KEY_PASSWORD: NEW_SECRET}
+        result["flow_id"],
+        {
+            KEY_USERNAME: suggested[KEY_USERNAME],
+            KEY_PASSWORD: NEW_SECRET,
+            ADVANCED: {CONF_BASE_URL: suggested[CONF_BASE_URL]},
+        },
     )
     _assert_abort(result, "reconfigure_successful")
     await hass.async_block_till_done(wait_background_tasks=True)
@@ -663,12 +704,12 @@ async def test_reconfigure_occuspace(
     coordinator = entry.runtime_data
     _rotate_secret(providers, AUTH_OCCUSPACE)
 
-    result = await entry.start_reconfigure_flow(hass, show_advanced_options=True)
+    result = await entry.start_reconfigure_flow(hass)
     _assert_form(result, AUTH_OCCUSPACE, {})
     base_url = f"{providers.base_url}/v1"
     assert _fields(result) == {KEY_API_TOKEN: None, CONF_BASE_URL: base_url}
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {KEY_API_TOKEN: NEW_SECRET, CONF_BASE_URL: base_url}
+    result = await _configure(
+        hass, result["flow_id"], {KEY_API_TOKEN: NEW_SECRET, CONF_BASE_URL: base_url}
     )
     _assert_abort(result, "reconfigure_successful")
     await hass.async_block_till_done(wait_background_tasks=True)
@@ -687,7 +728,7 @@ async def test_reconfigure_concordia_other_user(
     entry = _add_entry(hass, providers, AUTH_CONCORDIA)
     providers.concordia.credentials["5678"] = "other-key"
 
-    result = await entry.start_reconfigure_flow(hass, show_advanced_options=True)
+    result = await entry.start_reconfigure_flow(hass)
     _assert_form(result, AUTH_CONCORDIA, {})
     base_url = f"{providers.base_url}/API/v1"
     assert _fields(result) == {
@@ -695,7 +736,8 @@ async def test_reconfigure_concordia_other_user(
         KEY_API_KEY: None,
         CONF_BASE_URL: base_url,
     }
-    result = await hass.config_entries.flow.async_configure(
+    result = await _configure(
+        hass,
         result["flow_id"],
         {KEY_USER_ID: "5678", KEY_API_KEY: "other-key", CONF_BASE_URL: base_url},
     )
@@ -751,7 +793,7 @@ async def test_options_thresholds_and_interval(
     assert hass.states.get("sensor.meeting_room_activity").state == "low"  # 37.5 %
 
     result = await _options_step(hass, butlr_entry, "settings")
-    _assert_form(result, "settings", {}, section="options")
+    _assert_form(result, "settings", {}, flow="options")
     # Butlr has no stale limit; the defaults are the design's.
     assert result["data_schema"]({}) == _settings(60, 40, 75, 100)
 
@@ -759,7 +801,7 @@ async def test_options_thresholds_and_interval(
         result["flow_id"], _settings(60, 50, 50, 100)
     )
     _assert_form(
-        result, "settings", {"base": "thresholds_not_increasing"}, section="options"
+        result, "settings", {"base": "thresholds_not_increasing"}, flow="options"
     )
     assert _fields(result)[CONF_THRESHOLD_MODERATE] == 50
     assert butlr_entry.options == {}
@@ -827,7 +869,7 @@ async def test_options_capacity(
     assert hass.states.get("sensor.focus_room_occupancy_percentage") is None
 
     result = await _options_step(hass, butlr_entry, "capacity")
-    _assert_form(result, "capacity", {}, section="options")
+    _assert_form(result, "capacity", {}, flow="options")
     options = result["data_schema"].schema["space"].config["options"]
     # Only spaces without a capacity from the provider are offered.
     assert {"value": "room_focus", "label": "Focus room"} in options
@@ -866,7 +908,7 @@ async def test_options_no_menu_when_every_space_has_capacity(
     entry = _add_entry(hass, providers, AUTH_OCCUSPACE)
     await setup_entry(hass, entry)
     result = await hass.config_entries.options.async_init(entry.entry_id)
-    _assert_form(result, "settings", {}, section="options")
+    _assert_form(result, "settings", {}, flow="options")
     assert result["data_schema"]({}) == _settings(120, 40, 75, 100)
     with pytest.raises(InvalidData):
         await hass.config_entries.options.async_configure(
@@ -885,7 +927,7 @@ async def test_options_concordia_stale_limit(
     assert hass.states.get("sensor.vanier_library_activity").state == "occupied"
 
     result = await _options_step(hass, entry, "settings")
-    _assert_form(result, "settings", {}, section="options")
+    _assert_form(result, "settings", {}, flow="options")
     defaults = {**_settings(300, 40, 75, 100), CONF_STALE_MINUTES: 90}
     assert result["data_schema"]({}) == defaults
     with pytest.raises(InvalidData):
@@ -915,7 +957,7 @@ async def test_options_entry_not_loaded(
         hass, simulator, AUTH_CONCORDIA, options={CONF_CAPACITIES: {"Webster": 500}}
     )
     result = await hass.config_entries.options.async_init(entry.entry_id)
-    _assert_form(result, "settings", {}, section="options")
+    _assert_form(result, "settings", {}, flow="options")
     new = {**_settings(600, 30, 60, 90), CONF_STALE_MINUTES: 120}
     result = await hass.config_entries.options.async_configure(result["flow_id"], new)
     assert result["type"] is FlowResultType.CREATE_ENTRY
@@ -939,3 +981,95 @@ def test_every_flow_message_is_translated() -> None:
         "unique_id_mismatch",
     }
     assert "thresholds_not_increasing" in STRINGS["options"]["error"]
+
+
+# --- Deprecations -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", [AUTH_BUTLR_ACCOUNT, AUTH_OCCUSPACE, AUTH_CONCORDIA])
+async def test_no_deprecation_warning(
+    hass: HomeAssistant,
+    providers: SimulatorServer,
+    freezer: FrozenDateTimeFactory,
+    caplog: pytest.LogCaptureFixture,
+    recwarn: pytest.WarningsRecorder,
+    kind: str,
+) -> None:
+    """Nothing the integration does makes Home Assistant or a library warn.
+
+    Home Assistant logs a warning naming the integration for each deprecated
+    call it makes (``via_device``, ``show_advanced_options``, ...), and asks
+    users to report it. Walk the whole life of an entry: the user flow, polls,
+    options, reconfigure, reauth and unload.
+    """
+    caplog.set_level(logging.DEBUG)
+    case = CASES[kind]
+    result = await _open_form(hass, kind)
+    result = await _configure(
+        hass,
+        result["flow_id"],
+        {**case["credentials"], CONF_BASE_URL: providers.base_url + case["path"]},
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    entry = result["result"]
+    await hass.async_block_till_done(wait_background_tasks=True)
+    coordinator = entry.runtime_data
+
+    for _ in range(2):  # polls
+        freezer.tick(coordinator.update_interval)
+        async_fire_time_changed(hass)
+        await hass.async_block_till_done(wait_background_tasks=True)
+
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    if result["type"] is FlowResultType.MENU:
+        result = await hass.config_entries.options.async_configure(
+            result["flow_id"], {"next_step_id": "settings"}
+        )
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], result["data_schema"]({})
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": SOURCE_RECONFIGURE, "entry_id": entry.entry_id}
+    )
+    if result["type"] is FlowResultType.MENU:
+        result = await _configure(hass, result["flow_id"], {"next_step_id": kind})
+    result = await _configure(
+        hass,
+        result["flow_id"],
+        {**case["credentials"], CONF_BASE_URL: providers.base_url + case["path"]},
+    )
+    _assert_abort(result, "reconfigure_successful")
+    await hass.async_block_till_done(wait_background_tasks=True)
+
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN,
+        context={"source": SOURCE_REAUTH, "entry_id": entry.entry_id},
+        data=entry.data,
+    )
+    secret = case["secret"]
+    result = await _configure(
+        hass, result["flow_id"], {secret: case["credentials"][secret]}
+    )
+    _assert_abort(result, "reauth_successful")
+    await hass.async_block_till_done(wait_background_tasks=True)
+
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    await hass.async_block_till_done(wait_background_tasks=True)
+
+    logged = [
+        record.getMessage()
+        for record in caplog.records
+        if record.levelno >= logging.WARNING
+        and "deprecat" in record.getMessage().lower()
+        and DOMAIN in record.getMessage()
+    ]
+    assert logged == []
+    integration = Path(custom_components.space_occupancy.__file__).parent
+    warned = [
+        f"{warning.filename}:{warning.lineno}: {warning.message}"
+        for warning in recwarn
+        if str(integration) in warning.filename or DOMAIN in str(warning.message)
+    ]
+    assert warned == []

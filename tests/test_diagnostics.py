@@ -13,13 +13,13 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from syrupy.assertion import SnapshotAssertion
 from syrupy.filters import props
 
-from custom_components.space_occupancy.const import CREDENTIAL_KEYS, DOMAIN
+from custom_components.space_occupancy.const import CREDENTIAL_KEYS
 from custom_components.space_occupancy.diagnostics import (
     async_get_config_entry_diagnostics,
     async_get_device_diagnostics,
 )
 
-from .conftest import SimulatorServer, setup_entry
+from .conftest import SimulatorServer, find_device, setup_entry
 from .simulator.butlr import ACCOUNT, ButlrScenario
 from .simulator.concordia import (
     SEED_API_KEY,
@@ -57,7 +57,7 @@ async def test_device_diagnostics(
 ) -> None:
     """One space's definition, reading and derived state."""
     await setup_entry(hass, butlr_entry)
-    device = device_registry.async_get_device({(DOMAIN, f"{ACCOUNT[0]}_room_meeting")})
+    device = find_device(hass, butlr_entry, "room_meeting")
     diagnostics = await async_get_device_diagnostics(hass, butlr_entry, device)
     assert diagnostics["space_id"] == "room_meeting"
     assert diagnostics["state"]["reading"]["occupancy"] == 3

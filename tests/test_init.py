@@ -17,7 +17,7 @@ from pytest_homeassistant_custom_component.common import (
 from custom_components.space_occupancy import binary_sensor, sensor
 from custom_components.space_occupancy.const import DOMAIN
 
-from .conftest import SimulatorServer, setup_entry
+from .conftest import SimulatorServer, find_device, setup_entry
 from .simulator import Fault
 from .simulator.butlr import ButlrScenario
 
@@ -63,12 +63,7 @@ async def test_butlr_setup_states(
     # No capacity, no percentage; no traffic sensor, no entries; no sensors, no device.
     assert hass.states.get("sensor.focus_room_occupancy_percentage") is None
     assert hass.states.get("sensor.meeting_room_entries_today") is None
-    assert (
-        device_registry.async_get_device(
-            {(DOMAIN, "facilities@example.com_room_storage")}
-        )
-        is None
-    )
+    assert find_device(hass, butlr_entry, "room_storage") is None
     # Butlr reports no observation time.
     assert hass.states.get("sensor.meeting_room_last_reading") is None
 
@@ -76,15 +71,9 @@ async def test_butlr_setup_states(
     assert capacity.disabled_by is er.RegistryEntryDisabler.INTEGRATION
     assert capacity.unique_id == "facilities@example.com_room_meeting_capacity"
 
-    room = device_registry.async_get_device(
-        {(DOMAIN, "facilities@example.com_room_meeting")}
-    )
-    floor = device_registry.async_get_device(
-        {(DOMAIN, "facilities@example.com_space_f1")}
-    )
-    building = device_registry.async_get_device(
-        {(DOMAIN, "facilities@example.com_building_main")}
-    )
+    room = find_device(hass, butlr_entry, "room_meeting")
+    floor = find_device(hass, butlr_entry, "space_f1")
+    building = find_device(hass, butlr_entry, "building_main")
     assert room.via_device_id == floor.id
     assert floor.via_device_id == building.id
     assert (room.manufacturer, room.model, room.name) == (
@@ -92,6 +81,8 @@ async def test_butlr_setup_states(
         "Room",
         "Meeting room",
     )
+    # Spaces are devices of a hub, not services.
+    assert room.entry_type is None
 
 
 async def test_butlr_polls_and_recovers(

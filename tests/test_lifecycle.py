@@ -16,13 +16,9 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from custom_components.space_occupancy import async_remove_config_entry_device
 from custom_components.space_occupancy.const import DOMAIN
 
-from .conftest import SimulatorServer, poll, setup_entry
+from .conftest import SimulatorServer, find_device, poll, setup_entry
 from .simulator import Fault
-from .simulator.butlr import ACCOUNT, ButlrRoom, ButlrScenario, ButlrSensor
-
-
-def _device(device_registry: dr.DeviceRegistry, space_id: str) -> dr.DeviceEntry | None:
-    return device_registry.async_get_device({(DOMAIN, f"{ACCOUNT[0]}_{space_id}")})
+from .simulator.butlr import ButlrRoom, ButlrScenario, ButlrSensor
 
 
 async def test_new_space_added_without_reload(
@@ -46,8 +42,8 @@ async def test_new_space_added_without_reload(
     assert hass.states.get("sensor.phone_booth_activity").state == "full"
     assert hass.states.get("binary_sensor.phone_booth_occupied").state == "on"
     assert (
-        _device(device_registry, "room_new").via_device_id
-        == _device(device_registry, "space_f1").id
+        find_device(hass, butlr_entry, "room_new").via_device_id
+        == find_device(hass, butlr_entry, "space_f1").id
     )
 
 
@@ -63,8 +59,8 @@ async def test_gone_space_removed_after_a_topology_refresh(
     await setup_entry(hass, butlr_entry)
     butlr_scenario.expires_in = 100_000
     rooms = butlr_scenario.sites[0].buildings[0].floors[0].rooms
-    focus = _device(device_registry, "room_focus")
-    meeting = _device(device_registry, "room_meeting")
+    focus = find_device(hass, butlr_entry, "room_focus")
+    meeting = find_device(hass, butlr_entry, "room_meeting")
     assert not await async_remove_config_entry_device(hass, butlr_entry, meeting)
     rooms[:] = [room for room in rooms if room.id != "room_focus"]
 
@@ -82,15 +78,15 @@ async def test_gone_space_removed_after_a_topology_refresh(
     # The entities of a vanished space have no value at all.
     assert entities["sensor.focus_room_occupancy"].native_value is None
     assert entities["binary_sensor.focus_room_occupied"].is_on is None
-    assert _device(device_registry, "room_focus") is not None
+    assert find_device(hass, butlr_entry, "room_focus") is not None
     # Gone from the provider: the user may delete it now.
     assert await async_remove_config_entry_device(hass, butlr_entry, focus)
     assert not await async_remove_config_entry_device(hass, butlr_entry, meeting)
 
     await poll(hass, freezer, 3600)
-    assert _device(device_registry, "room_focus") is None
+    assert find_device(hass, butlr_entry, "room_focus") is None
     assert entity_registry.async_get("sensor.focus_room_occupancy") is None
-    assert _device(device_registry, "room_meeting") is not None
+    assert find_device(hass, butlr_entry, "room_meeting") is not None
 
 
 async def test_rate_limit_respected_and_reported(

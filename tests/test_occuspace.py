@@ -9,9 +9,7 @@ from homeassistant.helpers import device_registry as dr
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.space_occupancy.const import DOMAIN
-
-from .conftest import SimulatorServer, poll, setup_entry
+from .conftest import SimulatorServer, find_device, poll, setup_entry
 from .simulator.occuspace import (
     SEED_TOKEN,
     OccuspaceLocation,
@@ -51,9 +49,9 @@ async def test_seed_example(
         hass.states.get("sensor.office_1st_floor_last_reading").state
         == "2020-02-15T15:30:00+00:00"
     )
-    floor = device_registry.async_get_device({(DOMAIN, "1_3")})
-    building = device_registry.async_get_device({(DOMAIN, "1_2")})
-    root = device_registry.async_get_device({(DOMAIN, "1_1")})
+    floor = find_device(hass, occuspace_entry, "3")
+    building = find_device(hass, occuspace_entry, "2")
+    root = find_device(hass, occuspace_entry, "1")
     assert floor.via_device_id == building.id
     assert building.via_device_id == root.id
     assert (floor.manufacturer, floor.model) == ("Occuspace", "Location")

@@ -25,7 +25,8 @@ def test_manifest() -> None:
     assert manifest["domain"] == "space_occupancy"
     assert manifest["config_flow"] is True
     assert manifest["iot_class"] == "cloud_polling"
-    assert manifest["integration_type"] == "service"
+    # An account that brings many spaces, each a device: a hub in HA's terms.
+    assert manifest["integration_type"] == "hub"
     assert manifest["requirements"] == []
 
 

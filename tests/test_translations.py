@@ -26,6 +26,25 @@ def test_english_translation_is_strings_json() -> None:
     assert english == STRINGS
 
 
+def _texts(node: object) -> list[str]:
+    """Every string in a translation tree."""
+    if isinstance(node, dict):
+        return [text for value in node.values() for text in _texts(value)]
+    return [node] if isinstance(node, str) else []
+
+
+def test_shipped_translations_are_resolved() -> None:
+    """No shipped text is a ``[%key:…]`` reference.
+
+    Home Assistant resolves those only when it builds core integrations'
+    translations: in a custom integration the user would read the raw key.
+    """
+    for path in [INTEGRATION / "strings.json", *INTEGRATION.glob("translations/*")]:
+        texts = _texts(json.loads(path.read_text(encoding="utf-8")))
+        assert texts
+        assert [text for text in texts if "[%key" in text] == [], path.name
+
+
 def test_entities_have_names_icons_and_states() -> None:
     """Every entity's translation key has a name and an icon; activity has every state."""
     for platform, descriptions in (

@@ -15,6 +15,7 @@ from homeassistant.config_entries import (
 )
 from homeassistant.const import CONF_SCAN_INTERVAL
 from homeassistant.core import callback
+from homeassistant.data_entry_flow import section
 from homeassistant.helpers.selector import (
     NumberSelector,
     NumberSelectorConfig,
@@ -27,10 +28,10 @@ from homeassistant.helpers.selector import (
     TextSelectorConfig,
     TextSelectorType,
 )
-import voluptuous as vol
 from yarl import URL
 
 from . import build_provider
+from .compat import vol
 from .const import (
     AUTH_BUTLR_ACCOUNT,
     AUTH_BUTLR_API_CLIENT,
@@ -72,6 +73,8 @@ TEXT = TextSelector()
 SECRET = TextSelector(TextSelectorConfig(type=TextSelectorType.PASSWORD))
 URL_SELECTOR = TextSelector(TextSelectorConfig(type=TextSelectorType.URL))
 LOOPBACK_NAMES = {"localhost"}
+# The collapsed section of the credential forms that holds the base URL.
+SECTION_ADVANCED = "advanced"
 
 
 def _url_error(url: str) -> str | None:
@@ -214,20 +217,21 @@ class SpaceOccupancyConfigFlow(ConfigFlow, domain=DOMAIN):
         reconfiguring = self.source == SOURCE_RECONFIGURE
         errors: dict[str, str] = {}
         if user_input is not None:
-            # Without the base URL field (not advanced mode), an entry keeps its own.
-            base_url = DEFAULT_BASE_URLS[provider]
-            if reconfiguring:
-                base_url = self._get_reconfigure_entry().data.get(
-                    CONF_BASE_URL, base_url
-                )
+            # The base URL comes in its own (collapsed) section of the form.
+            credentials = {
+                key: value
+                for key, value in user_input.items()
+                if key != SECTION_ADVANCED
+            }
             data = {
-                CONF_BASE_URL: base_url,
-                **user_input,
+                **credentials,
+                CONF_BASE_URL: user_input[SECTION_ADVANCED][CONF_BASE_URL],
                 CONF_PROVIDER: provider,
                 CONF_AUTH_METHOD: auth_method,
             }
             if url_error := _url_error(data[CONF_BASE_URL]):
-                errors[CONF_BASE_URL] = url_error
+                # The form shows an error keyed by a section above that section.
+                errors[SECTION_ADVANCED] = url_error
                 account = None
             else:
                 account, errors = await self._async_test(data)
@@ -251,32 +255,47 @@ class SpaceOccupancyConfigFlow(ConfigFlow, domain=DOMAIN):
         return self.async_show_form(
             step_id=auth_method,
             data_schema=self.add_suggested_values_to_schema(
-                self._credentials_schema(auth_method, provider),
-                user_input or self._current_values(),
+                self._credentials_schema(
+                    auth_method, collapsed=SECTION_ADVANCED not in errors
+                ),
+                self._suggested_values(provider, user_input),
             ),
             errors=errors,
         )
 
-    def _credentials_schema(self, auth_method: str, provider: str) -> vol.Schema:
+    def _credentials_schema(self, auth_method: str, *, collapsed: bool) -> vol.Schema:
+        """Return the credential fields, then the base URL in a collapsed section."""
         schema: dict[vol.Marker, Any] = {
             vol.Required(key): SECRET if secret else TEXT
             for key, secret in CREDENTIAL_FIELDS[auth_method]
         }
-        if self.show_advanced_options:
-            schema[vol.Required(CONF_BASE_URL, default=DEFAULT_BASE_URLS[provider])] = (
-                URL_SELECTOR
-            )
+        schema[vol.Required(SECTION_ADVANCED)] = section(
+            vol.Schema({vol.Required(CONF_BASE_URL): URL_SELECTOR}),
+            {"collapsed": collapsed},
+        )
         return vol.Schema(schema)
 
-    def _current_values(self) -> dict[str, Any]:
-        """Return what reconfigure shows first: the entry's values, not its secrets."""
-        if self.source != SOURCE_RECONFIGURE:
-            return {}
-        return {
-            key: value
-            for key, value in self._get_reconfigure_entry().data.items()
-            if key not in SECRET_KEYS
-        }
+    def _suggested_values(
+        self, provider: str, user_input: dict[str, Any] | None
+    ) -> dict[str, Any]:
+        """Return what the form shows: the last input, else the entry's values.
+
+        A new entry's base URL is the provider's real API; reconfigure shows the
+        entry's own.
+        """
+        if user_input is not None:
+            return user_input
+        values: dict[str, Any] = {}
+        base_url = DEFAULT_BASE_URLS[provider]
+        if self.source == SOURCE_RECONFIGURE:
+            data = self._get_reconfigure_entry().data
+            values = {
+                key: value
+                for key, value in data.items()
+                if key not in SECRET_KEYS and key != CONF_BASE_URL
+            }
+            base_url = data.get(CONF_BASE_URL, base_url)
+        return {**values, SECTION_ADVANCED: {CONF_BASE_URL: base_url}}
 
     async def _async_test(
         self, data: Mapping[str, Any]

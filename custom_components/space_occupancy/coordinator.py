@@ -13,7 +13,6 @@ from homeassistant.const import CONF_SCAN_INTERVAL
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.exceptions import ConfigEntryAuthFailed
 from homeassistant.helpers import device_registry as dr, issue_registry as ir
-from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
 from homeassistant.util import dt as dt_util
 
@@ -203,7 +202,8 @@ class OccupancyCoordinator(DataUpdateCoordinator[Snapshot]):
         self._states_of: Snapshot | None = None
         self.apply_options(entry.options, initial=True)
         self._missing_since: dict[str, datetime] = {}
-        self._known_devices: set[str] = set()
+        # Device registry id of each space whose device this run created.
+        self._device_ids: dict[str, str] = {}
         self._shown: frozenset[str] = frozenset()
 
     @callback
@@ -336,38 +336,48 @@ class OccupancyCoordinator(DataUpdateCoordinator[Snapshot]):
             translation_placeholders={"account": self.config_entry.title},
         )
 
-    def device_info(self, space: Space) -> DeviceInfo:
-        """Return the device of a space, linked to its parent space's device."""
-        unique_id = self.config_entry.unique_id
-        info = DeviceInfo(
-            identifiers={(DOMAIN, f"{unique_id}_{space.id}")},
-            name=space.name,
-            manufacturer=PROVIDER_NAMES[self.provider_key],
-            model=space.kind.value.capitalize(),
-            entry_type=dr.DeviceEntryType.SERVICE,
-        )
-        if space.parent_id is not None:
-            info["via_device"] = (DOMAIN, f"{unique_id}_{space.parent_id}")
-        return info
+    def device_identifier(self, space_id: str) -> tuple[str, str]:
+        """Return the device registry identifier of a space."""
+        return (DOMAIN, f"{self.config_entry.unique_id}_{space_id}")
 
     @callback
     def _sync_devices(self, snapshot: Snapshot) -> None:
         """Create devices for new spaces (parents first); drop long-gone ones."""
         registry = dr.async_get(self.hass)
-        entry_id = self.config_entry.entry_id
         shown_ids = frozenset(snapshot.readings.keys() & snapshot.spaces.keys())
         if shown_ids == self._shown and not self._missing_since:
             return  # The usual poll: the same spaces as last time.
         self._shown = shown_ids
         shown = {space_id: snapshot.spaces[space_id] for space_id in shown_ids}
-        if not shown_ids <= self._known_devices:
+        if not shown_ids <= self._device_ids.keys():
             for space_id in ordered_space_ids(shown):
-                if space_id not in self._known_devices:
-                    registry.async_get_or_create(
-                        config_entry_id=entry_id, **self.device_info(shown[space_id])
-                    )
-                    self._known_devices.add(space_id)
+                if space_id not in self._device_ids:
+                    self._create_device(registry, shown[space_id])
         self._remove_gone_devices(registry, shown_ids, snapshot.fetched_at)
+
+    def _create_device(self, registry: dr.DeviceRegistry, space: Space) -> None:
+        """Create (or refresh) a space's device and link it to its parent's.
+
+        The link is set by device id after creation: that works on every Home
+        Assistant line we support, where ``via_device`` is deprecated on 2026.x.
+        Devices are created parents first, so the parent's id is known here.
+        """
+        device = registry.async_get_or_create(
+            config_entry_id=self.config_entry.entry_id,
+            identifiers={self.device_identifier(space.id)},
+            name=space.name,
+            manufacturer=PROVIDER_NAMES[self.provider_key],
+            model=space.kind.value.capitalize(),
+            # A space is a place with sensors, not a service (earlier versions
+            # said service; None corrects their devices).
+            entry_type=None,
+        )
+        self._device_ids[space.id] = device.id
+        parent_device_id = (
+            None if space.parent_id is None else self._device_ids.get(space.parent_id)
+        )
+        if device.via_device_id != parent_device_id:
+            registry.async_update_device(device.id, via_device_id=parent_device_id)
 
     def _remove_gone_devices(
         self, registry: dr.DeviceRegistry, present: frozenset[str], now: datetime
@@ -396,4 +406,4 @@ class OccupancyCoordinator(DataUpdateCoordinator[Snapshot]):
                     device.id, remove_config_entry_id=self.config_entry.entry_id
                 )
                 self._missing_since.pop(space_id)
-                self._known_devices.discard(space_id)
+                self._device_ids.pop(space_id, None)

@@ -6,8 +6,9 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Protocol
 
 from homeassistant.core import callback
+from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.entity import Entity, EntityDescription
-from homeassistant.helpers.entity_platform import AddEntitiesCallback
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
 from .coordinator import (
@@ -37,7 +38,10 @@ class SpaceEntity(CoordinatorEntity[OccupancyCoordinator]):
         self._attr_unique_id = (
             f"{coordinator.config_entry.unique_id}_{space.id}_{description.key}"
         )
-        self._attr_device_info = coordinator.device_info(space)
+        # The coordinator created the device (and its link to the parent's).
+        self._attr_device_info = DeviceInfo(
+            identifiers={coordinator.device_identifier(space.id)}
+        )
         self._shown: tuple[bool, object] | None = None
 
     @property
@@ -85,7 +89,7 @@ class SpaceEntityDescriptionLike(Protocol):
 @callback
 def async_add_space_entities[DescriptionT: SpaceEntityDescriptionLike](
     entry: SpaceOccupancyConfigEntry,
-    async_add_entities: AddEntitiesCallback,
+    async_add_entities: AddConfigEntryEntitiesCallback,
     descriptions: Iterable[DescriptionT],
     entity_class: Callable[[OccupancyCoordinator, Space, DescriptionT], Entity],
 ) -> None:

@@ -6,13 +6,14 @@ exactly as if its credentials were wrong; the quota resets at Montreal midnight.
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from aiohttp import BasicAuth, hdrs, web
+from aiohttp import hdrs, web
 
 from .common import utcnow
 
@@ -102,15 +103,17 @@ def seed_scenario(
 
 
 def _credentials_valid(request: web.Request, scenario: ConcordiaScenario) -> bool:
-    header = request.headers.get(hdrs.AUTHORIZATION)
-    if not header:
+    scheme, _, token = request.headers.get(hdrs.AUTHORIZATION, "").partition(" ")
+    if scheme.lower() != "basic":
         return False
     try:
-        auth = BasicAuth.decode(header)
+        login, _, password = (
+            base64.b64decode(token, validate=True).decode().partition(":")
+        )
     except ValueError:
         return False
-    expected = scenario.credentials.get(auth.login)
-    return expected is not None and expected == auth.password
+    expected = scenario.credentials.get(login)
+    return expected is not None and expected == password
 
 
 def _unauthorized() -> web.Response:

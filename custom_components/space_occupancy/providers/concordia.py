@@ -15,8 +15,6 @@ import math
 from typing import Any, Self
 from zoneinfo import ZoneInfo
 
-import aiohttp
-
 from .base import (
     KEY_API_KEY,
     KEY_BASE_URL,
@@ -25,7 +23,7 @@ from .base import (
     expect_dict,
     whole_people,
 )
-from .http import HttpClient
+from .http import HttpClient, basic_authorization
 from .models import Account, Reading, Snapshot, Space, SpaceKind
 
 DEFAULT_BASE_URL = "https://opendata.concordia.ca/API/v1"
@@ -159,7 +157,7 @@ class ConcordiaClient:
         self._http = HttpClient(context.session, base_url, clock=context.clock)
         self._clock = context.clock
         self._user_id = str(user_id)
-        self._auth = aiohttp.BasicAuth(self._user_id, api_key)
+        self._headers = {"Authorization": basic_authorization(self._user_id, api_key)}
         self._stale_after = stale_after
         # The host may change the stale limit while the client lives (options).
         self._settings = context.settings
@@ -198,7 +196,7 @@ class ConcordiaClient:
 
     async def async_fetch(self) -> Snapshot:
         """Poll every library with a single request."""
-        payload = await self._http.request("GET", OCCUPANCY_PATH, auth=self._auth)
+        payload = await self._http.request("GET", OCCUPANCY_PATH, headers=self._headers)
         now = self._clock()
         spaces, readings = parse_occupancy(payload, now, self.stale_after)
         self._last_keys = tuple(spaces)

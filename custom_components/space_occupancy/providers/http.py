@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -18,6 +19,17 @@ from .exceptions import (
 )
 
 DEFAULT_TIMEOUT = aiohttp.ClientTimeout(total=20)
+
+
+def basic_authorization(user: str, password: str) -> str:
+    """Return an HTTP Basic ``Authorization`` header value (RFC 7617, UTF-8).
+
+    Built by hand: aiohttp deprecates ``BasicAuth`` and the ``auth=`` argument.
+    """
+    token = base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
+    return f"Basic {token}"
+
+
 # Without a Retry-After header, a 429 still holds requests back this long.
 DEFAULT_RETRY_AFTER = 60.0
 # A longer Retry-After is not taken literally: requests resume after a day.
@@ -91,7 +103,6 @@ class HttpClient:
         *,
         json_body: Mapping[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
-        auth: aiohttp.BasicAuth | None = None,
     ) -> Any:
         """Send one request and return its decoded JSON body."""
         if (blocked_until := self.blocked_until) is not None:
@@ -106,7 +117,6 @@ class HttpClient:
                 f"{self.base_url}{path}",
                 json=json_body,
                 headers=headers,
-                auth=auth,
                 timeout=self._timeout,
             ) as response:
                 status = response.status
