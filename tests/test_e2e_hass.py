@@ -3,7 +3,7 @@
 The test starts ``hass`` from this virtualenv on a free loopback port with a
 temporary config directory, completes onboarding through the HTTP API, adds a
 Butlr, an Occuspace and a Concordia entry through the config-flow API (as the
-UI does, advanced mode for the base URL) and reads ``/api/states``. The
+UI does, the base URL in the form's advanced section) and reads ``/api/states``. The
 simulator runs in this process on loopback; Home Assistant is another process,
 so it runs on the real clock and is not subject to the test harness's socket
 guard. The process is always stopped, the test failing or not.
@@ -150,6 +150,14 @@ async def test_real_home_assistant(
     assert states["sensor.meeting_room_occupancy"]["attributes"]["friendly_name"] == (
         "Meeting room Occupancy"
     )
+    # Home Assistant names the integration in a warning for each deprecated
+    # call it makes (and asks users to report it): there must be none.
+    log = real_hass.log.read_text(encoding="utf-8", errors="replace")
+    assert [
+        line
+        for line in log.splitlines()
+        if "deprecat" in line.lower() and hb.DOMAIN in line
+    ] == []
     # Every request went to the simulator, over loopback.
     assert simulator.requests_to("/api/v2/login")
     assert simulator.requests_to("/v1/locations")
