@@ -490,9 +490,7 @@ async def add_entry(
     then removed.
     """
     path = "/api/config/config_entries/flow"
-    result = await client.request(
-        "POST", path, json_body={"handler": domain, "show_advanced_options": True}
-    )
+    result = await client.request("POST", path, json_body={"handler": domain})
     flow_id = result.get("flow_id")
     menu = list(spec.menu)
     submitted = False
@@ -574,13 +572,13 @@ def simulator_entries(simulator_url: str) -> list[EntrySpec]:
             {
                 "username": butlr.ACCOUNT[0],
                 "password": butlr.ACCOUNT[1],
-                "base_url": root,
+                "advanced": {"base_url": root},
             },
         ),
         EntrySpec(
             "Occuspace",
             ("occuspace",),
-            {"api_token": occuspace.SEED_TOKEN, "base_url": f"{root}/v1"},
+            {"api_token": occuspace.SEED_TOKEN, "advanced": {"base_url": f"{root}/v1"}},
         ),
         EntrySpec(
             "Concordia",
@@ -588,7 +586,7 @@ def simulator_entries(simulator_url: str) -> list[EntrySpec]:
             {
                 "user_id": concordia.SEED_USER_ID,
                 "api_key": concordia.SEED_API_KEY,
-                "base_url": f"{root}/API/v1",
+                "advanced": {"base_url": f"{root}/API/v1"},
             },
         ),
     ]
