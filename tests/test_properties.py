@@ -301,7 +301,6 @@ class FakeHttp:
         *,
         json_body: Mapping[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
-        auth: aiohttp.BasicAuth | None = None,
     ) -> Any:
         self.request_count += 1
         return self._answer(path, json_body)
