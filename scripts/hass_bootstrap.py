@@ -20,7 +20,8 @@ import asyncio
 from collections.abc import Callable, Mapping, Sequence
 import contextlib
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+import importlib
 from importlib import metadata
 import importlib.util
 import ipaddress
@@ -32,10 +33,13 @@ import socket
 import subprocess
 import sys
 import time
+from types import ModuleType
 from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
+from packaging.requirements import Requirement
+from packaging.version import Version
 
 REPO = Path(__file__).resolve().parent.parent
 INTEGRATION_DIR = REPO / "custom_components" / "space_occupancy"
@@ -68,15 +72,26 @@ class HassConfig:
     comment: str = ""
 
 
-def configuration_yaml(config: HassConfig, config_dir: Path) -> str:
-    """Return the text of configuration.yaml."""
+def configuration_yaml(
+    config: HassConfig, config_dir: Path, *, http_section: bool = True
+) -> str:
+    """Return the text of configuration.yaml.
+
+    ``http_section``: configure the HTTP server here; not for a Home
+    Assistant that keeps it in its storage (see ``http_store_module``).
+    """
     lines = [f"# {line}".rstrip() for line in config.comment.splitlines()]
-    lines += [
-        "http:",
-        f"  server_host: {config.host}",
-        f"  server_port: {config.port}",
-        "frontend:",
-    ]
+    if http_section:
+        lines += [
+            "http:",
+            f"  server_host: {config.host}",
+            f"  server_port: {config.port}",
+        ]
+    else:
+        lines.append(
+            f"# The HTTP server ({config.host}:{config.port}) is set in .storage/http."
+        )
+    lines.append("frontend:")
     if config.frontend_stub:
         lines.append(f"  development_repo: {json.dumps(str(config_dir / 'frontend'))}")
     lines += [f"{component}:" for component in config.components]
@@ -86,12 +101,128 @@ def configuration_yaml(config: HassConfig, config_dir: Path) -> str:
     return "\n".join(lines) + "\n"
 
 
+def http_store_module() -> ModuleType | None:
+    """Return Home Assistant's HTTP config store module, where it has one.
+
+    Home Assistant 2026 keeps the HTTP server's settings in .storage/http, as
+    a ``stable`` config and an unconfirmed ``pending`` one that is tried on
+    the next start. An ``http:`` section of configuration.yaml is imported
+    once, as ``pending`` when it differs from ``stable``: unless confirmed
+    (``http/config/promote``) within 5 minutes, it is reverted and Home
+    Assistant restarts on the default HTTP config (port 8123, every
+    interface); later starts ignore the section and raise a repair issue.
+    Older releases (the oldest line) read ``http:`` on every start and have
+    no such module.
+    """
+    name = "homeassistant.components.http.config"
+    try:
+        module = importlib.import_module(name)
+    except ModuleNotFoundError as err:
+        if err.name != name:
+            raise
+        return None
+    return module if hasattr(module, "HTTPConfigStore") else None
+
+
+def http_store_data(store: ModuleType, config: HassConfig) -> dict[str, Any]:
+    """Return the data of .storage/http that makes ``config`` the stable config.
+
+    Nothing pending and the YAML migration done: Home Assistant starts with
+    this config as confirmed, nothing to revert, no repair issue. Validated
+    by Home Assistant's own storage schema, which fills in its defaults.
+    """
+    stable = store.HTTP_STORAGE_SCHEMA(
+        {
+            store.CONF_SERVER_HOST: [config.host],
+            store.CONF_SERVER_PORT: config.port,
+        }
+    )
+    return {
+        store.KEY_STABLE: {
+            **stable,
+            store.HTTP_CONFIG_CREATED_AT: datetime.now(UTC).isoformat(),
+            store.HTTP_CONFIG_ERROR: None,
+            store.HTTP_CONFIG_ERROR_MESSAGE: None,
+        },
+        store.KEY_PENDING: None,
+        store.KEY_YAML_MIGRATION_DONE: True,
+    }
+
+
+def write_http_store(config_dir: Path, config: HassConfig, store: ModuleType) -> None:
+    """Write .storage/http as Home Assistant's Store would, unless it agrees.
+
+    A file whose stable config is this one, with nothing pending, is kept
+    (with its ``created_at``); anything else is replaced.
+    """
+    path = config_dir / ".storage" / store.STORAGE_KEY
+    data = http_store_data(store, config)
+    meta = (
+        store.HTTP_CONFIG_CREATED_AT,
+        store.HTTP_CONFIG_ERROR,
+        store.HTTP_CONFIG_ERROR_MESSAGE,
+    )
+
+    def settings(slot: Mapping[str, Any]) -> dict[str, Any]:
+        return {key: value for key, value in slot.items() if key not in meta}
+
+    with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+        stored = json.loads(path.read_text(encoding="utf-8"))
+        if (
+            stored["version"] == store.STORAGE_VERSION
+            and stored["minor_version"] == store.STORAGE_MINOR_VERSION
+            and stored["data"][store.KEY_PENDING] is None
+            and stored["data"][store.KEY_YAML_MIGRATION_DONE] is True
+            and settings(stored["data"][store.KEY_STABLE])
+            == settings(data[store.KEY_STABLE])
+        ):
+            return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(
+        {
+            "version": store.STORAGE_VERSION,
+            "minor_version": store.STORAGE_MINOR_VERSION,
+            "key": store.STORAGE_KEY,
+            "data": data,
+        },
+        indent=2,
+    )
+    # Private, as Home Assistant writes it; replaced in one step.
+    partial = path.with_name(f"{path.name}.partial")
+    partial.unlink(missing_ok=True)
+    descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+        file.write(text + "\n")
+    partial.replace(path)
+
+
+def check_ha_version(config_dir: Path) -> None:
+    """Refuse a config directory a newer Home Assistant has run on.
+
+    Home Assistant migrates its storage forward, never back: an older one
+    fails to load what a newer one wrote (one state directory per line).
+    """
+    try:
+        written = (config_dir / ".HA_VERSION").read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        return
+    installed = metadata.version("homeassistant")
+    if written and Version(written) > Version(installed):
+        raise BootstrapError(
+            f"{config_dir} was last used by Home Assistant {written}, newer than "
+            f"this virtualenv's {installed}: delete it, or use another directory "
+            "(scripts/develop: DEVELOP_DIR)"
+        )
+
+
 def prepare_config_dir(config_dir: Path, config: HassConfig) -> None:
     """Write configuration.yaml and link this integration into custom_components.
 
     An existing directory keeps its state (.storage, database): only the
-    configuration and the link are rewritten.
+    configuration (and, on Home Assistant 2026, its stored HTTP config) and
+    the link are rewritten.
     """
+    check_ha_version(config_dir)
     custom = config_dir / "custom_components"
     custom.mkdir(parents=True, exist_ok=True)
     link = custom / DOMAIN
@@ -103,8 +234,11 @@ def prepare_config_dir(config_dir: Path, config: HassConfig) -> None:
         link.symlink_to(target, target_is_directory=True)
     if config.frontend_stub:
         (config_dir / "frontend" / "hass_frontend").mkdir(parents=True, exist_ok=True)
+    if (store := http_store_module()) is not None:
+        write_http_store(config_dir, config, store)
     (config_dir / "configuration.yaml").write_text(
-        configuration_yaml(config, config_dir), encoding="utf-8"
+        configuration_yaml(config, config_dir, http_section=store is None),
+        encoding="utf-8",
     )
 
 
@@ -171,32 +305,84 @@ def log_tail(log_path: Path, lines: int = 60) -> str:
     return "\n".join(text.splitlines()[-lines:])
 
 
-def missing_frontend() -> str | None:
-    """Return the frontend requirement Home Assistant pins, when not installed.
-
-    scripts/develop installs requirements_dev.txt, whose pin should agree with
-    the frontend manifest of the Home Assistant the harness installed; this
-    catches the day they do not.
-    """
+def _ha_package() -> Path:
+    """Return the directory of the installed homeassistant package."""
     spec = importlib.util.find_spec("homeassistant")
     if spec is None or not spec.submodule_search_locations:
         raise BootstrapError("Home Assistant is not installed in this environment")
-    package = Path(spec.submodule_search_locations[0])
-    manifest = json.loads(
-        (package / "components" / "frontend" / "manifest.json").read_text(
-            encoding="utf-8"
-        )
+    return Path(spec.submodule_search_locations[0])
+
+
+def package_constraints() -> Path:
+    """Return Home Assistant's package_constraints.txt, which pip honours for it."""
+    return _ha_package() / "package_constraints.txt"
+
+
+def setup_domains(components: Sequence[str]) -> set[str]:
+    """Return the integrations a Home Assistant configured with these sets up.
+
+    As its bootstrap does: the configured ones, this integration (its config
+    entries), Home Assistant's core and default integrations, and all their
+    dependencies. The base entity platforms too: they are imported to check
+    service descriptions (the frontend's ``get_services``) whether set up or
+    not.
+    """
+    from homeassistant import bootstrap  # noqa: PLC0415
+    from homeassistant.const import BASE_PLATFORMS  # noqa: PLC0415
+
+    domains = {
+        *components,
+        DOMAIN,
+        *bootstrap.CORE_INTEGRATIONS,
+        *bootstrap.DEFAULT_INTEGRATIONS,
+        *BASE_PLATFORMS,
+    }
+    found: set[str] = set()
+    while domains:
+        domain = domains.pop()
+        if domain in found:
+            continue
+        found.add(domain)
+        domains.update(_manifest(domain).get("dependencies", []))
+    return found
+
+
+def _manifest(domain: str) -> dict[str, Any]:
+    """Return an integration's manifest (empty when there is no such one)."""
+    directory = (
+        INTEGRATION_DIR if domain == DOMAIN else _ha_package() / "components" / domain
     )
-    requirements: list[str] = manifest["requirements"]
-    for requirement in requirements:
-        name, _, version = requirement.partition("==")
-        try:
-            installed = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            return requirement
-        if installed != version:
-            return requirement
-    return None
+    try:
+        text = (directory / "manifest.json").read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return {}
+    manifest: dict[str, Any] = json.loads(text)
+    return manifest
+
+
+def missing_requirements(components: Sequence[str]) -> list[str]:
+    """Return the requirements Home Assistant would install, where not installed.
+
+    Each requirement, as an integration's manifest pins it, of the
+    integrations ``setup_domains`` finds, when no matching version is
+    installed. Run with ``--skip-pip``, Home Assistant installs nothing
+    itself: requirements_dev.txt should hold these; this catches the day
+    it does not.
+    """
+    missing: set[str] = set()
+    for domain in setup_domains(components):
+        for line in _manifest(domain).get("requirements", []):
+            requirement = Requirement(line)
+            if requirement.marker is not None and not requirement.marker.evaluate():
+                continue
+            try:
+                installed = metadata.version(requirement.name)
+            except metadata.PackageNotFoundError:
+                missing.add(line)
+                continue
+            if not requirement.specifier.contains(installed, prereleases=True):
+                missing.add(line)
+    return sorted(missing, key=str.lower)
 
 
 # --- HTTP API ----------------------------------------------------------------
@@ -902,6 +1088,8 @@ Written by scripts/develop on every run; changes here are overwritten.
 A small Home Assistant for trying Space Occupancy against the simulator:
 no default_config, so nothing discovers the network or calls a cloud."""
 DEVELOP_COMPONENTS = ("api", "config", "onboarding", "history", "logbook")
+# Every integration configuration.yaml lists for scripts/develop.
+DEVELOP_CONFIGURED = ("http", "frontend", "logger", *DEVELOP_COMPONENTS)
 
 # What onboarding sets up by itself. Run with --skip-pip, the ones that need a
 # package fail to load (keeping them off the internet); their failed entries
@@ -987,7 +1175,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     config.add_argument("--port", type=int, default=8123)
     config.add_argument("--host", default="127.0.0.1", help="a loopback address")
     commands.add_parser(
-        "frontend", help="print the frontend requirement when it is not installed"
+        "requirements",
+        help="print the requirements of the integrations Home Assistant sets up "
+        "that are not installed, one a line",
+    )
+    commands.add_parser(
+        "constraints", help="print the path of Home Assistant's package constraints"
     )
     setup = commands.add_parser("setup", help="onboard and add the simulator's entries")
     setup.add_argument("--url", default="http://127.0.0.1:8123")
@@ -1015,8 +1208,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                     comment=DEVELOP_COMMENT,
                 ),
             )
-        elif args.command == "frontend":
-            print(missing_frontend() or "")
+        elif args.command == "requirements":
+            for requirement in missing_requirements(DEVELOP_CONFIGURED):
+                print(requirement)
+        elif args.command == "constraints":
+            print(package_constraints())
         else:
             asyncio.run(
                 develop_setup(

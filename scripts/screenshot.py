@@ -10,6 +10,14 @@ the history graph has a line, then signs headless Chromium in (the owner's
 tokens in the page's ``localStorage``, as the frontend keeps them), opens the
 view and saves a PNG. Everything it started is stopped before it returns.
 
+``--config-flow`` takes, instead, the first form of the config flow as a user
+reaches it (Add integration, Space Occupancy, Butlr, Butlr account) and the
+integration's page, and fails when either shows a raw translation key, when
+the form's "Advanced" section is not there and collapsed, or when the
+integration's page counts services rather than devices. ``--url`` takes the
+shots of a Home Assistant that runs already (a ``scripts/develop``), signed
+in as its owner, without changing it.
+
 Chromium is driven over its DevTools protocol with aiohttp, and kept off the
 network: every host name but localhost fails to resolve, every request not to
 loopback goes to a proxy that is not there, and background services are off.
@@ -22,11 +30,12 @@ import asyncio
 import base64
 from collections.abc import AsyncIterator, Mapping, Sequence
 import contextlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 import json
 import os
 from pathlib import Path
+import re
 import shutil
 import signal
 import subprocess
@@ -40,6 +49,12 @@ import aiohttp
 from scripts import hass_bootstrap as hb
 
 OUTPUT = hb.REPO / "docs" / "dashboard.png"
+CONFIG_FLOW_OUTPUT = hb.REPO / "docs" / "config_flow.png"
+INTEGRATION_OUTPUT = hb.REPO / "docs" / "integration.png"
+# The menu choices that lead to the first form, and the form's step.
+INTEGRATION_NAME = "Space Occupancy"
+CONFIG_FLOW_MENU = ("butlr", "butlr_account")
+CONFIG_FLOW_FORM = "butlr_account"
 VIEW = "butlr"
 WIDTH, HEIGHT = 1600, 1000
 MOVE_SECONDS = 60.0
@@ -96,6 +111,107 @@ PAGE_PROBE = """
   return JSON.stringify({path: location.pathname, found: found});
 })()
 """
+
+# Helpers for the page scripts below: every element, and the text shown (a line
+# per text node), through every shadow root.
+DEEP_HELPERS = """
+  const deepElements = (root = document) => {
+    const all = [];
+    const walk = (node) => {
+      for (const element of node.querySelectorAll("*")) {
+        all.push(element);
+        if (element.shadowRoot) walk(element.shadowRoot);
+      }
+    };
+    walk(root);
+    return all;
+  };
+  const skipped = new Set(["style", "script", "template"]);
+  const deepText = (root) => {
+    const lines = [];
+    const walk = (node) => {
+      for (const child of node.childNodes) {
+        if (child.nodeType === Node.TEXT_NODE) {
+          const text = child.textContent.trim();
+          if (text) lines.push(text);
+        } else if (child.nodeType === Node.ELEMENT_NODE && !skipped.has(child.localName)) {
+          if (child.shadowRoot) walk(child.shadowRoot);
+          walk(child);
+        }
+      }
+    };
+    walk(root);
+    return lines;
+  };
+"""
+
+
+def page_script(body: str) -> str:
+    """Return a page script: ``body`` in a function of its own, with the helpers."""
+    return f"(() => {{{DEEP_HELPERS}{body}}})()"
+
+
+# "main" once the frontend shows its main view, "sign-in" on the sign-in page.
+FRONTEND_SHOWN = page_script("""
+  const names = new Set(deepElements().map((element) => element.localName));
+  if (names.has("ha-authorize") || location.pathname.startsWith("/auth/")) {
+    return "sign-in";
+  }
+  return names.has("home-assistant-main") ? "main" : null;
+""")
+
+# The text the page shows.
+PAGE_TEXT = page_script('return deepText(document.body).join("\\n");')
+
+# Each tile card's text (name and state), a string per tile.
+TILE_TEXTS = page_script("""
+  return deepElements()
+    .filter((element) => element.localName === "hui-tile-card")
+    .map((tile) => deepText(tile.shadowRoot || tile).join(" "));
+""")
+
+# Where the first element for which %s holds (an expression of ``element``)
+# shows, scrolled into view; null while there is none, or none shown.
+ELEMENT_CENTER = page_script("""
+  const found = deepElements().find((element) => %s);
+  if (!found) return null;
+  found.scrollIntoView({block: "center"});
+  const box = found.getBoundingClientRect();
+  if (!box.width || !box.height) return null;
+  return JSON.stringify({x: box.x + box.width / 2, y: box.y + box.height / 2});
+""")
+
+# The config flow's form: its step, and whether each expandable section is
+# expanded, by its header; null while no form shows.
+FLOW_FORM = page_script("""
+  const form = deepElements().find((element) => element.localName === "step-flow-form");
+  if (!form || !form.step || !form.shadowRoot) return null;
+  const sections = {};
+  for (const panel of deepElements(form.shadowRoot)) {
+    if (panel.localName === "ha-expansion-panel") {
+      const slotted = [...panel.children].filter((child) => child.slot === "header");
+      const header = panel.header || slotted.flatMap((child) => deepText(child)).join(" ");
+      sections[header.trim()] = Boolean(panel.expanded);
+    }
+  }
+  return JSON.stringify({step: form.step.step_id, sections: sections});
+""")
+
+# The page's text once it counts devices or services (the integration's page).
+COUNTS_SHOWN = page_script("""
+  const text = deepText(document.body).join("\\n");
+  return /\\d+\\s+(devices?|services?)\\b/i.test(text) ? text : null;
+""")
+
+# What shows a translation key instead of its text: a reference left
+# unresolved, or a key the frontend fell back to ("component.<domain>....",
+# "config.step.<step>.title").
+RAW_KEY = re.compile(
+    r"\[%key:|component\.space_occupancy\.|\b(?:config|options)\.(?:step|error|abort)\."
+    r"|\b(?:config_subentries|selector|entity)\.[a-z_]+\.[a-z_]+\."
+)
+# How the integration's page counts what an entry has: "3 devices", "1 service".
+COUNT_WORDING = re.compile(r"\b\d+\s+(?:devices?|services?|entit(?:y|ies))\b", re.I)
 
 
 class ScreenshotError(RuntimeError):
@@ -295,17 +411,177 @@ def expected_cards(config: Mapping[str, Any], view_path: str) -> dict[str, int]:
     return {tag: count for tag, count in wanted.items() if count}
 
 
-async def capture(
-    session: aiohttp.ClientSession,
+async def wait_until(
+    page: DevTools, expression: str, what: str, *, within: float = 60.0
+) -> Any:
+    """Evaluate ``expression`` until its value is truthy; return that value."""
+    deadline = time.monotonic() + within
+    while not (value := await page.evaluate(expression)):
+        if time.monotonic() > deadline:
+            raise ScreenshotError(f"{what} did not show within {within} s")
+        await asyncio.sleep(0.5)
+    return value
+
+
+async def open_path(page: DevTools, base_url: str, path: str) -> None:
+    """Open a page of the frontend; fail on the sign-in page."""
+    await page.call("Page.navigate", url=f"{base_url}{path}")
+    if await wait_until(page, FRONTEND_SHOWN, "the frontend") == "sign-in":
+        raise ScreenshotError("Chromium shows the sign-in page: the tokens failed")
+
+
+async def screenshot_png(page: DevTools) -> bytes:
+    """Return a PNG of the page as it shows now."""
+    shot = await page.call("Page.captureScreenshot", format="png")
+    return base64.b64decode(shot["data"])
+
+
+@dataclass
+class Shot:
+    """A PNG to save and what checking the page found wrong, if anything."""
+
+    output: Path
+    png: bytes
+    problems: list[str] = field(default_factory=list)
+
+
+async def shoot_dashboard(
+    page: DevTools,
     base_url: str,
     *,
-    tokens: Mapping[str, Any],
     view_path: str,
     expected: Mapping[str, int],
+    output: Path,
+) -> Shot:
+    """Open the dashboard's view; return a PNG of it and what its tiles show.
+
+    A tile whose entity has no value (unavailable, unknown, missing) is a
+    problem.
+    """
+    await page.call(
+        "Page.navigate", url=f"{base_url}/{hb.DASHBOARD_URL_PATH}/{view_path}"
+    )
+    await wait_for_view(page, expected)
+    shot = Shot(output, await screenshot_png(page))
+    tiles: list[str] = await page.evaluate(TILE_TEXTS)
+    print(f"The {view_path!r} view shows {len(tiles)} tiles, among them:")
+    for text in tiles[:6]:
+        print(f"  {text}")
+    shot.problems += [
+        f"a tile shows no value: {text!r}"
+        for text in tiles
+        if re.search(r"unavailable|unknown|not available|not found", text, re.I)
+    ]
+    return shot
+
+
+def raw_keys(text: str) -> list[str]:
+    """Return the lines of a page's text that show a translation key."""
+    return [line for line in text.splitlines() if RAW_KEY.search(line)]
+
+
+async def click(page: DevTools, predicate: str, what: str) -> None:
+    """Click, with the mouse, the middle of the first element ``predicate`` finds.
+
+    ``predicate`` is a JavaScript expression of ``element``; the element is
+    waited for.
+    """
+    center = json.loads(await wait_until(page, ELEMENT_CENTER % predicate, what))
+    for kind in ("mousePressed", "mouseReleased"):
+        await page.call(
+            "Input.dispatchMouseEvent",
+            type=kind,
+            x=center["x"],
+            y=center["y"],
+            button="left",
+            clickCount=1,
+        )
+
+
+async def shoot_config_flow(page: DevTools, base_url: str, output: Path) -> Shot:
+    """Add the integration as a user does; return a PNG of the first form.
+
+    Settings > Devices & services: Add integration, search for it, pick it,
+    then the menu options to the form, each clicked with the mouse. The form
+    must show no translation key and have its "Advanced" section collapsed.
+    """
+    await open_path(page, base_url, "/config/integrations/dashboard")
+    await click(
+        page,
+        # ha-fab (2025.4) or ha-button (2026) in the page's "fab" slot.
+        'element.getAttribute("slot") === "fab"',
+        "the Add integration button",
+    )
+    await wait_until(
+        page,
+        page_script(
+            "return deepElements().some("
+            '(element) => element.localName === "dialog-add-integration");'
+        ),
+        "the Add integration dialog",
+    )
+    await asyncio.sleep(1)  # the search field takes the focus
+    await page.call("Input.insertText", text=INTEGRATION_NAME)
+    await click(
+        page,
+        'element.localName === "ha-integration-list-item"'
+        f" && element.integration?.domain === {json.dumps(hb.DOMAIN)}",
+        f"{INTEGRATION_NAME} in the Add integration dialog",
+    )
+    for step in CONFIG_FLOW_MENU:
+        await click(
+            page,
+            f"element.step === {json.dumps(step)}",  # a menu option's item
+            f"the config flow's menu option {step!r}",
+        )
+    form = json.loads(
+        await wait_until(
+            page, FLOW_FORM, f"the config flow's form {CONFIG_FLOW_FORM!r}"
+        )
+    )
+    if form["step"] != CONFIG_FLOW_FORM:
+        raise ScreenshotError(f"the config flow showed form {form['step']!r}")
+    # The dialog grows to its content, and the fields fade in.
+    await asyncio.sleep(2)
+    shot = Shot(output, await screenshot_png(page))
+    text = await page.evaluate(PAGE_TEXT)
+    shot.problems += [f"a translation key shows: {line!r}" for line in raw_keys(text)]
+    sections: dict[str, bool] = form["sections"]
+    print(f"The config flow's form {form['step']!r} has sections {sections}")
+    if sections.get("Advanced") is not False:
+        shot.problems.append(f"no collapsed 'Advanced' section: {sections}")
+    return shot
+
+
+async def shoot_integration_page(page: DevTools, base_url: str, output: Path) -> Shot:
+    """Open the integration's page; return a PNG of it and check its wording.
+
+    Its entries must show no translation key, and count devices, not
+    services (the integration is a hub of devices).
+    """
+    await open_path(page, base_url, f"/config/integrations/integration/{hb.DOMAIN}")
+    await wait_until(page, COUNTS_SHOWN, "the integration's entries")
+    await asyncio.sleep(2)
+    text = await page.evaluate(PAGE_TEXT)
+    shot = Shot(output, await screenshot_png(page))
+    wording = sorted({match.group(0) for match in COUNT_WORDING.finditer(text)})
+    print(f"The integration's page counts: {', '.join(wording)}")
+    shot.problems += [f"a translation key shows: {line!r}" for line in raw_keys(text)]
+    if not any("device" in words.lower() for words in wording):
+        shot.problems.append(f"the integration's page counts no devices: {wording}")
+    if any("service" in words.lower() for words in wording):
+        shot.problems.append(f"the integration's page counts services: {wording}")
+    return shot
+
+
+@contextlib.asynccontextmanager
+async def signed_in_page(
+    session: aiohttp.ClientSession,
+    base_url: str,
+    tokens: Mapping[str, Any],
     workdir: Path,
-) -> bytes:
-    """Sign Chromium in, open the dashboard's view; return a PNG of it."""
-    url = f"{base_url}/{hb.DASHBOARD_URL_PATH}/{view_path}"
+) -> AsyncIterator[DevTools]:
+    """Yield a page of headless Chromium, signed in to Home Assistant."""
     async with open_chromium(session, workdir) as page:
         await page.call(
             "Emulation.setDeviceMetricsOverride",
@@ -319,10 +595,7 @@ async def capture(
             "Page.addScriptToEvaluateOnNewDocument",
             source=tokens_script(base_url, tokens),
         )
-        await page.call("Page.navigate", url=url)
-        await wait_for_view(page, expected)
-        shot = await page.call("Page.captureScreenshot", format="png")
-    return base64.b64decode(shot["data"])
+        yield page
 
 
 # --- The develop stack -----------------------------------------------------------
@@ -372,11 +645,25 @@ async def let_people_move(client: hb.HassClient, seconds: float) -> None:
         await asyncio.sleep(min(POLL_EVERY, max(0.0, deadline - time.monotonic())))
 
 
-async def take_screenshot(args: argparse.Namespace, workdir: Path) -> bytes:
-    """Start the stack, let people move, take the screenshot; stop the stack."""
+@contextlib.asynccontextmanager
+async def develop_stack(
+    args: argparse.Namespace, workdir: Path
+) -> AsyncIterator[hb.HassClient]:
+    """Yield a client of a Home Assistant set up as scripts/develop sets it up.
+
+    Started here (simulator and Home Assistant, stopped on the way out), or,
+    with ``--url``, one that runs already, signed in to as its owner.
+    """
+    if args.url:
+        async with hb.client_session() as session:
+            client = hb.HassClient(session, args.url)
+            await hb.log_in(
+                client, hb.Owner(username=args.username, password=args.password)
+            )
+            yield client
+        return
     hass_port, simulator_port = hb.free_port(), hb.free_port()
     base_url = f"http://127.0.0.1:{hass_port}"
-    simulator_url = f"http://127.0.0.1:{simulator_port}"
     config_dir = workdir / "config"
     hb.prepare_config_dir(
         config_dir,
@@ -396,29 +683,16 @@ async def take_screenshot(args: argparse.Namespace, workdir: Path) -> bytes:
         hass = hb.start_hass(config_dir, logs["hass"])
         processes.append(hass)
         await hb.develop_setup(
-            base_url, simulator_url, hb.Owner(), within=300, hass_pid=hass.pid
+            base_url,
+            f"http://127.0.0.1:{simulator_port}",
+            hb.Owner(),
+            within=300,
+            hass_pid=hass.pid,
         )
-        recorded_since = time.monotonic()
         async with hb.client_session() as session:
             client = hb.HassClient(session, base_url)
             await hb.log_in(client, hb.Owner())
-            await let_people_move(client, args.wait)
-            # The history graph over the minutes there is history for, so that
-            # its lines span it; the dashboard of scripts/develop shows hours.
-            minutes = max(1, int((time.monotonic() - recorded_since) // 60))
-            await hb.ensure_dashboard(client, history=timedelta(minutes=minutes))
-            config = await client.websocket_command(
-                {"type": "lovelace/config", "url_path": hb.DASHBOARD_URL_PATH}
-            )
-            print(f"Taking the screenshot of the {args.view!r} view")
-            return await capture(
-                session,
-                base_url,
-                tokens=client.tokens,
-                view_path=args.view,
-                expected=expected_cards(config, args.view),
-                workdir=workdir,
-            )
+            yield client
     except (hb.BootstrapError, ScreenshotError, aiohttp.ClientError, OSError):
         for name, path in logs.items():
             if tail := hb.log_tail(path, 30):
@@ -429,11 +703,67 @@ async def take_screenshot(args: argparse.Namespace, workdir: Path) -> bytes:
             hb.stop_process(process)
 
 
+async def take_screenshots(args: argparse.Namespace, workdir: Path) -> list[Shot]:
+    """Set up (or sign in to) Home Assistant; take the shots the arguments ask for."""
+    async with develop_stack(args, workdir) as client:
+        if args.config_flow:
+            async with signed_in_page(
+                client.session, client.base_url, client.tokens, workdir
+            ) as page:
+                print("Taking the config flow's form and the integration's page")
+                return [
+                    await shoot_config_flow(
+                        page, client.base_url, args.config_flow_output
+                    ),
+                    await shoot_integration_page(
+                        page, client.base_url, args.integration_output
+                    ),
+                ]
+        if not args.url:
+            recorded_since = time.monotonic()
+            await let_people_move(client, args.wait)
+            # The history graph over the minutes there is history for, so that
+            # its lines span it; the dashboard of scripts/develop shows hours.
+            minutes = max(1, int((time.monotonic() - recorded_since) // 60))
+            await hb.ensure_dashboard(client, history=timedelta(minutes=minutes))
+        config = await client.websocket_command(
+            {"type": "lovelace/config", "url_path": hb.DASHBOARD_URL_PATH}
+        )
+        async with signed_in_page(
+            client.session, client.base_url, client.tokens, workdir
+        ) as page:
+            print(f"Taking the screenshot of the {args.view!r} view")
+            return [
+                await shoot_dashboard(
+                    page,
+                    client.base_url,
+                    view_path=args.view,
+                    expected=expected_cards(config, args.view),
+                    output=args.output,
+                )
+            ]
+
+
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     """Read the command line."""
     parser = argparse.ArgumentParser(prog="scripts/screenshot")
     parser.add_argument("--output", type=Path, default=OUTPUT)
     parser.add_argument("--view", default=VIEW, help="the view's path")
+    parser.add_argument(
+        "--config-flow",
+        action="store_true",
+        help="take the config flow's first form and the integration's page instead, "
+        "and check their wording",
+    )
+    parser.add_argument("--config-flow-output", type=Path, default=CONFIG_FLOW_OUTPUT)
+    parser.add_argument("--integration-output", type=Path, default=INTEGRATION_OUTPUT)
+    parser.add_argument(
+        "--url",
+        help="a running Home Assistant (scripts/develop's, a loopback URL) to take "
+        "the shots of, as it is, instead of starting one",
+    )
+    parser.add_argument("--username", default=hb.Owner.username, help="with --url")
+    parser.add_argument("--password", default=hb.Owner.password, help="with --url")
     parser.add_argument(
         "--wait",
         type=float,
@@ -459,15 +789,24 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Take the screenshot; return the exit status."""
+    """Take the screenshots; return the exit status.
+
+    A shot whose page showed a problem is saved all the same (to look at),
+    and the status is 1.
+    """
     args = parse_args(argv)
-    args.output = args.output.resolve()
     started = time.monotonic()
     workdir = Path(tempfile.mkdtemp(prefix="space-occupancy-screenshot-"))
+    problems = []
     try:
-        png = asyncio.run(take_screenshot(args, workdir))
-        args.output.parent.mkdir(parents=True, exist_ok=True)
-        args.output.write_bytes(png)
+        if args.url:
+            args.url = hb.require_loopback(args.url)
+        for shot in asyncio.run(take_screenshots(args, workdir)):
+            output = shot.output.resolve()
+            output.parent.mkdir(parents=True, exist_ok=True)
+            output.write_bytes(shot.png)
+            print(f"Saved {output}")
+            problems += [f"{output.name}: {problem}" for problem in shot.problems]
     except (hb.BootstrapError, ScreenshotError, aiohttp.ClientError, OSError) as err:
         print(f"scripts/screenshot: {err}", file=sys.stderr)
         return 1
@@ -476,9 +815,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"Kept {workdir}")
         else:
             shutil.rmtree(workdir, ignore_errors=True)
-    elapsed = time.monotonic() - started
-    print(f"Saved {args.output} ({elapsed:.0f} s)")
-    return 0
+    for problem in problems:
+        print(f"scripts/screenshot: {problem}", file=sys.stderr)
+    print(f"Done in {time.monotonic() - started:.0f} s")
+    return 1 if problems else 0
 
 
 if __name__ == "__main__":
