@@ -28,6 +28,7 @@ def concordia_seed(simulator: SimulatorServer, freezer: FrozenDateTimeFactory) -
     simulator.concordia = seed_scenario(SEED_NOW)
 
 
+@pytest.mark.usefixtures("entity_registry_enabled_by_default")
 async def test_seed_example(
     hass: HomeAssistant, concordia_entry: MockConfigEntry
 ) -> None:

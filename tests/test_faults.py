@@ -254,8 +254,12 @@ async def run(
     simulator: SimulatorServer,
     freezer: FrozenDateTimeFactory,
     caplog: pytest.LogCaptureFixture,
+    entity_registry_enabled_by_default: None,
 ) -> Run:
-    """The provider's seed scenario, its entry set up, the log captured from DEBUG."""
+    """The provider's seed scenario, its entry set up, the log captured from DEBUG.
+
+    Every entity is enabled, the diagnostic ones too: all must behave.
+    """
     caplog.set_level(logging.DEBUG)
     freezer.move_to(NOW)
     if provider == PROVIDER_BUTLR:

@@ -25,6 +25,7 @@ def occuspace_seed(simulator: SimulatorServer) -> OccuspaceScenario:
     return simulator.occuspace
 
 
+@pytest.mark.usefixtures("entity_registry_enabled_by_default")
 async def test_seed_example(
     hass: HomeAssistant,
     occuspace_entry: MockConfigEntry,
@@ -111,14 +112,23 @@ async def test_requests_per_poll_in_a_large_tree(
     assert len([path for _, path in simulator.requests if path == "/v1/locations"]) == 1
 
 
+@pytest.mark.parametrize("enabled", [False, True])
 async def test_new_timestamp_writes_only_last_reading(
     hass: HomeAssistant,
     simulator: SimulatorServer,
     occuspace_entry: MockConfigEntry,
     freezer: FrozenDateTimeFactory,
     state_changes: list[str],
+    request: pytest.FixtureRequest,
+    enabled: bool,
 ) -> None:
-    """Occuspace stamps every answer anew: only the last-reading sensors change."""
+    """Occuspace stamps every answer anew: only the last-reading sensors change.
+
+    Those are disabled by default, so that a poll where no count changed
+    writes no state at all; enabled, they alone change.
+    """
+    if enabled:
+        request.getfixturevalue("entity_registry_enabled_by_default")
     simulator.occuspace = OccuspaceScenario(
         locations=[
             OccuspaceLocation(1, "Campus", None, 300, count=20),
@@ -129,7 +139,6 @@ async def test_new_timestamp_writes_only_last_reading(
     await setup_entry(hass, occuspace_entry)
     state_changes.clear()  # Setup wrote every state once; count from here.
     await poll(hass, freezer, 120)
-    assert sorted(state_changes) == [
-        "sensor.campus_last_reading",
-        "sensor.library_last_reading",
-    ]
+    assert sorted(state_changes) == (
+        ["sensor.campus_last_reading", "sensor.library_last_reading"] if enabled else []
+    )

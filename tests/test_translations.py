@@ -7,10 +7,7 @@ from pathlib import Path
 import re
 
 from custom_components.space_occupancy import binary_sensor, sensor
-from custom_components.space_occupancy.coordinator import (
-    ACTIVITY_GRADED,
-    ACTIVITY_UNGRADED,
-)
+from custom_components.space_occupancy.state import ACTIVITY_GRADED, ACTIVITY_UNGRADED
 
 INTEGRATION = Path(sensor.__file__).parent
 STRINGS = json.loads((INTEGRATION / "strings.json").read_text(encoding="utf-8"))

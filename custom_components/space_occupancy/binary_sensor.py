@@ -13,8 +13,9 @@ from homeassistant.components.binary_sensor import (
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .coordinator import SpaceOccupancyConfigEntry, SpaceState
+from .coordinator import SpaceOccupancyConfigEntry
 from .entity import SpaceEntity, async_add_space_entities
+from .state import SpaceState
 
 # Entities only read the coordinator's snapshot.
 PARALLEL_UPDATES = 0

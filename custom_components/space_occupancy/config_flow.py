@@ -60,6 +60,7 @@ from .const import (
     SECRET_KEYS,
 )
 from .coordinator import OccupancyCoordinator, SpaceOccupancyConfigEntry
+from .state import provider_capacity
 from .providers import (
     DEFAULT_BASE_URLS,
     PROVIDER_BUTLR,
@@ -448,6 +449,5 @@ class SpaceOccupancyOptionsFlow(OptionsFlow):
             space_id: space.name
             for space_id, space in snapshot.spaces.items()
             if space_id in snapshot.readings
-            and not space.capacity
-            and not snapshot.readings[space_id].capacity
+            and provider_capacity(space, snapshot.readings[space_id]) is None
         }

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -20,13 +19,7 @@ from .const import (
     CONF_CAPACITIES,
     CONF_PROVIDER,
     CONF_STALE_MINUTES,
-    CONF_THRESHOLD_HIGH,
-    CONF_THRESHOLD_LOW,
-    CONF_THRESHOLD_MODERATE,
     DEFAULT_SCAN_INTERVAL,
-    DEFAULT_THRESHOLD_HIGH,
-    DEFAULT_THRESHOLD_LOW,
-    DEFAULT_THRESHOLD_MODERATE,
     DOMAIN,
     ISSUE_QUOTA,
     ISSUE_RATE_LIMITED,
@@ -44,98 +37,12 @@ from .providers import (
     ProviderConnectionError,
     ProviderRateLimitError,
     ProviderResponseError,
-    Reading,
     Snapshot,
     Space,
 )
-from .providers.models import percentage_of
+from .state import SpaceState, Thresholds, space_state
 
 type SpaceOccupancyConfigEntry = ConfigEntry[OccupancyCoordinator]
-
-ACTIVITY_INACTIVE = "inactive"
-ACTIVITY_EMPTY = "empty"
-ACTIVITY_OCCUPIED = "occupied"
-ACTIVITY_LOW = "low"
-ACTIVITY_MODERATE = "moderate"
-ACTIVITY_HIGH = "high"
-ACTIVITY_FULL = "full"
-ACTIVITY_GRADED = [
-    ACTIVITY_INACTIVE,
-    ACTIVITY_EMPTY,
-    ACTIVITY_LOW,
-    ACTIVITY_MODERATE,
-    ACTIVITY_HIGH,
-    ACTIVITY_FULL,
-]
-ACTIVITY_UNGRADED = [ACTIVITY_INACTIVE, ACTIVITY_EMPTY, ACTIVITY_OCCUPIED]
-
-
-@dataclass(frozen=True, slots=True)
-class Thresholds:
-    """Upper bounds (percent of capacity) of the low, moderate and high states."""
-
-    low: float = DEFAULT_THRESHOLD_LOW
-    moderate: float = DEFAULT_THRESHOLD_MODERATE
-    high: float = DEFAULT_THRESHOLD_HIGH
-
-    @classmethod
-    def from_options(cls, options: Mapping[str, Any]) -> Thresholds:
-        """Read the thresholds from a config entry's options."""
-        return cls(
-            low=options.get(CONF_THRESHOLD_LOW, DEFAULT_THRESHOLD_LOW),
-            moderate=options.get(CONF_THRESHOLD_MODERATE, DEFAULT_THRESHOLD_MODERATE),
-            high=options.get(CONF_THRESHOLD_HIGH, DEFAULT_THRESHOLD_HIGH),
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class SpaceState:
-    """What the entities of one space show: the reading plus the user's options."""
-
-    space: Space
-    reading: Reading
-    capacity: int | None
-    percentage: float | None
-    activity: str
-
-
-def space_state(
-    space: Space, reading: Reading, user_capacity: int | None, thresholds: Thresholds
-) -> SpaceState:
-    """Combine a reading with the user's capacity and thresholds."""
-    # The provider's capacity wins; the user's fills in where it gives none.
-    capacity = reading.capacity or space.capacity or user_capacity
-    percentage = reading.percentage
-    if percentage is None and reading.active:
-        percentage = percentage_of(reading.occupancy, capacity)
-    return SpaceState(
-        space=space,
-        reading=reading,
-        capacity=capacity,
-        percentage=percentage,
-        activity=_activity(reading, percentage, capacity, thresholds),
-    )
-
-
-def _activity(
-    reading: Reading,
-    percentage: float | None,
-    capacity: int | None,
-    thresholds: Thresholds,
-) -> str:
-    if not reading.active or reading.occupancy is None:
-        return ACTIVITY_INACTIVE
-    if reading.occupancy == 0:
-        return ACTIVITY_EMPTY
-    if not capacity or percentage is None:
-        return ACTIVITY_OCCUPIED
-    if percentage < thresholds.low:
-        return ACTIVITY_LOW
-    if percentage < thresholds.moderate:
-        return ACTIVITY_MODERATE
-    if percentage < thresholds.high:
-        return ACTIVITY_HIGH
-    return ACTIVITY_FULL
 
 
 def next_local_midnight(moment: datetime, timezone: str) -> datetime:

@@ -14,10 +14,10 @@ from homeassistant.helpers.update_coordinator import CoordinatorEntity
 from .coordinator import (
     OccupancyCoordinator,
     SpaceOccupancyConfigEntry,
-    SpaceState,
     ordered_space_ids,
 )
 from .providers import Space
+from .state import SpaceState
 
 
 class SpaceEntity(CoordinatorEntity[OccupancyCoordinator]):

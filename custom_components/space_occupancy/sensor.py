@@ -17,13 +17,9 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.typing import StateType
 
-from .coordinator import (
-    ACTIVITY_GRADED,
-    ACTIVITY_UNGRADED,
-    SpaceOccupancyConfigEntry,
-    SpaceState,
-)
+from .coordinator import SpaceOccupancyConfigEntry
 from .entity import SpaceEntity, async_add_space_entities
+from .state import ACTIVITY_GRADED, ACTIVITY_UNGRADED, SpaceState
 
 # Entities only read the coordinator's snapshot.
 PARALLEL_UPDATES = 0
@@ -94,6 +90,8 @@ SENSORS: tuple[SpaceSensorEntityDescription, ...] = (
         translation_key="last_reading",
         device_class=SensorDeviceClass.TIMESTAMP,
         entity_category=EntityCategory.DIAGNOSTIC,
+        # Providers stamp every answer: enabled, it would write on every poll.
+        entity_registry_enabled_default=False,
         value_fn=lambda state: state.reading.observed_at,
         exists_fn=lambda state: state.reading.observed_at is not None,
         available_fn=lambda state: state.reading.observed_at is not None,
