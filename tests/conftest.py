@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator
 from datetime import UTC, datetime, timedelta
+import logging
 from unittest.mock import PropertyMock, patch
 
 from aiohttp import ClientSession
@@ -46,6 +47,30 @@ from .simulator import Simulator, create_app
 from .simulator.butlr import ACCOUNT, ButlrScenario, demo_scenario
 from .simulator.concordia import SEED_API_KEY, SEED_USER_ID
 from .simulator.occuspace import SEED_TOKEN
+
+
+def usage_reports(records: Iterable[logging.LogRecord]) -> list[str]:
+    """Return what Home Assistant logged against the integration's use of its API.
+
+    Home Assistant logs a warning, naming the integration and asking users to
+    report it, for every deprecated or wrong call an integration makes.
+    """
+    return [
+        message
+        for record in records
+        if record.levelno >= logging.WARNING
+        and (
+            f"custom integration '{DOMAIN}'" in (message := record.getMessage())
+            or ("deprecat" in message.lower() and DOMAIN in message)
+        )
+    ]
+
+
+@pytest.fixture(autouse=True)
+def no_usage_report(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
+    """Fail any test in which Home Assistant reports the integration's use of its API."""
+    yield
+    assert usage_reports(caplog.get_records("call")) == []
 
 
 @pytest.fixture(autouse=True)

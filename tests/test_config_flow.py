@@ -33,6 +33,7 @@ from pytest_homeassistant_custom_component.common import (
 )
 
 import custom_components.space_occupancy
+from custom_components.space_occupancy.config_flow import PATH_SEPARATOR
 from custom_components.space_occupancy.const import (
     AUTH_BUTLR_ACCOUNT,
     AUTH_BUTLR_API_CLIENT,
@@ -61,7 +62,7 @@ from custom_components.space_occupancy.providers.base import (
     KEY_USERNAME,
 )
 
-from .conftest import NOW, SimulatorServer, setup_entry
+from .conftest import NOW, SimulatorServer, setup_entry, usage_reports
 from .simulator import Fault, concordia, occuspace
 from .simulator.butlr import ACCOUNT, API_CLIENT, ButlrScenario, ButlrSite
 from .simulator.occuspace import OccuspaceLocation, OccuspaceScenario
@@ -872,7 +873,13 @@ async def test_options_capacity(
     _assert_form(result, "capacity", {}, flow="options")
     options = result["data_schema"].schema["space"].config["options"]
     # Only spaces without a capacity from the provider are offered.
-    assert {"value": "room_focus", "label": "Focus room"} in options
+    # Labelled by path, since names repeat across floors and buildings.
+    assert {
+        "value": "room_focus",
+        "label": PATH_SEPARATOR.join(
+            ["HQ", "Main building", "First floor", "Focus room"]
+        ),
+    } in options
     assert "room_meeting" not in {option["value"] for option in options}
 
     result = await hass.config_entries.options.async_configure(
@@ -899,6 +906,11 @@ async def test_options_capacity(
     await hass.async_block_till_done(wait_background_tasks=True)
     assert butlr_entry.options == {CONF_THRESHOLD_LOW: 30, CONF_CAPACITIES: {}}
     assert hass.states.get("sensor.focus_room_activity").state == "occupied"
+    # The percentage goes at once, rather than staying behind as "unknown".
+    assert hass.states.get("sensor.focus_room_occupancy_percentage") is None
+    assert (
+        er.async_get(hass).async_get("sensor.focus_room_occupancy_percentage") is None
+    )
 
 
 async def test_options_no_menu_when_every_space_has_capacity(
@@ -1058,14 +1070,7 @@ async def test_no_deprecation_warning(
     assert await hass.config_entries.async_unload(entry.entry_id)
     await hass.async_block_till_done(wait_background_tasks=True)
 
-    logged = [
-        record.getMessage()
-        for record in caplog.records
-        if record.levelno >= logging.WARNING
-        and "deprecat" in record.getMessage().lower()
-        and DOMAIN in record.getMessage()
-    ]
-    assert logged == []
+    assert usage_reports(caplog.records) == []
     integration = Path(custom_components.space_occupancy.__file__).parent
     warned = [
         f"{warning.filename}:{warning.lineno}: {warning.message}"

@@ -161,3 +161,101 @@ async def test_capacity_set_at_the_provider_adds_percentage(
     await poll(hass, freezer, 3600)  # the topology is re-read hourly
     assert hass.states.get("sensor.focus_room_occupancy_percentage").state == "25.0"
     assert hass.states.get("sensor.focus_room_activity").state == "low"
+
+
+async def test_space_that_returns_gets_everything_back(
+    hass: HomeAssistant,
+    butlr_scenario: ButlrScenario,
+    butlr_entry: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+    device_registry: dr.DeviceRegistry,
+    entity_registry: er.EntityRegistry,
+) -> None:
+    """A room gone long enough to lose its device comes back whole, without reload.
+
+    Butlr's topology is the account's current rooms: a room taken out (sensors
+    moved for a refit, say) and put back is the same room id again.
+    """
+    await setup_entry(hass, butlr_entry)
+    butlr_scenario.expires_in = 100_000
+    rooms = butlr_scenario.sites[0].buildings[0].floors[0].rooms
+    focus = next(room for room in rooms if room.id == "room_focus")
+    rooms.remove(focus)
+    await poll(hass, freezer, 3600)
+    await poll(hass, freezer, 3600)
+    assert find_device(hass, butlr_entry, "room_focus") is None
+    assert entity_registry.async_get("sensor.focus_room_occupancy") is None
+
+    focus.sensors[0].people = 2
+    rooms.append(focus)
+    await poll(hass, freezer, 3600)
+    device = find_device(hass, butlr_entry, "room_focus")
+    assert device is not None
+    assert device.name == "Focus room"
+    assert device.via_device_id == find_device(hass, butlr_entry, "space_f1").id
+    assert hass.states.get("sensor.focus_room_occupancy").state == "2"
+    assert hass.states.get("sensor.focus_room_activity").state == "occupied"
+    assert hass.states.get("binary_sensor.focus_room_occupied").state == "on"
+    # Its disabled diagnostic sensor is registered again too.
+    capacity = entity_registry.async_get("sensor.focus_room_capacity")
+    assert capacity is not None
+    assert capacity.device_id == device.id
+
+
+async def test_space_whose_device_the_user_deleted_returns(
+    hass: HomeAssistant,
+    butlr_scenario: ButlrScenario,
+    butlr_entry: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+    device_registry: dr.DeviceRegistry,
+) -> None:
+    """The user deletes the device of a vanished room; the room comes back whole."""
+    await setup_entry(hass, butlr_entry)
+    butlr_scenario.expires_in = 100_000
+    rooms = butlr_scenario.sites[0].buildings[0].floors[0].rooms
+    focus = next(room for room in rooms if room.id == "room_focus")
+    rooms.remove(focus)
+    await poll(hass, freezer, 3600)
+    device = find_device(hass, butlr_entry, "room_focus")
+    assert await async_remove_config_entry_device(hass, butlr_entry, device)
+    # What Home Assistant does once the integration agreed.
+    device_registry.async_remove_device(device.id)
+    await hass.async_block_till_done()
+    assert hass.states.get("sensor.focus_room_occupancy") is None
+
+    focus.sensors[0].people = 1
+    rooms.append(focus)
+    await poll(hass, freezer, 3600)
+    device = find_device(hass, butlr_entry, "room_focus")
+    assert device is not None
+    assert (device.name, device.model) == ("Focus room", "Room")
+    assert hass.states.get("sensor.focus_room_occupancy").state == "1"
+
+
+async def test_renamed_space_renames_its_device(
+    hass: HomeAssistant,
+    butlr_scenario: ButlrScenario,
+    butlr_entry: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+    device_registry: dr.DeviceRegistry,
+) -> None:
+    """A name changed at the provider reaches the device; the user's own name stays."""
+    await setup_entry(hass, butlr_entry)
+    butlr_scenario.expires_in = 100_000
+    floor = butlr_scenario.sites[0].buildings[0].floors[0]
+    meeting = find_device(hass, butlr_entry, "room_meeting")
+    device_registry.async_update_device(meeting.id, name_by_user="Board room")
+    floor.name = "Ground floor"
+    floor.rooms[0].name = "Meeting room A"
+    floor.rooms[1].name = "Quiet room"
+
+    await poll(hass, freezer, 3600)  # the topology is re-read hourly
+    assert find_device(hass, butlr_entry, "space_f1").name == "Ground floor"
+    meeting = find_device(hass, butlr_entry, "room_meeting")
+    assert (meeting.name, meeting.name_by_user) == ("Meeting room A", "Board room")
+    assert find_device(hass, butlr_entry, "room_focus").name == "Quiet room"
+    # Entity names follow the device's; entity ids stay, so automations keep working.
+    occupancy = hass.states.get("sensor.focus_room_occupancy")
+    assert occupancy.attributes["friendly_name"] == "Quiet room Occupancy"
+    board = hass.states.get("sensor.meeting_room_occupancy")
+    assert board.attributes["friendly_name"] == "Board room Occupancy"

@@ -46,19 +46,7 @@ async def async_setup_entry(
     await coordinator.async_config_entry_first_refresh()
     entry.runtime_data = coordinator
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
-    entry.async_on_unload(entry.add_update_listener(_async_entry_updated))
     return True
-
-
-async def _async_entry_updated(
-    hass: HomeAssistant, entry: SpaceOccupancyConfigEntry
-) -> None:
-    """Apply changed options in place.
-
-    This listener never reloads: the reauth and reconfigure flows reload the
-    entry themselves, and options need no reload.
-    """
-    entry.runtime_data.apply_options(entry.options)
 
 
 async def async_unload_entry(

@@ -60,7 +60,6 @@ from .const import (
     SECRET_KEYS,
 )
 from .coordinator import OccupancyCoordinator, SpaceOccupancyConfigEntry
-from .state import provider_capacity
 from .providers import (
     DEFAULT_BASE_URLS,
     PROVIDER_BUTLR,
@@ -68,12 +67,17 @@ from .providers import (
     Account,
     ProviderAuthError,
     ProviderError,
+    Snapshot,
+    Space,
 )
+from .state import provider_capacity
 
 TEXT = TextSelector()
 SECRET = TextSelector(TextSelectorConfig(type=TextSelectorType.PASSWORD))
 URL_SELECTOR = TextSelector(TextSelectorConfig(type=TextSelectorType.URL))
 LOOPBACK_NAMES = {"localhost"}
+# Between the names of a space's path in the options: names repeat, paths do not.
+PATH_SEPARATOR = " \N{SINGLE RIGHT-POINTING ANGLE QUOTATION MARK} "
 # The collapsed section of the credential forms that holds the base URL.
 SECTION_ADVANCED = "advanced"
 
@@ -342,9 +346,7 @@ class SpaceOccupancyOptionsFlow(OptionsFlow):
             if not thresholds[0] < thresholds[1] < thresholds[2]:
                 errors["base"] = "thresholds_not_increasing"
             else:
-                return self.async_create_entry(
-                    data={**self.config_entry.options, **user_input}
-                )
+                return self._async_save({**self.config_entry.options, **user_input})
         options = self.config_entry.options
         schema: dict[vol.Marker, Any] = {
             vol.Required(
@@ -408,8 +410,8 @@ class SpaceOccupancyOptionsFlow(OptionsFlow):
                 capacities[user_input["space"]] = capacity
             else:
                 capacities.pop(user_input["space"], None)
-            return self.async_create_entry(
-                data={**self.config_entry.options, CONF_CAPACITIES: capacities}
+            return self._async_save(
+                {**self.config_entry.options, CONF_CAPACITIES: capacities}
             )
         spaces = self._spaces_without_capacity()
         return self.async_show_form(
@@ -436,18 +438,46 @@ class SpaceOccupancyOptionsFlow(OptionsFlow):
             ),
         )
 
+    def _async_save(self, options: dict[str, Any]) -> ConfigFlowResult:
+        """Store the options, and apply them to the running entry at once.
+
+        Applied here rather than by an update listener: Home Assistant 2026
+        reserves update listeners for reloading, and options need no reload.
+        """
+        coordinator: OccupancyCoordinator | None = getattr(
+            self.config_entry, "runtime_data", None
+        )
+        if coordinator is not None:
+            coordinator.apply_options(options)
+        return self.async_create_entry(data=options)
+
     def _spaces_without_capacity(self) -> dict[str, str]:
-        """Spaces the provider gives no capacity for: id → name."""
+        """Spaces the provider gives no capacity for: id → path of names."""
         # Only a loaded entry knows its spaces.
         coordinator: OccupancyCoordinator | None = getattr(
             self.config_entry, "runtime_data", None
         )
-        if coordinator is None:
+        snapshot: Snapshot | None = None if coordinator is None else coordinator.data
+        if snapshot is None:
             return {}
-        snapshot = coordinator.data
         return {
-            space_id: space.name
+            space_id: _space_path(snapshot.spaces, space_id)
             for space_id, space in snapshot.spaces.items()
             if space_id in snapshot.readings
             and provider_capacity(space, snapshot.readings[space_id]) is None
         }
+
+
+def _space_path(spaces: Mapping[str, Space], space_id: str) -> str:
+    """Return a space's names from the top down, joined by PATH_SEPARATOR.
+
+    Names repeat (every floor has its "Room 1"): the path tells them apart.
+    """
+    names: list[str] = []
+    seen: set[str] = set()
+    current: str | None = space_id
+    while current is not None and current in spaces and current not in seen:
+        seen.add(current)
+        names.append(spaces[current].name)
+        current = spaces[current].parent_id
+    return PATH_SEPARATOR.join(reversed(names))

@@ -112,6 +112,7 @@ class OccupancyCoordinator(DataUpdateCoordinator[Snapshot]):
         # Device registry id of each space whose device this run created.
         self._device_ids: dict[str, str] = {}
         self._shown: frozenset[str] = frozenset()
+        self._synced_spaces: Mapping[str, Space] | None = None
 
     @callback
     def apply_options(
@@ -140,7 +141,9 @@ class OccupancyCoordinator(DataUpdateCoordinator[Snapshot]):
 
     def space_state(self, space_id: str) -> SpaceState | None:
         """Return the state of a space, None when the provider no longer has it."""
-        data = self.data
+        data: Snapshot | None = self.data
+        if data is None:
+            return None  # Not one good poll yet.
         if data is not self._states_of:
             self._states = {}
             self._states_of = data
@@ -243,31 +246,41 @@ class OccupancyCoordinator(DataUpdateCoordinator[Snapshot]):
             translation_placeholders={"account": self.config_entry.title},
         )
 
+    def entity_unique_id(self, space_id: str, key: str) -> str:
+        """Return the unique id of a space's entity."""
+        return f"{self.config_entry.unique_id}_{space_id}_{key}"
+
     def device_identifier(self, space_id: str) -> tuple[str, str]:
         """Return the device registry identifier of a space."""
         return (DOMAIN, f"{self.config_entry.unique_id}_{space_id}")
 
     @callback
     def _sync_devices(self, snapshot: Snapshot) -> None:
-        """Create devices for new spaces (parents first); drop long-gone ones."""
+        """Keep a device per shown space: create, rename, relink; drop long-gone ones.
+
+        Providers hand out a new spaces mapping only when they re-read their
+        spaces (hourly for Butlr and Occuspace): most polls skip the walk.
+        """
         registry = dr.async_get(self.hass)
         shown_ids = frozenset(snapshot.readings.keys() & snapshot.spaces.keys())
-        if shown_ids == self._shown and not self._missing_since:
-            return  # The usual poll: the same spaces as last time.
-        self._shown = shown_ids
-        shown = {space_id: snapshot.spaces[space_id] for space_id in shown_ids}
-        if not shown_ids <= self._device_ids.keys():
+        shown_changed = shown_ids != self._shown
+        if shown_changed or snapshot.spaces is not self._synced_spaces:
+            self._shown = shown_ids
+            self._synced_spaces = snapshot.spaces
+            shown = {space_id: snapshot.spaces[space_id] for space_id in shown_ids}
             for space_id in ordered_space_ids(shown):
-                if space_id not in self._device_ids:
-                    self._create_device(registry, shown[space_id])
-        self._remove_gone_devices(registry, shown_ids, snapshot.fetched_at)
+                self._sync_device(registry, shown[space_id])
+        if shown_changed or self._missing_since:
+            self._remove_gone_devices(registry, shown_ids, snapshot.fetched_at)
 
-    def _create_device(self, registry: dr.DeviceRegistry, space: Space) -> None:
-        """Create (or refresh) a space's device and link it to its parent's.
+    def _sync_device(self, registry: dr.DeviceRegistry, space: Space) -> None:
+        """Create or update a space's device, linked to its parent's.
 
-        The link is set by device id after creation: that works on every Home
-        Assistant line we support, where ``via_device`` is deprecated on 2026.x.
-        Devices are created parents first, so the parent's id is known here.
+        The provider's name is the device's name: a space renamed at the
+        provider is renamed here, while a name the user gave (``name_by_user``)
+        stays in front. The link is set by device id after creation: that
+        works on every Home Assistant line we support, where ``via_device`` is
+        deprecated on 2026.x. Parents come first, so their ids are known here.
         """
         device = registry.async_get_or_create(
             config_entry_id=self.config_entry.entry_id,
@@ -309,8 +322,8 @@ class OccupancyCoordinator(DataUpdateCoordinator[Snapshot]):
                 LOGGER.debug(
                     "Removing the device of space %s, gone since %s", space_id, since
                 )
-                registry.async_update_device(
-                    device.id, remove_config_entry_id=self.config_entry.entry_id
-                )
+                # The device is this entry's alone. (Removing the entry from a
+                # device is deprecated on Home Assistant 2026.x.)
+                registry.async_remove_device(device.id)
                 self._missing_since.pop(space_id)
                 self._device_ids.pop(space_id, None)

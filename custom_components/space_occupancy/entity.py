@@ -6,17 +6,22 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Protocol
 
 from homeassistant.core import callback
+from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.entity import Entity, EntityDescription
-from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+from homeassistant.helpers.entity_platform import (
+    AddConfigEntryEntitiesCallback,
+    async_get_current_platform,
+)
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
+from .const import DOMAIN
 from .coordinator import (
     OccupancyCoordinator,
     SpaceOccupancyConfigEntry,
     ordered_space_ids,
 )
-from .providers import Space
+from .providers import Snapshot, Space
 from .state import SpaceState
 
 
@@ -35,9 +40,7 @@ class SpaceEntity(CoordinatorEntity[OccupancyCoordinator]):
         super().__init__(coordinator)
         self.entity_description = description
         self.space_id = space.id
-        self._attr_unique_id = (
-            f"{coordinator.config_entry.unique_id}_{space.id}_{description.key}"
-        )
+        self._attr_unique_id = coordinator.entity_unique_id(space.id, description.key)
         # The coordinator created the device (and its link to the parent's).
         self._attr_device_info = DeviceInfo(
             identifiers={coordinator.device_identifier(space.id)}
@@ -93,23 +96,34 @@ def async_add_space_entities[DescriptionT: SpaceEntityDescriptionLike](
     descriptions: Iterable[DescriptionT],
     entity_class: Callable[[OccupancyCoordinator, Space, DescriptionT], Entity],
 ) -> None:
-    """Add the entities of every space now, and of new spaces as they appear.
+    """Keep this platform's entities in step with the provider's spaces.
 
-    Each (space, key) is added once, so an entity that starts to apply (a
-    capacity the user just set, a space the provider just added) is added on
-    the next update.
+    An entity is added when it starts to apply (a space the provider added or
+    brought back, a capacity just set) and removed, with its registry entry,
+    when it stops applying to a space that is still there (a capacity the user
+    cleared). The entities of a space gone from the provider stay, unavailable,
+    until the coordinator removes its device; the registry then removes them,
+    and they are added again should the space come back.
     """
     coordinator = entry.runtime_data
-    added: set[tuple[str, str]] = set()
+    domain = async_get_current_platform().domain
+    registry = er.async_get(coordinator.hass)
+    added: dict[tuple[str, str], Entity] = {}
     decided_for: tuple[Mapping[str, Space], dict[str, int]] | None = None
 
+    def registered(space_id: str, key: str) -> bool:
+        unique_id = coordinator.entity_unique_id(space_id, key)
+        return registry.async_get_entity_id(domain, DOMAIN, unique_id) is not None
+
     @callback
-    def add_new() -> None:
+    def sync() -> None:
         nonlocal decided_for
-        snapshot = coordinator.data
+        snapshot: Snapshot | None = coordinator.data
+        if snapshot is None:
+            return  # Not one good poll yet (Concordia's quota spent at startup).
         # Providers re-read their spaces at most hourly and hand out the same
         # mapping in between: only a new mapping or new user capacities can
-        # add entities, and most polls skip the walk over every space.
+        # change which entities apply, and most polls skip the walk.
         if (
             decided_for is not None
             and decided_for[0] is snapshot.spaces
@@ -123,13 +137,18 @@ def async_add_space_entities[DescriptionT: SpaceEntityDescriptionLike](
             if state is None:
                 continue
             for description in descriptions:
-                if (space_id, description.key) not in added and description.exists_fn(
-                    state
-                ):
-                    added.add((space_id, description.key))
-                    new.append(entity_class(coordinator, state.space, description))
+                key = (space_id, description.key)
+                if description.exists_fn(state):
+                    # Gone from the registry: its device was removed meanwhile.
+                    if key not in added or not registered(*key):
+                        added[key] = entity_class(coordinator, state.space, description)
+                        new.append(added[key])
+                elif (
+                    entity := added.pop(key, None)
+                ) is not None and entity.registry_entry is not None:
+                    registry.async_remove(entity.registry_entry.entity_id)
         if new:
             async_add_entities(new)
 
-    add_new()
-    entry.async_on_unload(coordinator.async_add_listener(add_new))
+    sync()
+    entry.async_on_unload(coordinator.async_add_listener(sync))
