@@ -420,10 +420,12 @@ async def test_second_rejection_is_an_auth_error(
     simulator.butlr = demo_scenario(NOW)
     client = make_client(session, simulator, clock)
     await client.async_fetch()
-    simulator.inject(Fault("/api/v3/reporting", status=403, times=2))
+    # Both reports of the poll are refused, and both again after the new login.
+    simulator.inject(Fault("/api/v3/reporting", status=403, times=4))
     with pytest.raises(ProviderAuthError):
         await client.async_fetch()
-    assert simulator.butlr.logins == 2
+    assert simulator.butlr.logins == 2  # one login for both reports
+    assert simulator.faults == []
 
 
 async def test_wrong_password(

@@ -205,6 +205,8 @@ def test_topology_odd_values() -> None:
     assert topology.spaces["room_1"].name == "room_1"
     assert topology.rooms[0].presence_online is True
     assert topology.rooms[0].traffic_online is None
+    # A site listed twice: the duplicate is skipped, the topology still parses.
     payload["data"]["sites"]["data"].append({"id": "site_1"})
-    with pytest.raises(ProviderResponseError, match="Duplicate"):
-        parse_topology(payload, "UTC", NOW)
+    again = parse_topology(payload, "UTC", NOW)
+    assert again.spaces == topology.spaces
+    assert again.duplicates == ("site site_1",)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 import secrets
@@ -77,6 +79,8 @@ class ButlrScenario:
     # When set, reporting answers these payloads verbatim (the seeds' examples).
     presence_payload: Any = None
     traffic_payload: Any = None
+    # When set, GraphQL answers this topology verbatim instead of the sites'.
+    topology_payload: Any = None
     clock: Callable[[], datetime] = utcnow
     tokens: dict[str, datetime] = field(default_factory=dict)
     # Who each token was issued to, and logins that belong to another
@@ -85,6 +89,21 @@ class ButlrScenario:
     other_organisations: dict[str, list[ButlrSite]] = field(default_factory=dict)
     logins: int = 0
     report_bodies: list[dict[str, Any]] = field(default_factory=list)
+    # No document says the reporting API honours ``filter.rooms``: when False,
+    # traffic reports answer every room whatever the filter asks.
+    honours_room_filter: bool = True
+    # When set, a reporting call waits (at most ``report_wait`` seconds) until
+    # this many reporting calls are in flight, to show calls sent side by side.
+    reports_side_by_side: int = 0
+    report_wait: float = 1.0
+    reports_in_flight: int = 0
+    most_reports_in_flight: int = 0
+    in_flight_changed: asyncio.Condition = field(default_factory=asyncio.Condition)
+    # Per measurement ("presence", "traffic"): seconds to wait before answering,
+    # and an HTTP status to refuse with instead of answering.
+    report_delays: dict[str, float] = field(default_factory=dict)
+    report_refusals: dict[str, int] = field(default_factory=dict)
+    reports_answered: list[str] = field(default_factory=list)
 
     def rooms(self) -> list[ButlrRoom]:
         """Every room of the organisation."""
@@ -234,6 +253,8 @@ async def _graphql(request: web.Request) -> web.Response:
     scenario = request.app[BUTLR_KEY]()
     token = request.headers["Authorization"].removeprefix("Bearer ")
     principal = scenario.token_principals.get(token, "")
+    if scenario.topology_payload is not None:
+        return web.json_response(scenario.topology_payload)
     return web.json_response(
         topology(scenario, scenario.other_organisations.get(principal))
     )
@@ -268,7 +289,11 @@ def traffic_report(
         if "stop" in report_filter
         else scenario.clock()
     )
-    wanted = set(report_filter.get("rooms", {}).get("eq", ())) or None
+    wanted = (
+        set(report_filter.get("rooms", {}).get("eq", ())) or None
+        if scenario.honours_room_filter
+        else None
+    )
     data: dict[str, Any] = {}
     for room in scenario.rooms():
         if wanted is not None and room.id not in wanted:
@@ -306,6 +331,33 @@ async def _reporting(request: web.Request) -> web.Response:
     scenario = request.app[BUTLR_KEY]()
     body = await request.json()
     scenario.report_bodies.append(body)
+    scenario.reports_in_flight += 1
+    try:
+        scenario.most_reports_in_flight = max(
+            scenario.most_reports_in_flight, scenario.reports_in_flight
+        )
+        async with scenario.in_flight_changed:
+            scenario.in_flight_changed.notify_all()
+            if scenario.reports_side_by_side:
+                with suppress(TimeoutError):
+                    async with asyncio.timeout(scenario.report_wait):
+                        await scenario.in_flight_changed.wait_for(
+                            lambda: (
+                                scenario.reports_in_flight
+                                >= scenario.reports_side_by_side
+                            )
+                        )
+        measurement = ",".join(body.get("filter", {}).get("measurements", []))
+        await asyncio.sleep(scenario.report_delays.get(measurement, 0))
+        scenario.reports_answered.append(measurement)
+        if status := scenario.report_refusals.get(measurement):
+            return web.json_response({"error": "refused"}, status=status)
+        return _report_answer(scenario, body)
+    finally:
+        scenario.reports_in_flight -= 1
+
+
+def _report_answer(scenario: ButlrScenario, body: dict[str, Any]) -> web.Response:
     report_filter = body.get("filter", {})
     measurements = report_filter.get("measurements", [])
     if measurements == ["presence"]:

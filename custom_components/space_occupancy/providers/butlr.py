@@ -3,6 +3,11 @@
 Occupancy follows Butlr's own guides: a traffic room holds the people who came
 in minus those who went out since local midnight of its site, never below
 zero; a presence room holds the sum of its sensors' last values.
+
+Beyond the guides: a room's entries and exits never go down within its local
+day, so a traffic report that would lower them (or drop a room that had
+traffic today) is bad data, not an empty room; a parent's percentage divides
+the people and the capacity of the same children; a duplicated id is skipped.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from functools import lru_cache
+import logging
 from typing import Any, Self, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -59,6 +65,11 @@ TOPOLOGY_QUERY = """query { sites { data { id name timezone
 
 _T = TypeVar("_T")
 
+_LOGGER = logging.getLogger(__name__)
+
+# Entries and exits of a traffic room: None where the report holds no number.
+TrafficCounts = tuple[int | None, int | None]
+
 
 @dataclass(frozen=True, slots=True)
 class _Room:
@@ -76,6 +87,17 @@ class _Topology:
     rooms: tuple[_Room, ...]
     children: dict[str, tuple[str, ...]]
     fetched_at: datetime
+    # Ids listed more than once ("room room_1", "sensor 00-01"): skipped.
+    duplicates: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class _TrafficDay:
+    """The last consistent entries and exits of a room, and the day they count."""
+
+    midnight: datetime  # local midnight of the room's site, as a UTC instant
+    entries: int
+    exits: int
 
 
 def _capacity(node: Mapping[str, Any]) -> int | None:
@@ -144,11 +166,22 @@ _LEVELS: tuple[tuple[SpaceKind, str | None], ...] = (
 )
 
 
-def _sensor_modes(room: Mapping[str, Any]) -> dict[str, bool]:
-    """Return the sensor modes of a room, each with whether any such sensor is online."""
+def _sensor_modes(
+    room: Mapping[str, Any], seen: set[str], duplicates: list[str]
+) -> dict[str, bool]:
+    """Return the sensor modes of a room, each with whether any such sensor is online.
+
+    A sensor (MAC address) already listed, in this room or another, is skipped.
+    """
     online: dict[str, bool] = {}
     for raw_sensor in expect_list(room.get("sensors") or [], "sensors"):
         sensor = expect_dict(raw_sensor, "sensor")
+        mac_address = sensor.get("mac_address")
+        if isinstance(mac_address, str) and mac_address:
+            if mac_address in seen:
+                duplicates.append(f"sensor {mac_address}")
+                continue
+            seen.add(mac_address)
         mode = sensor.get("mode")
         if mode in (MODE_PRESENCE, MODE_TRAFFIC):
             # A sensor that does not say is taken as online.
@@ -174,6 +207,8 @@ def parse_topology(
     spaces: dict[str, Space] = {}
     rooms: list[_Room] = []
     children: dict[str, list[str]] = {}
+    sensors_seen: set[str] = set()
+    duplicates: list[str] = []
 
     def visit(
         raw_nodes: Any, depth: int, parent_id: str | None, timezone: str | None
@@ -183,10 +218,17 @@ def parse_topology(
             node = expect_dict(raw, kind)
             node_id = expect_id(node.get("id"), kind)
             if node_id in spaces:
-                raise ProviderResponseError(f"Duplicate id {node_id} in topology")
+                # Listed twice: the first listing stands, this one and what it
+                # holds are skipped.
+                duplicates.append(f"{kind} {node_id}")
+                continue
             # Sites and floors name a timezone; a site's wins over its floors'.
             zone = timezone or _valid_timezone(optional_str(node.get("timezone")))
-            modes = _sensor_modes(node) if kind is SpaceKind.ROOM else {}
+            modes = (
+                _sensor_modes(node, sensors_seen, duplicates)
+                if kind is SpaceKind.ROOM
+                else {}
+            )
             spaces[node_id] = Space(
                 id=node_id,
                 name=optional_str(node.get("name")) or node_id,
@@ -216,6 +258,7 @@ def parse_topology(
         rooms=tuple(rooms),
         children={parent: tuple(ids) for parent, ids in children.items()},
         fetched_at=fetched_at,
+        duplicates=tuple(duplicates),
     )
 
 
@@ -238,7 +281,7 @@ def _field_sum(fields: Mapping[str, Any], name: str) -> int | None:
     return 0 if value is None else whole_people(value)
 
 
-def occupancy_by_traffic(payload: Any) -> dict[str, tuple[int | None, int | None]]:
+def occupancy_by_traffic(payload: Any) -> dict[str, TrafficCounts]:
     """Entries and exits per room from a traffic report (room_id, field grouping)."""
     return {
         room_id: (
@@ -250,27 +293,33 @@ def occupancy_by_traffic(payload: Any) -> dict[str, tuple[int | None, int | None
     }
 
 
-def occupancy_by_presence(payload: Any) -> dict[str, int | None]:
-    """People per room: the sum of each presence sensor's last value."""
+def _presence_by_room(payload: Any) -> tuple[dict[str, int | None], list[str]]:
+    """People per room, and the sensors listed again under a later room (skipped)."""
     occupancy: dict[str, int | None] = {}
+    seen: set[str] = set()
+    duplicates: list[str] = []
     for room_id, sensors in _report_data(payload).items():
-        values = (
-            [
-                whole_people(metrics.get("last"))
-                for metrics in sensors.values()
-                if isinstance(metrics, dict)
-            ]
-            if isinstance(sensors, dict)
-            else []
-        )
+        values: list[int | None] = []
+        for mac_address, metrics in (
+            sensors.items() if isinstance(sensors, dict) else ()
+        ):
+            if mac_address in seen:
+                duplicates.append(f"sensor {mac_address}")
+                continue
+            seen.add(mac_address)
+            if isinstance(metrics, dict):
+                values.append(whole_people(metrics.get("last")))
         valid = [value for value in values if value is not None]
         occupancy[room_id] = sum(valid) if valid else None
-    return occupancy
+    return occupancy, duplicates
 
 
-def traffic_reading(
-    entries_exits: tuple[int | None, int | None] | None, online: bool
-) -> Reading:
+def occupancy_by_presence(payload: Any) -> dict[str, int | None]:
+    """People per room: the sum of each presence sensor's last value."""
+    return _presence_by_room(payload)[0]
+
+
+def traffic_reading(entries_exits: TrafficCounts | None, online: bool) -> Reading:
     """Return a traffic room's reading; a room absent from the report saw nobody."""
     entries, exits = entries_exits if entries_exits is not None else (0, 0)
     if entries is None or exits is None or not online:
@@ -307,7 +356,12 @@ class ButlrClient:
         self._client_secret = client_secret
         self._token: str | None = None
         self._token_renew_at: datetime | None = None
+        # The reports of a poll run side by side: one of them logs in for all.
+        self._token_lock = asyncio.Lock()
         self._topology: _Topology | None = None
+        # Per traffic room, its last consistent counts of the current local day.
+        self._traffic_days: dict[str, _TrafficDay] = {}
+        self._duplicates_logged: set[str] = set()
         self.login_count = 0
 
     @classmethod
@@ -346,39 +400,58 @@ class ButlrClient:
         )
 
     async def async_fetch(self) -> Snapshot:
-        """Poll presence and traffic for all rooms: at most one call each."""
+        """Poll presence and traffic for all rooms: the reports side by side."""
         topology = self._topology
         now = self._clock()
         if topology is None or now - topology.fetched_at >= TOPOLOGY_TTL:
             topology = await self._refresh_topology()
-        presence_rooms = [
-            room for room in topology.rooms if room.presence_online is not None
-        ]
-        traffic_rooms = [
-            room for room in topology.rooms if room.traffic_online is not None
-        ]
-        presence = await self._presence(now) if presence_rooms else {}
-        traffic = await self._traffic(now, traffic_rooms)
+        # One traffic report per distinct local midnight (one for most orgs).
+        by_zone: dict[str, list[str]] = {}
+        for room in topology.rooms:
+            if room.traffic_online is not None:
+                by_zone.setdefault(room.timezone, []).append(room.id)
+        presence: dict[str, int | None] = {}
+        traffic: dict[str, TrafficCounts] = {}
+
+        async def presence_report() -> None:
+            presence.update(await self._presence(now))
+
+        async def traffic_report(timezone: str, room_ids: list[str]) -> None:
+            traffic.update(await self._traffic(now, timezone, room_ids, len(by_zone)))
+
+        reports = [traffic_report(zone, ids) for zone, ids in by_zone.items()]
+        if any(room.presence_online is not None for room in topology.rooms):
+            reports.insert(0, presence_report())
+        # Every report is awaited to its end, failed or not; the first failure
+        # (in the order the reports were sent) is the poll's.
+        for outcome in await asyncio.gather(*reports, return_exceptions=True):
+            if isinstance(outcome, BaseException):
+                raise outcome
 
         readings: dict[str, Reading] = {}
+        traffic_days: dict[str, _TrafficDay] = {}
         for room in topology.rooms:
             door_line = (
-                traffic_reading(traffic.get(room.id), bool(room.traffic_online))
+                self._door_line(room, traffic.get(room.id), now, traffic_days)
                 if room.traffic_online is not None
                 else None
             )
-            if room.presence_online is not None:
-                # Presence counts people directly: it wins over door-line estimates.
-                occupancy = presence.get(room.id) if room.presence_online else None
-            else:
+            # Presence counts people directly: it wins over door-line estimates.
+            # Whether it counted is decided by the report's rows, not by the
+            # hourly topology's is_online.
+            occupancy = (
+                presence.get(room.id) if room.presence_online is not None else None
+            )
+            if occupancy is None and door_line is not None:
                 # A traffic reading has an occupancy exactly while it is active.
-                occupancy = door_line.occupancy if door_line else None
+                occupancy = door_line.occupancy
             readings[room.id] = _reading(
                 occupancy,
                 topology.spaces[room.id].capacity,
                 door_line.entries_today if door_line else None,
                 door_line.exits_today if door_line else None,
             )
+        self._traffic_days = traffic_days
         _roll_up(topology, readings)
         return Snapshot(spaces=topology.spaces, readings=readings, fetched_at=now)
 
@@ -393,14 +466,70 @@ class ButlrClient:
             "rooms_polled": len(topology.rooms) if topology else 0,
         }
 
+    def _door_line(
+        self,
+        room: _Room,
+        counts: TrafficCounts | None,
+        now: datetime,
+        traffic_days: dict[str, _TrafficDay],
+    ) -> Reading:
+        """Return a traffic room's reading, checked against its counts earlier today.
+
+        Entries and exits never go down within a local day: a report that
+        lowers them, or leaves out a room that had traffic today, is bad data.
+        The room is inactive for this poll, and the counts it had are kept for
+        the next report to be checked against.
+        """
+        reading = traffic_reading(counts, bool(room.traffic_online))
+        midnight = local_midnight(now, room.timezone)
+        earlier = self._traffic_days.get(room.id)
+        if earlier is not None and earlier.midnight != midnight:
+            earlier = None  # a new day counts from zero
+        if reading.entries_today is None or reading.exits_today is None:
+            if earlier is not None:
+                traffic_days[room.id] = earlier
+            return reading
+        if earlier is not None and (
+            reading.entries_today < earlier.entries
+            or reading.exits_today < earlier.exits
+        ):
+            _LOGGER.debug(
+                "Butlr traffic of %s went down from %d in, %d out to %d in, %d out"
+                " within the day: ignored",
+                room.id,
+                earlier.entries,
+                earlier.exits,
+                reading.entries_today,
+                reading.exits_today,
+            )
+            traffic_days[room.id] = earlier
+            return Reading(occupancy=None, active=False)
+        traffic_days[room.id] = _TrafficDay(
+            midnight, reading.entries_today, reading.exits_today
+        )
+        return reading
+
+    def _log_duplicates(self, where: str, duplicates: Iterable[str]) -> None:
+        """Log each duplicated id once for the client's life, at debug level."""
+        new = sorted(set(duplicates) - self._duplicates_logged)
+        if new:
+            self._duplicates_logged.update(new)
+            _LOGGER.debug(
+                "Butlr listed these more than once in the %s (duplicates skipped): %s",
+                where,
+                ", ".join(new),
+            )
+
     async def _refresh_topology(self) -> _Topology:
         payload = await self._authorized(self._graphql)
         # Reading a timezone's file is blocking I/O: not in the event loop.
         await asyncio.get_running_loop().run_in_executor(
             None, _load_timezones, payload, self._default_timezone
         )
-        self._topology = parse_topology(payload, self._default_timezone, self._clock())
-        return self._topology
+        topology = parse_topology(payload, self._default_timezone, self._clock())
+        self._log_duplicates("topology", topology.duplicates)
+        self._topology = topology
+        return topology
 
     async def _presence(self, now: datetime) -> dict[str, int | None]:
         body = {
@@ -413,31 +542,34 @@ class ButlrClient:
                 "value": {"gte": 0},
             },
         }
-        return occupancy_by_presence(await self._report(body))
+        occupancy, duplicates = _presence_by_room(await self._report(body))
+        self._log_duplicates("presence report", duplicates)
+        return occupancy
 
     async def _traffic(
-        self, now: datetime, rooms: Iterable[_Room]
-    ) -> dict[str, tuple[int | None, int | None]]:
-        """One call per distinct local midnight: one call for a single-timezone org."""
-        by_zone: dict[str, list[str]] = {}
-        for room in rooms:
-            by_zone.setdefault(room.timezone, []).append(room.id)
-        counts: dict[str, tuple[int | None, int | None]] = {}
-        for timezone, room_ids in by_zone.items():
-            report_filter: dict[str, Any] = {
-                "start": _iso(local_midnight(now, timezone)),
-                "stop": _iso(now),
-                "measurements": ["traffic"],
-            }
-            if len(by_zone) > 1:
-                report_filter["rooms"] = {"eq": room_ids}
-            body = {
-                "group_by": {"order": ["room_id", "field"]},
-                "window": {"every": "1h", "function": "sum", "timezone": timezone},
-                "filter": report_filter,
-            }
-            counts.update(occupancy_by_traffic(await self._report(body)))
-        return counts
+        self, now: datetime, timezone: str, room_ids: list[str], zones: int
+    ) -> dict[str, TrafficCounts]:
+        """Count traffic since local midnight of one timezone, for its rooms only.
+
+        The ``rooms`` filter is sent only where there are several timezones,
+        and no document says the API honours it: rooms of other timezones in
+        the answer (counted from the wrong midnight) are dropped.
+        """
+        report_filter: dict[str, Any] = {
+            "start": _iso(local_midnight(now, timezone)),
+            "stop": _iso(now),
+            "measurements": ["traffic"],
+        }
+        if zones > 1:
+            report_filter["rooms"] = {"eq": room_ids}
+        body = {
+            "group_by": {"order": ["room_id", "field"]},
+            "window": {"every": "1h", "function": "sum", "timezone": timezone},
+            "filter": report_filter,
+        }
+        counts = occupancy_by_traffic(await self._report(body))
+        wanted = set(room_ids)
+        return {room_id: pair for room_id, pair in counts.items() if room_id in wanted}
 
     async def _report(self, body: Mapping[str, Any]) -> Any:
         async def call(token: str) -> Any:
@@ -473,15 +605,26 @@ class ButlrClient:
         try:
             return await call(token)
         except ProviderAuthError:
-            self._token = None
-        return await call(await self._valid_token())
+            pass
+        return await call(await self._valid_token(rejected=token))
 
-    async def _valid_token(self) -> str:
-        if self._token is None or (
-            self._token_renew_at is not None and self._clock() >= self._token_renew_at
-        ):
-            return await self._login()
-        return self._token
+    async def _valid_token(self, rejected: str | None = None) -> str:
+        """Return the token, logging in first when it is missing, old or rejected.
+
+        Calls running side by side wait for one login: a call whose token was
+        rejected logs in only if nobody has replaced that token meanwhile.
+        """
+        async with self._token_lock:
+            if (
+                self._token is None
+                or self._token == rejected
+                or (
+                    self._token_renew_at is not None
+                    and self._clock() >= self._token_renew_at
+                )
+            ):
+                return await self._login()
+            return self._token
 
     async def _login(self) -> str:
         self._token = None
@@ -541,7 +684,13 @@ def _reading(
 
 
 def _roll_up(topology: _Topology, readings: dict[str, Reading]) -> None:
-    """Floors, buildings and sites hold the sum of their rooms."""
+    """Floors, buildings and sites hold the sum of their active children.
+
+    People and capacity are summed over the same children: the active ones.
+    A parent's capacity is Butlr's own when it has one; otherwise the sum of
+    its active children's, but only when every one of them has a capacity
+    (else no capacity, and no percentage, rather than a wrong one).
+    """
 
     def visit(space_id: str) -> Reading | None:
         if space_id in readings:
@@ -554,10 +703,9 @@ def _roll_up(topology: _Topology, readings: dict[str, Reading]) -> None:
         if not child_readings:
             return None
         active = [reading for reading in child_readings if reading.active]
-        capacity = topology.spaces[space_id].capacity or (
-            sum(reading.capacity for reading in child_readings if reading.capacity)
-            or None
-        )
+        capacity = topology.spaces[space_id].capacity
+        if capacity is None and active and all(r.capacity for r in active):
+            capacity = sum(r.capacity or 0 for r in active)
         reading = _reading(
             sum(r.occupancy or 0 for r in active) if active else None, capacity
         )
