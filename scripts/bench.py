@@ -18,12 +18,19 @@ instance in a fresh process and polled through its coordinator. The figures:
   a bare aiohttp session (plus ``json.loads``), which tells the transport from
   the integration's own work. Each provider's target is against one of them
   (``CPU_TARGETS``);
+- wall time per poll with a network latency injected in the simulator (100 ms
+  per request by default, ``--latency``): Occuspace's calls must overlap to
+  meet its target (``WALL_TARGETS``); Butlr's is reported;
 - for information: CPU and state writes of a poll after people moved in 5 %
   of the spaces, and the longest event-loop step of a poll (asyncio's debug
   mode, in extra polls: it slows everything down).
 
-Registry saves are kept in memory and the simulator's clock for Occuspace
-timestamps is frozen, so that a poll where nobody moved changes nothing.
+Occuspace stamps every ``now`` answer with the time of its reading, so a poll
+later carries later timestamps even when nobody moved: the simulator's clock
+runs, as the real API's does, and the bench checks that it did. The entities
+are the default install's, as the registry creates them (diagnostic ones such
+as ``last_reading`` disabled): a poll where no count changed must write no
+state. Registry saves are kept in memory.
 
 Run it with ``scripts/bench`` (``--quick`` for small sizes). It exits non-zero
 when a target is missed.
@@ -77,6 +84,13 @@ CPU_TARGETS: dict[str, tuple[float, Baseline]] = {
 }
 # The share of spaces whose people move between the "changing" polls.
 CHANGE_FRACTION = 0.05
+# The network latency the simulator adds to every request in the wall-time
+# polls (seconds), and how many such polls are measured.
+DEFAULT_LATENCY = 0.1
+LATENCY_POLLS = 3
+# Wall time per poll (median) at DEFAULT_LATENCY. Occuspace's 121 calls one
+# after another would take 12 s; Butlr's are reported without a target.
+WALL_TARGETS: dict[str, float] = {OCCUSPACE: 2.5}
 
 
 @dataclass(frozen=True)
@@ -237,10 +251,10 @@ def build_butlr(sizes: Sizes, now: datetime, rng: random.Random) -> Any:
 
 
 def build_occuspace(sizes: Sizes, now: datetime, rng: random.Random) -> Any:
-    """Build a campus of buildings, floors and zones: indexed, on a frozen clock.
+    """Build a campus of buildings, floors and zones: indexed, on the real clock.
 
-    The clock is frozen so that ``now`` answers carry the same timestamp on
-    every poll: a poll where nobody moved is then a poll where nothing changed.
+    Like the real API, every ``now`` answer carries the time it was read: a
+    poll where nobody moved still brings new timestamps.
     """
     from tests.simulator.occuspace import (  # noqa: PLC0415
         SEED_TOKEN,
@@ -291,10 +305,7 @@ def build_occuspace(sizes: Sizes, now: datetime, rng: random.Random) -> Any:
             )
         )
         next_id += 1
-    frozen = now.replace(microsecond=0)
-    scenario = IndexedScenario(
-        locations=locations, tokens={SEED_TOKEN}, clock=lambda: frozen
-    )
+    scenario = IndexedScenario(locations=locations, tokens={SEED_TOKEN})
     scenario.index()
     return scenario
 
@@ -345,10 +356,15 @@ def serve_simulator(sizes: Sizes, conn: Connection) -> None:
         simulator.requests.clear()
         return web.json_response({"changed": _change(simulator, fraction, rng)})
 
+    async def latency(request: web.Request) -> web.Response:
+        simulator.latency = float(request.query["seconds"])
+        return web.json_response({"latency": simulator.latency})
+
     async def serve() -> None:
         app = create_app(simulator)
         app.router.add_get(f"{CONTROL}/requests", requests)
         app.router.add_post(f"{CONTROL}/change", change)
+        app.router.add_post(f"{CONTROL}/latency", latency)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -374,6 +390,12 @@ class Result:
     provider: str
     spaces: int = 0
     entities: int = 0
+    # Entities the registry enabled (the default install): they have a state.
+    enabled_entities: int = 0
+    # Whether the provider's observation times moved on over the unchanged polls.
+    timestamps_advanced: bool | None = None
+    latency: float = 0.0
+    wall_per_poll: list[float] = field(default_factory=list)
     setup_wall: float = 0.0
     setup_cpu: float = 0.0
     requests_per_poll: list[int] = field(default_factory=list)
@@ -410,7 +432,7 @@ async def _no_write(*_: Any) -> None:
 
 
 async def run_provider(
-    provider: str, base_url: str, sizes: Sizes, profile: bool
+    provider: str, base_url: str, sizes: Sizes, profile: bool, latency: float
 ) -> Result:
     """Set the provider's entry up in a Home Assistant test instance and poll it."""
     import cProfile  # noqa: PLC0415
@@ -534,8 +556,17 @@ async def run_provider(
         coordinator = entry.runtime_data
         _require(coordinator.last_update_success, "the first poll failed")
         result.spaces = len(coordinator.data.spaces)
-        result.entities = len(
-            er.async_entries_for_config_entry(er.async_get(hass), entry.entry_id)
+        registry_entries = er.async_entries_for_config_entry(
+            er.async_get(hass), entry.entry_id
+        )
+        result.entities = len(registry_entries)
+        # The bench enables nothing: what has a state is the default install.
+        result.enabled_entities = sum(
+            not registry_entry.disabled for registry_entry in registry_entries
+        )
+        _require(
+            len(hass.states.async_entity_ids()) == result.enabled_entities,
+            "the enabled entities are not the ones with a state",
         )
         devices = dr.async_entries_for_config_entry(dr.async_get(hass), entry.entry_id)
         _require(
@@ -546,6 +577,20 @@ async def run_provider(
             await coordinator.async_refresh()
             await hass.async_block_till_done()
             _require(coordinator.last_update_success, str(coordinator.last_exception))
+
+        def observation_times() -> dict[str, datetime]:
+            """Return the provider's observation time of each space that has one."""
+            return {
+                space_id: reading.observed_at
+                for space_id, reading in coordinator.data.readings.items()
+                if reading.observed_at is not None
+            }
+
+        async def set_latency(seconds: float) -> None:
+            async with control.post(
+                f"{base_url}{CONTROL}/latency", params={"seconds": str(seconds)}
+            ) as response:
+                await response.read()
 
         # A first poll after setup, recording the requests so that they can be
         # replayed without the integration.
@@ -559,10 +604,16 @@ async def run_provider(
             *,
             json_body: Any = None,
             headers: Any = None,
+            object_pairs_hook: Any = None,
         ) -> Any:
             captured.append((method, f"{self.base_url}{path}", json_body, headers))
             return await original_request(
-                self, method, path, json_body=json_body, headers=headers
+                self,
+                method,
+                path,
+                json_body=json_body,
+                headers=headers,
+                object_pairs_hook=object_pairs_hook,
             )
 
         HttpClient.request = recording  # type: ignore[method-assign]
@@ -590,8 +641,10 @@ async def run_provider(
             result.body_bytes = sum(map(len, bodies))
             await simulator_log()
 
-            # The measured polls: nothing changes between them.
+            # The measured polls: no count changes between them (the
+            # provider's timestamps do, as the real API's do).
             cpu_times, decode_times, fetch_times = [], [], []
+            observed_before = observation_times()
             writes = events = 0
             for _ in range(sizes.polls):
                 start = time.process_time()
@@ -615,6 +668,23 @@ async def run_provider(
             result.decode = statistics.median(decode_times)
             result.bare_fetch = statistics.median(fetch_times)
             result.writes_unchanged, result.events_unchanged = writes, events
+            if observed_before:
+                observed_after = observation_times()
+                result.timestamps_advanced = all(
+                    observed_after.get(space_id, moment) > moment
+                    for space_id, moment in observed_before.items()
+                )
+
+        # Wall time of a poll when every request takes the network's latency.
+        if latency > 0:
+            await set_latency(latency)
+            result.latency = latency
+            for _ in range(LATENCY_POLLS):
+                start = time.perf_counter()
+                await poll()
+                result.wall_per_poll.append(time.perf_counter() - start)
+            await set_latency(0)
+            await simulator_log()
 
         # Transient memory of one poll.
         tracemalloc.start()
@@ -708,7 +778,13 @@ async def run_provider(
 
 
 def provider_process(
-    provider: str, base_url: str, sizes: Sizes, profile: bool, conn: Connection
+    provider: str,
+    base_url: str,
+    sizes: Sizes,
+    profile: bool,
+    conn: Connection,
+    *,
+    latency: float,
 ) -> None:
     """Run one provider's measurement in this (fresh) process."""
     import logging  # noqa: PLC0415
@@ -718,7 +794,9 @@ def provider_process(
     logging.basicConfig(level=logging.WARNING)
     asyncio.set_event_loop_policy(runner.HassEventLoopPolicy(False))
     try:
-        conn.send(asyncio.run(run_provider(provider, base_url, sizes, profile)))
+        conn.send(
+            asyncio.run(run_provider(provider, base_url, sizes, profile, latency))
+        )
     except BaseException as err:
         conn.send(err)
         raise
@@ -765,16 +843,39 @@ def report(results: list[Result], sizes: Sizes) -> list[str]:
                     ok,
                 )
             )
+        if r.provider == OCCUSPACE:
+            checks.append(
+                (
+                    r.provider,
+                    "timestamps advance between polls, as the real API's do",
+                    r.timestamps_advanced is True,
+                )
+            )
         checks.append(
             (
                 r.provider,
                 (
-                    f"no state writes on unchanged polls ({r.events_unchanged} "
-                    f"state_changed, {r.writes_unchanged} writes in {sizes.polls} polls)"
+                    f"no state writes on unchanged polls, default install "
+                    f"({r.events_unchanged} state_changed, {r.writes_unchanged} "
+                    f"writes in {sizes.polls} polls)"
                 ),
                 r.events_unchanged == 0 and r.writes_unchanged == 0,
             )
         )
+        if r.wall_per_poll and r.provider in WALL_TARGETS:
+            wall_limit = WALL_TARGETS[r.provider]
+            wall = statistics.median(r.wall_per_poll)
+            checks.append(
+                (
+                    r.provider,
+                    (
+                        f"wall time per poll ≤ {wall_limit:g} s at "
+                        f"{DEFAULT_LATENCY * 1000:g} ms latency "
+                        f"({wall:.2f} s at {r.latency * 1000:g} ms)"
+                    ),
+                    wall <= wall_limit if r.latency == DEFAULT_LATENCY else None,
+                )
+            )
         limit, baseline = CPU_TARGETS[r.provider]
         floor = r.baseline(baseline)
         ratio = r.cpu_per_poll / floor if floor else float("inf")
@@ -789,8 +890,17 @@ def report(results: list[Result], sizes: Sizes) -> list[str]:
             )
         )
 
+    def wall(r: Result) -> str:
+        if not r.wall_per_poll:
+            return "not measured"
+        return (
+            f"{statistics.median(r.wall_per_poll):.2f} s / {max(r.wall_per_poll):.2f} s"
+        )
+
+    latency_ms = max((r.latency for r in results), default=0.0) * 1000
     rows = [
         ("spaces / entities", lambda r: f"{r.spaces} / {r.entities}"),
+        ("entities enabled (default install)", lambda r: str(r.enabled_entities)),
         (
             "requests per poll",
             lambda r: f"{statistics.median(r.requests_per_poll):g}",
@@ -814,7 +924,27 @@ def report(results: list[Result], sizes: Sizes) -> list[str]:
             "target: CPU per poll ≤",
             lambda r: "{:g}x {}".format(*CPU_TARGETS[r.provider]),
         ),
-        ("state writes, unchanged poll", lambda r: str(r.events_unchanged)),
+        (
+            "timestamps advance between polls",
+            lambda r: {True: "yes", False: "no", None: "n/a"}[r.timestamps_advanced],
+        ),
+        (
+            "state writes, unchanged counts (real timestamps)",
+            lambda r: str(r.events_unchanged),
+        ),
+        (
+            (
+                f"wall per poll at {latency_ms:g} ms latency (median / max of "
+                f"{LATENCY_POLLS})"
+            ),
+            wall,
+        ),
+        (
+            "target: wall per poll ≤",
+            lambda r: (
+                f"{WALL_TARGETS[r.provider]:g} s" if r.provider in WALL_TARGETS else "-"
+            ),
+        ),
         (
             f"CPU per poll, {CHANGE_FRACTION:.0%} of spaces changed",
             lambda r: _ms(r.changing_cpu),
@@ -874,6 +1004,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--profile", action="store_true", help="print a cProfile of polls per provider"
     )
     parser.add_argument(
+        "--latency",
+        type=float,
+        default=DEFAULT_LATENCY,
+        metavar="SECONDS",
+        help=(
+            "network latency the simulator adds to each request in the wall-time "
+            f"polls (default {DEFAULT_LATENCY:g}; 0 skips them; the wall-time "
+            f"target applies at {DEFAULT_LATENCY:g})"
+        ),
+    )
+    parser.add_argument(
         "--provider",
         choices=(BUTLR, OCCUSPACE),
         action="append",
@@ -909,6 +1050,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             worker = context.Process(
                 target=provider_process,
                 args=(provider, base_url, sizes, args.profile, send),
+                kwargs={"latency": args.latency},
                 name=f"bench-{provider}",
             )
             worker.start()

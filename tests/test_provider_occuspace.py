@@ -702,7 +702,6 @@ async def test_null_data_with_message(
         {"message": "OK", "data": ["not a location"]},
         {"message": "OK", "data": [{"name": "no id"}]},
         {"message": "OK", "data": [{"id": 1, "parentID": True}]},
-        {"message": "OK", "data": [{"id": 1}, {"id": 1}]},
     ],
 )
 async def test_malformed_locations(
@@ -802,3 +801,88 @@ async def test_from_config(session: ClientSession, clock: FakeClock) -> None:
     assert local._http.base_url == "http://127.0.0.1:1/v1"
     with pytest.raises(ValueError, match="API token"):
         OccuspaceClient.from_config(context, {})
+
+
+def duplicate_records(caplog: pytest.LogCaptureFixture) -> list[str]:
+    """Return the messages of the debug records about duplicated ids."""
+    return [
+        record.getMessage()
+        for record in caplog.records
+        if record.levelno == logging.DEBUG and "more than once" in record.getMessage()
+    ]
+
+
+async def test_location_listed_twice(
+    serve: Serve,
+    make_client: Callable[..., OccuspaceClient],
+    clock: FakeClock,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A location listed twice: the first listing stands, logged once, poll kept."""
+    locations = load_fixture("occuspace_locations.json")
+    copy = {**locations["data"][2], "parentID": 1, "capacity": 999, "name": "Copy"}
+    locations["data"].append(copy)
+    scenario = seed_scenario(clock=clock, locations_payload=locations)
+    client = make_client(await serve(scenario), SEED_TOKEN)
+
+    with caplog.at_level(
+        logging.DEBUG, logger="custom_components.space_occupancy.providers.occuspace"
+    ):
+        account = await client.async_validate()
+        snapshot = await client.async_fetch()
+        clock.advance(timedelta(hours=1))  # the list is read again
+        again = await client.async_fetch()
+
+    assert account.unique_id == "1"
+    assert again.spaces == snapshot.spaces
+    assert again.readings["3"] == snapshot.readings["3"]
+    assert len(snapshot.spaces) == 4
+    first_floor = snapshot.spaces["3"]
+    assert (first_floor.name, first_floor.parent_id, first_floor.capacity) == (
+        "Office 1st Floor",
+        "2",
+        390,
+    )
+    # The seed's numbers, untouched.
+    reading = snapshot.readings["3"]
+    assert (reading.occupancy, reading.percentage) == (70, 18.0)
+    assert snapshot.readings["2"].occupancy == 100
+    assert scenario.requests.count("/v1/locations") == 2
+    assert scenario.requests.count("/v1/locations/2/now") == 2
+    assert duplicate_records(caplog) == [
+        (
+            "Occuspace lists location 3 more than once in the location list: "
+            "the first is kept"
+        )
+    ]
+
+
+async def test_child_listed_twice_in_now(
+    serve: Serve,
+    make_client: Callable[..., OccuspaceClient],
+    clock: FakeClock,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A child listed twice in childCounts keeps its first count, logged once."""
+    payload = load_fixture("occuspace_now_2.json")
+    children = payload["data"]["childCounts"]
+    children.append({**children[0], "count": 5, "percentage": 0.01})
+    scenario = seed_scenario(clock=clock, now_payloads={2: payload})
+    client = make_client(await serve(scenario), SEED_TOKEN)
+
+    with caplog.at_level(
+        logging.DEBUG, logger="custom_components.space_occupancy.providers.occuspace"
+    ):
+        snapshots = [await client.async_fetch() for _ in range(3)]
+
+    for snapshot in snapshots:
+        first, second = snapshot.readings["3"], snapshot.readings["4"]
+        assert (first.occupancy, first.percentage) == (70, 18.0)
+        assert (second.occupancy, second.percentage) == (30, 30.0)
+        assert first.observed_at == SEED_TIME
+    assert duplicate_records(caplog) == [
+        (
+            "Occuspace lists location 3 more than once in the now answer of "
+            "location 2: the first is kept"
+        )
+    ]

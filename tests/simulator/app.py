@@ -45,6 +45,9 @@ class Simulator:
     clock: Callable[[], datetime] = utcnow
     faults: list[Fault] = field(default_factory=list)
     requests: list[tuple[str, str]] = field(default_factory=list)
+    # Seconds every request waits before it is answered: the network's round
+    # trip to a real provider (concurrent requests wait side by side).
+    latency: float = 0.0
 
     def inject(self, fault: Fault) -> None:
         """Queue a fault."""
@@ -79,6 +82,8 @@ async def _faults(
 ) -> web.StreamResponse:
     simulator = request.app[SIMULATOR_KEY]
     simulator.requests.append((request.method, request.path))
+    if simulator.latency > 0:
+        await asyncio.sleep(simulator.latency)
     fault = simulator._take_fault(request.path)
     if fault is None:
         return await handler(request)

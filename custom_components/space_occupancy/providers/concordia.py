@@ -4,13 +4,16 @@ One call (``GET library/occupancy/``, HTTP Basic auth) answers every library
 at once, so a poll is exactly one request: the daily quota is 10,000 calls.
 Each top-level key of the answer is a library; occupancy comes as a decimal
 string that goes negative when the door counters reset at midnight, and the
-time of the last sensor record is Montreal wall-clock time without a zone.
+time of the last sensor record is Montreal wall-clock time without a zone. A
+library listed twice (a key repeated in the answer's object) keeps its first
+entry, as far as the decoder keeps repeated keys (``keep_first_pairs``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
+import logging
 import math
 from typing import Any, Self
 from zoneinfo import ZoneInfo
@@ -25,6 +28,8 @@ from .base import (
 )
 from .http import HttpClient, basic_authorization
 from .models import Account, Reading, Snapshot, Space, SpaceKind
+
+_LOGGER = logging.getLogger(__name__)
 
 DEFAULT_BASE_URL = "https://opendata.concordia.ca/API/v1"
 OCCUPANCY_PATH = "/library/occupancy/"
@@ -51,6 +56,34 @@ LIBRARY_NAMES: Mapping[str, str] = {
     "Vanier": "Vanier Library",
     "GreyNuns": "Grey Nuns Reading Room",
 }
+
+
+class JsonObject(dict[str, Any]):
+    """A decoded JSON object that remembers the keys it held more than once."""
+
+    __slots__ = ("repeated",)
+
+    def __init__(self) -> None:
+        """Start empty, with no key repeated."""
+        super().__init__()
+        self.repeated: tuple[str, ...] = ()
+
+
+def keep_first_pairs(pairs: list[tuple[str, Any]]) -> JsonObject:
+    """Build a JSON object from its pairs (``json``'s ``object_pairs_hook``).
+
+    ``json`` keeps the last of repeated keys, silently; this keeps the first
+    and notes the key in ``repeated``.
+    """
+    obj = JsonObject()
+    repeated: dict[str, None] = {}
+    for key, value in pairs:
+        if key in obj:
+            repeated[key] = None
+        else:
+            obj[key] = value
+    obj.repeated = tuple(repeated)
+    return obj
 
 
 def parse_record_time(value: Any) -> datetime | None:
@@ -106,10 +139,20 @@ def library_reading(value: Any, now: datetime, stale_after: timedelta) -> Readin
 
 
 def parse_occupancy(
-    payload: Any, now: datetime, stale_after: timedelta
+    payload: Any,
+    now: datetime,
+    stale_after: timedelta,
+    duplicates: set[str] | None = None,
 ) -> tuple[dict[str, Space], dict[str, Reading]]:
-    """Spaces and readings from the occupancy answer, in the answer's order."""
+    """Spaces and readings from the occupancy answer, in the answer's order.
+
+    A library listed twice keeps its first entry (the decoder said which keys
+    were repeated: see ``keep_first_pairs``); its key goes into ``duplicates``
+    when given.
+    """
     libraries = expect_dict(payload, "occupancy answer")
+    if duplicates is not None and isinstance(libraries, JsonObject):
+        duplicates.update(key for key in libraries.repeated if key)
     spaces: dict[str, Space] = {}
     readings: dict[str, Reading] = {}
     for key, value in libraries.items():
@@ -163,6 +206,8 @@ class ConcordiaClient:
         self._settings = context.settings
         self._last_keys: tuple[str, ...] = ()
         self._last_fetched_at: datetime | None = None
+        # Libraries already logged as listed twice: logged once, not every poll.
+        self._duplicates_logged: set[str] = set()
 
     @classmethod
     def from_config(cls, context: ClientContext, config: Mapping[str, Any]) -> Self:
@@ -196,9 +241,20 @@ class ConcordiaClient:
 
     async def async_fetch(self) -> Snapshot:
         """Poll every library with a single request."""
-        payload = await self._http.request("GET", OCCUPANCY_PATH, headers=self._headers)
+        payload = await self._http.request(
+            "GET",
+            OCCUPANCY_PATH,
+            headers=self._headers,
+            object_pairs_hook=keep_first_pairs,
+        )
         now = self._clock()
-        spaces, readings = parse_occupancy(payload, now, self.stale_after)
+        duplicates: set[str] = set()
+        spaces, readings = parse_occupancy(payload, now, self.stale_after, duplicates)
+        for key in sorted(duplicates - self._duplicates_logged):
+            self._duplicates_logged.add(key)
+            _LOGGER.debug(
+                "Concordia lists library %s more than once: the first is kept", key
+            )
         self._last_keys = tuple(spaces)
         self._last_fetched_at = now
         return Snapshot(spaces=spaces, readings=readings, fetched_at=now)

@@ -103,8 +103,13 @@ class HttpClient:
         *,
         json_body: Mapping[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
+        object_pairs_hook: Callable[[list[tuple[str, Any]]], Any] | None = None,
     ) -> Any:
-        """Send one request and return its decoded JSON body."""
+        """Send one request and return its decoded JSON body.
+
+        ``object_pairs_hook`` goes to ``json.loads``: a client that must see
+        repeated keys (plain decoding keeps the last) passes one.
+        """
         if (blocked_until := self.blocked_until) is not None:
             wait = (blocked_until - self._clock()).total_seconds()
             raise ProviderRateLimitError(
@@ -130,7 +135,7 @@ class HttpClient:
             ) from err
         self._check_status(path, status, retry_after)
         try:
-            return json.loads(body)
+            return json.loads(body, object_pairs_hook=object_pairs_hook)
         except (UnicodeDecodeError, ValueError) as err:
             raise ProviderResponseError(f"{path} answered invalid JSON") from err
 

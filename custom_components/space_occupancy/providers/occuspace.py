@@ -3,10 +3,14 @@
 ``GET /locations`` lists the tree; ``GET /locations/{id}/now`` answers the count
 of one location and of its direct children (``childCounts``). So one call per
 location that has children covers the whole tree: a leaf never gets its own.
+Those calls go out a few at a time (``MAX_CONCURRENT_REQUESTS``), so a large
+tree's poll takes a fraction of the round trips and its readings are close
+together in time.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections import deque
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -29,7 +33,7 @@ from .http import HttpClient, ProviderNotFoundError
 from .models import Account, Reading, Snapshot, Space, SpaceKind, percentage_of
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Iterator, Mapping, Sequence
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -47,6 +51,12 @@ MESSAGE_OK = "OK"
 MAX_PERCENTAGE = 1000.0
 # The key under which a message of the /locations answer is kept.
 LOCATIONS_MESSAGE_KEY = "locations"
+# At most this many ``now`` requests in flight at once. One after another, the
+# 121 calls of a 2,000-location tree take 121 round trips (12 s at 100 ms of
+# latency, and the poll's readings span that long); 8 at a time take 16. More
+# would gain little and press one provider harder than a browser does (6-8
+# connections per host); Occuspace publishes no rate limit to go by.
+MAX_CONCURRENT_REQUESTS = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +73,8 @@ class _Tree:
     # Locations that get their own ``now`` call, parents before children.
     polled: tuple[str, ...]
     fetched_at: datetime
+    # Ids listed more than once: the first listing was kept, the others skipped.
+    duplicates: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,11 +116,14 @@ def _capacity(value: Any) -> int | None:
 def parse_locations(data: Any, fetched_at: datetime) -> _Tree:
     """Turn the ``data`` of a ``/locations`` answer into the location tree."""
     nodes: dict[str, tuple[Mapping[str, Any], str | None]] = {}
+    duplicates: dict[str, None] = {}
     for raw in expect_list(data, "locations"):
         node = expect_dict(raw, "location")
         location_id = expect_id(node.get("id"), "location")
         if location_id in nodes:
-            raise ProviderResponseError(f"Duplicate location id {location_id}")
+            # One location listed twice: the first listing stands, the poll goes on.
+            duplicates[location_id] = None
+            continue
         nodes[location_id] = (node, _parent_id(node))
 
     spaces: dict[str, Space] = {}
@@ -140,6 +155,7 @@ def parse_locations(data: Any, fetched_at: datetime) -> _Tree:
         ),
         polled=_polled(spaces, children),
         fetched_at=fetched_at,
+        duplicates=tuple(duplicates),
     )
 
 
@@ -259,11 +275,18 @@ def inactive_reading(
     )
 
 
-def readings_from_now(tree: _Tree, location_id: str, data: Any) -> dict[str, Reading]:
+def readings_from_now(
+    tree: _Tree,
+    location_id: str,
+    data: Any,
+    duplicates: set[str] | None = None,
+) -> dict[str, Reading]:
     """Read a polled location and its leaf children from the location's ``now`` data.
 
     Children that have children of their own are left out: their own call
-    answers for them. Children carry no timestamp: they take the parent's.
+    answers for them. Children carry no timestamp: they take the parent's. A
+    child listed twice in ``childCounts`` keeps its first count; its id goes
+    into ``duplicates`` when given.
     """
     node = expect_dict(data, f"location {location_id} now")
     observed_at = parse_timestamp(node.get("timestamp"))
@@ -278,7 +301,12 @@ def readings_from_now(tree: _Tree, location_id: str, data: Any) -> dict[str, Rea
     counts: dict[str, Mapping[str, Any]] = {}
     for raw in expect_list(node.get("childCounts") or [], "childCounts"):
         child = expect_dict(raw, "child count")
-        counts[expect_id(child.get("id"), "child count")] = child
+        child_id = expect_id(child.get("id"), "child count")
+        if child_id in counts:
+            if duplicates is not None:
+                duplicates.add(child_id)
+            continue
+        counts[child_id] = child
     for child_id in _leaf_children(tree, location_id):
         capacity = tree.spaces[child_id].capacity
         child_node = counts.get(child_id)
@@ -326,10 +354,14 @@ class OccuspaceClient:
         self._headers = {"Authorization": f"Bearer {api_token}"}
         self._tree: _Tree | None = None
         self._now_path = NOW_PATH
+        # Whether a ``now`` call has answered yet, so that its path is known.
+        self._now_path_known = False
         # Locations no path served: skipped until the tree is next re-read, so
         # a location the token lost costs no requests on every poll.
         self._unavailable: set[str] = set()
         self._messages: dict[str, _Message] = {}
+        # Duplicated ids already logged, so that each is logged once, not per poll.
+        self._duplicates_logged: set[tuple[str, str]] = set()
 
     @classmethod
     def from_config(cls, context: ClientContext, config: Mapping[str, Any]) -> Self:
@@ -356,35 +388,92 @@ class OccuspaceClient:
         tree = self._tree
         if tree is None or now - tree.fetched_at >= LOCATIONS_TTL:
             tree = await self._refresh_locations()
+        answers = await self._now_all(
+            [
+                location_id
+                for location_id in tree.polled
+                if location_id not in self._unavailable
+            ]
+        )
         readings: dict[str, Reading] = {}
         unavailable: set[str] = set()
-        calls = rejections = 0
+        rejections = 0
+        duplicates: set[str] = set()
+        # Merged in the tree's order, whatever order the answers came in.
         for location_id in tree.polled:
-            if location_id in self._unavailable:
+            if location_id not in answers:
                 readings.update(unavailable_readings(tree, location_id))
                 continue
-            calls += 1
-            try:
-                data = await self._now(location_id)
-            except _LocationUnavailableError as err:
-                if err.rejected:
+            data = answers[location_id]
+            if isinstance(data, _LocationUnavailableError):
+                if data.rejected:
                     rejections += 1
                 unavailable.add(location_id)
                 readings.update(unavailable_readings(tree, location_id))
                 continue
+            duplicates.clear()
             readings.update(
                 # No data at all comes with a message saying why (kept above).
                 unavailable_readings(tree, location_id)
                 if data is None
-                else readings_from_now(tree, location_id, data)
+                else readings_from_now(tree, location_id, data, duplicates)
             )
-        if calls and rejections == calls:
+            for child_id in duplicates:
+                self._log_duplicate(
+                    f"the now answer of location {location_id}", child_id
+                )
+        if answers and rejections == len(answers):
             # Not one location answered: the token itself was revoked.
             raise ProviderAuthError("Occuspace rejected the token for every location")
         self._unavailable |= unavailable
         for space_id, space in tree.spaces.items():
             readings.setdefault(space_id, inactive_reading(space.capacity))
         return Snapshot(spaces=tree.spaces, readings=readings, fetched_at=now)
+
+    async def _now_all(self, location_ids: Sequence[str]) -> dict[str, Any]:
+        """Fetch the ``now`` data of each location, a few requests at a time.
+
+        A location no path serves answers its ``_LocationUnavailableError``;
+        any other error fails the whole poll, and the requests still in
+        flight are cancelled and awaited before it is raised.
+        """
+        answers: dict[str, Any] = {}
+        pending: Iterator[str] = iter(location_ids)
+
+        async def answer(location_id: str) -> bool:
+            """Fetch one location's answer; True if a path served it."""
+            try:
+                answers[location_id] = await self._now(location_id)
+            except _LocationUnavailableError as err:
+                answers[location_id] = err
+                return False
+            return True
+
+        if not self._now_path_known:
+            # Until one location answers, which path the deployment serves is
+            # unknown: calls in parallel would each try the wrong one first.
+            for location_id in pending:
+                if await answer(location_id):
+                    break
+
+        async def worker() -> None:
+            # The workers share one iterator: each location is fetched once.
+            for location_id in pending:
+                await answer(location_id)
+
+        left = len(location_ids) - len(answers)
+        workers = [
+            asyncio.create_task(worker(), name=f"occuspace now {number}")
+            for number in range(min(MAX_CONCURRENT_REQUESTS, left))
+        ]
+        try:
+            await asyncio.gather(*workers)
+        except BaseException:
+            for task in workers:
+                task.cancel()
+            await asyncio.gather(*workers, return_exceptions=True)
+            raise
+        return answers
 
     def diagnostics(self) -> dict[str, Any]:
         """Request counts, paths and provider messages; never the token."""
@@ -406,6 +495,8 @@ class OccuspaceClient:
         payload = await self._http.request("GET", LOCATIONS_PATH, headers=self._headers)
         data = self._data(payload, LOCATIONS_MESSAGE_KEY, "locations")
         self._tree = parse_locations(data, self._clock())
+        for location_id in self._tree.duplicates:
+            self._log_duplicate("the location list", location_id)
         # A fresh tree says which locations exist: give the lost ones a new try.
         self._unavailable.clear()
         return self._tree
@@ -431,8 +522,20 @@ class OccuspaceClient:
             except ProviderNotFoundError:
                 continue
             self._now_path = template
+            self._now_path_known = True
             return self._data(payload, location_id, f"location {location_id} now")
         raise _LocationUnavailableError(rejected)
+
+    def _log_duplicate(self, where: str, location_id: str) -> None:
+        """Log a duplicated id at debug, once per place it occurs in."""
+        if (where, location_id) in self._duplicates_logged:
+            return
+        self._duplicates_logged.add((where, location_id))
+        _LOGGER.debug(
+            "Occuspace lists location %s more than once in %s: the first is kept",
+            location_id,
+            where,
+        )
 
     def _data(self, payload: Any, key: str, what: str) -> Any:
         """Return the ``data`` of a v1 answer, keeping a ``message`` other than "OK".
