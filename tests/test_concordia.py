@@ -180,8 +180,12 @@ async def test_stale_limit_option_applies_without_reload(
     await setup_entry(hass, concordia_entry)
     await poll(hass, freezer, 50 * 60)
     assert hass.states.get("sensor.vanier_library_activity").state == "inactive"
-    hass.config_entries.async_update_entry(
-        concordia_entry, options={"stale_minutes": 180}
+    result = await hass.config_entries.options.async_init(concordia_entry.entry_id)
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {"next_step_id": "settings"}
+    )
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {**result["data_schema"]({}), "stale_minutes": 180}
     )
     await poll(hass, freezer, 300)
     assert hass.states.get("sensor.vanier_library_occupancy").state == "104"

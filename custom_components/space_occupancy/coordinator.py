@@ -40,7 +40,7 @@ from .providers import (
     Snapshot,
     Space,
 )
-from .state import SpaceState, Thresholds, space_state
+from .state import SpaceState, Thresholds, counts_of, space_state
 
 type SpaceOccupancyConfigEntry = ConfigEntry[OccupancyCoordinator]
 
@@ -107,6 +107,11 @@ class OccupancyCoordinator(DataUpdateCoordinator[Snapshot]):
         # entities of a space ask for the same state on every update.
         self._states: dict[str, SpaceState | None] = {}
         self._states_of: Snapshot | None = None
+        # What changed since the entities were last told (see _note_changes).
+        self.changed_spaces: frozenset[str] | None = None
+        self.restamped_spaces: frozenset[str] = frozenset()
+        self._told: tuple[Snapshot | None, bool, int] | None = None
+        self._options_version = 0
         self.apply_options(entry.options, initial=True)
         self._missing_since: dict[str, datetime] = {}
         # Device registry id of each space whose device this run created.
@@ -132,12 +137,59 @@ class OccupancyCoordinator(DataUpdateCoordinator[Snapshot]):
             for space_id, capacity in options.get(CONF_CAPACITIES, {}).items()
         }
         self._states_of = None  # The options change the states.
+        self._options_version += 1
         self._provider_settings.clear()
         if CONF_STALE_MINUTES in options:
             self._provider_settings[CONF_STALE_MINUTES] = options[CONF_STALE_MINUTES]
         if not initial:
             # Entities recompute from the same snapshot with the new options.
             self.async_update_listeners()
+
+    @callback
+    def async_update_listeners(self) -> None:
+        """Note what changed since the entities were last told, then tell them."""
+        self._note_changes()
+        super().async_update_listeners()
+
+    def _note_changes(self) -> None:
+        """Find the spaces whose reading changed since the last notification.
+
+        Entities of other spaces skip their update at the cost of a set lookup:
+        on a big tree most polls change few spaces, and Occuspace stamps every
+        answer anew, so without this every entity would re-derive its state on
+        every poll. Only the last-reading sensors follow a new time alone
+        (``restamped_spaces``). ``changed_spaces`` is None when everything may
+        have changed: the first notification, availability, options or the
+        spaces themselves.
+        """
+        data: Snapshot | None = self.data
+        told, self._told = (
+            self._told,
+            (data, self.last_update_success, self._options_version),
+        )
+        if (
+            told is None
+            or data is None
+            or told[0] is None
+            or told[0].spaces is not data.spaces
+            or told[1:] != self._told[1:]
+        ):
+            self.changed_spaces = None
+            self.restamped_spaces = frozenset()
+            return
+        before = told[0].readings
+        changed: set[str] = set(before.keys() - data.readings.keys())
+        restamped: set[str] = set()
+        for space_id, reading in data.readings.items():
+            old = before.get(space_id)
+            if old is reading:
+                continue
+            if old is None or counts_of(old) != counts_of(reading):
+                changed.add(space_id)
+            elif old.observed_at != reading.observed_at:
+                restamped.add(space_id)
+        self.changed_spaces = frozenset(changed)
+        self.restamped_spaces = frozenset(restamped)
 
     def space_state(self, space_id: str) -> SpaceState | None:
         """Return the state of a space, None when the provider no longer has it."""

@@ -46,6 +46,8 @@ class SpaceEntity(CoordinatorEntity[OccupancyCoordinator]):
             identifiers={coordinator.device_identifier(space.id)}
         )
         self._shown: tuple[bool, object] | None = None
+        # Whether the entity shows the reading's time (a new time alone changes it).
+        self._follows_time: bool = getattr(description, "follows_time", False)
 
     @property
     def state_of_space(self) -> SpaceState | None:
@@ -65,6 +67,16 @@ class SpaceEntity(CoordinatorEntity[OccupancyCoordinator]):
     @callback
     def _handle_coordinator_update(self) -> None:
         """Write state only when what this entity shows changed: most polls change few."""
+        changed = self.coordinator.changed_spaces
+        if (
+            changed is not None
+            and self.space_id not in changed
+            and not (
+                self._follows_time
+                and self.space_id in self.coordinator.restamped_spaces
+            )
+        ):
+            return  # Its space's reading is the same as last time.
         shown = (self.available, self.shown_value)
         if shown == self._shown:
             return
@@ -100,8 +112,7 @@ def async_add_space_entities[DescriptionT: SpaceEntityDescriptionLike](
 
     An entity is added when it starts to apply (a space the provider added or
     brought back, a capacity just set) and removed, with its registry entry,
-    when it stops applying to a space that is still there (a capacity the user
-    cleared). The entities of a space gone from the provider stay, unavailable,
+    when the user's change made it stop applying (a capacity cleared). The entities of a space gone from the provider stay, unavailable,
     until the coordinator removes its device; the registry then removes them,
     and they are added again should the space come back.
     """
@@ -130,6 +141,15 @@ def async_add_space_entities[DescriptionT: SpaceEntityDescriptionLike](
             and decided_for[1] == coordinator.user_capacities
         ):
             return
+        # Spaces whose capacity the user just cleared: the entities that no
+        # longer apply to them go. Elsewhere an entity that stops applying
+        # stays, unavailable: a roll-up's capacity may come and go with its
+        # rooms' activity, and an entity removed loses its history.
+        cleared = (
+            set()
+            if decided_for is None
+            else decided_for[1].keys() - coordinator.user_capacities.keys()
+        )
         decided_for = (snapshot.spaces, dict(coordinator.user_capacities))
         new: list[Entity] = []
         for space_id in ordered_space_ids(snapshot.spaces):
@@ -144,8 +164,10 @@ def async_add_space_entities[DescriptionT: SpaceEntityDescriptionLike](
                         added[key] = entity_class(coordinator, state.space, description)
                         new.append(added[key])
                 elif (
-                    entity := added.pop(key, None)
-                ) is not None and entity.registry_entry is not None:
+                    space_id in cleared
+                    and (entity := added.pop(key, None)) is not None
+                    and entity.registry_entry is not None
+                ):
                     registry.async_remove(entity.registry_entry.entity_id)
         if new:
             async_add_entities(new)

@@ -19,7 +19,11 @@ from homeassistant.helpers.typing import StateType
 
 from .coordinator import SpaceOccupancyConfigEntry
 from .entity import SpaceEntity, async_add_space_entities
+from .providers import SpaceKind
 from .state import ACTIVITY_GRADED, ACTIVITY_UNGRADED, SpaceState
+
+# The kinds of space whose readings carry the provider's observation time.
+STAMPED_KINDS = frozenset({SpaceKind.LOCATION, SpaceKind.LIBRARY})
 
 # Entities only read the coordinator's snapshot.
 PARALLEL_UPDATES = 0
@@ -36,6 +40,8 @@ class SpaceSensorEntityDescription(SensorEntityDescription):
     value_fn: Callable[[SpaceState], StateType | datetime]
     exists_fn: Callable[[SpaceState], bool] = lambda _: True
     available_fn: Callable[[SpaceState], bool] = _is_active
+    # Shows the reading's observation time, which a poll may change alone.
+    follows_time: bool = False
 
 
 SENSORS: tuple[SpaceSensorEntityDescription, ...] = (
@@ -53,6 +59,10 @@ SENSORS: tuple[SpaceSensorEntityDescription, ...] = (
         suggested_display_precision=0,
         value_fn=lambda state: state.percentage,
         exists_fn=lambda state: state.capacity is not None,
+        # A roll-up has no percentage while its rooms' capacities do not add up.
+        available_fn=lambda state: (
+            state.reading.active and state.percentage is not None
+        ),
     ),
     SpaceSensorEntityDescription(
         key="activity",
@@ -93,7 +103,11 @@ SENSORS: tuple[SpaceSensorEntityDescription, ...] = (
         # Providers stamp every answer: enabled, it would write on every poll.
         entity_registry_enabled_default=False,
         value_fn=lambda state: state.reading.observed_at,
-        exists_fn=lambda state: state.reading.observed_at is not None,
+        follows_time=True,
+        # Which entities a space has must not follow its data, or a reading
+        # without a time would remove the sensor: Occuspace locations and
+        # Concordia libraries are stamped, Butlr's spaces are not.
+        exists_fn=lambda state: state.space.kind in STAMPED_KINDS,
         available_fn=lambda state: state.reading.observed_at is not None,
     ),
 )

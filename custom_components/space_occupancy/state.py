@@ -7,7 +7,8 @@ them, and the tests can call them directly.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from operator import attrgetter
 from typing import Any
 
 from .const import (
@@ -66,6 +67,17 @@ class SpaceState:
     capacity: int | None
     percentage: float | None
     activity: str
+
+
+# Everything a reading says but its time: what the entities of a space show,
+# the last-reading sensor's timestamp aside.
+_COUNTS = attrgetter(*(f.name for f in fields(Reading) if f.name != "observed_at"))
+
+
+def counts_of(reading: Reading) -> tuple[object, ...]:
+    """Return what a reading says besides its observation time."""
+    counts: tuple[object, ...] = _COUNTS(reading)
+    return counts
 
 
 def provider_capacity(space: Space, reading: Reading) -> int | None:
