@@ -450,6 +450,29 @@ async def test_already_configured(
     assert hass.config_entries.async_entries(DOMAIN) == [butlr_entry]
 
 
+@pytest.mark.parametrize("kind", list(CASES))
+async def test_account_without_spaces_aborts(
+    hass: HomeAssistant, providers: SimulatorServer, kind: str
+) -> None:
+    """Credentials that work but show no space abort with no_spaces, creating nothing.
+
+    Butlr's topology lists no site, Occuspace's location list is empty, the
+    Concordia feed's object holds no library.
+    """
+    providers.butlr.sites = []
+    providers.occuspace = OccuspaceScenario(locations=[], tokens={occuspace.SEED_TOKEN})
+    providers.concordia.libraries = {}
+    case = CASES[kind]
+    result = await _open_form(hass, kind)
+    result = await _configure(
+        hass,
+        result["flow_id"],
+        {**case["credentials"], CONF_BASE_URL: providers.base_url + case["path"]},
+    )
+    _assert_abort(result, "no_spaces")
+    assert hass.config_entries.async_entries(DOMAIN) == []
+
+
 # --- Reauthentication -----------------------------------------------------------
 
 

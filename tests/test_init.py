@@ -171,3 +171,34 @@ async def test_entity_categories_and_parallel_updates(
         "capacity": EntityCategory.DIAGNOSTIC,
         "last_reading": EntityCategory.DIAGNOSTIC,
     }
+
+
+async def test_daily_counters_reset_at_the_sites_midnight(
+    hass: HomeAssistant,
+    butlr_scenario: ButlrScenario,
+    butlr_entry: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """Entries and exits today are totals since the site's local midnight.
+
+    Seed 000: a traffic room's counts are sums since local midnight of its
+    site (New York here, Home Assistant in another zone), so the statistics
+    must learn the day from ``last_reset``, not read a new day as a dip.
+    """
+    await setup_entry(hass, butlr_entry)
+    entries = hass.states.get("sensor.cafeteria_entries_today")
+    assert entries.state == "7"
+    assert entries.attributes["state_class"] == "total"
+    # NOW is 11:00 in New York on 12 June 2024 (EDT, UTC-4).
+    assert entries.attributes["last_reset"] == "2024-06-12T00:00:00-04:00"
+    assert hass.states.get("sensor.cafeteria_exits_today").attributes["last_reset"] == (
+        "2024-06-12T00:00:00-04:00"
+    )
+
+    # 13 hours later it is 00:00 on the 13th in New York: a new day from 0.
+    freezer.tick(timedelta(hours=13))
+    async_fire_time_changed(hass)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    entries = hass.states.get("sensor.cafeteria_entries_today")
+    assert entries.state == "0"
+    assert entries.attributes["last_reset"] == "2024-06-13T00:00:00-04:00"

@@ -67,6 +67,7 @@ from .providers import (
     Account,
     ProviderAuthError,
     ProviderError,
+    ProviderNoSpacesError,
     Snapshot,
     Space,
 )
@@ -78,6 +79,8 @@ URL_SELECTOR = TextSelector(TextSelectorConfig(type=TextSelectorType.URL))
 LOOPBACK_NAMES = {"localhost"}
 # Between the names of a space's path in the options: names repeat, paths do not.
 PATH_SEPARATOR = " \N{SINGLE RIGHT-POINTING ANGLE QUOTATION MARK} "
+# The provider knows the credentials but shows no space: nothing to add.
+NO_SPACES = "no_spaces"
 # The collapsed section of the credential forms that holds the base URL.
 SECTION_ADVANCED = "advanced"
 
@@ -201,6 +204,8 @@ class SpaceOccupancyConfigFlow(ConfigFlow, domain=DOMAIN):
         if user_input is not None:
             data = {**entry.data, **user_input}
             account, errors = await self._async_test(data)
+            if errors == {"base": NO_SPACES}:
+                return self.async_abort(reason=NO_SPACES)
             if account is not None:
                 if not _is_same_account(entry, account):
                     return self.async_abort(reason="unique_id_mismatch")
@@ -240,6 +245,8 @@ class SpaceOccupancyConfigFlow(ConfigFlow, domain=DOMAIN):
                 account = None
             else:
                 account, errors = await self._async_test(data)
+            if errors == {"base": NO_SPACES}:
+                return self.async_abort(reason=NO_SPACES)
             if account is not None and reconfiguring:
                 entry = self._get_reconfigure_entry()
                 if not _is_same_account(entry, account):
@@ -310,6 +317,8 @@ class SpaceOccupancyConfigFlow(ConfigFlow, domain=DOMAIN):
             return await build_provider(self.hass, data).async_validate(), {}
         except ProviderAuthError:
             return None, {"base": "invalid_auth"}
+        except ProviderNoSpacesError:
+            return None, {"base": NO_SPACES}
         except ProviderError as err:
             LOGGER.debug("Testing the credentials failed: %s", err)
             return None, {"base": "cannot_connect"}

@@ -16,10 +16,11 @@ from homeassistant.const import PERCENTAGE, EntityCategory
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.typing import StateType
+from homeassistant.util import dt as dt_util
 
 from .coordinator import SpaceOccupancyConfigEntry
 from .entity import SpaceEntity, async_add_space_entities
-from .providers import SpaceKind
+from .providers import Snapshot, SpaceKind
 from .state import ACTIVITY_GRADED, ACTIVITY_UNGRADED, SpaceState
 
 # The kinds of space whose readings carry the provider's observation time.
@@ -42,6 +43,8 @@ class SpaceSensorEntityDescription(SensorEntityDescription):
     available_fn: Callable[[SpaceState], bool] = _is_active
     # Shows the reading's observation time, which a poll may change alone.
     follows_time: bool = False
+    # Counts since local midnight of the space's site: last_reset says which day.
+    resets_daily: bool = False
 
 
 SENSORS: tuple[SpaceSensorEntityDescription, ...] = (
@@ -74,7 +77,9 @@ SENSORS: tuple[SpaceSensorEntityDescription, ...] = (
     SpaceSensorEntityDescription(
         key="entries_today",
         translation_key="entries_today",
-        state_class=SensorStateClass.TOTAL_INCREASING,
+        # A daily counter: a total since its last reset, local midnight.
+        state_class=SensorStateClass.TOTAL,
+        resets_daily=True,
         value_fn=lambda state: state.reading.entries_today,
         exists_fn=lambda state: state.space.counts_traffic,
         available_fn=lambda state: state.reading.entries_today is not None,
@@ -82,7 +87,8 @@ SENSORS: tuple[SpaceSensorEntityDescription, ...] = (
     SpaceSensorEntityDescription(
         key="exits_today",
         translation_key="exits_today",
-        state_class=SensorStateClass.TOTAL_INCREASING,
+        state_class=SensorStateClass.TOTAL,
+        resets_daily=True,
         value_fn=lambda state: state.reading.exits_today,
         exists_fn=lambda state: state.space.counts_traffic,
         available_fn=lambda state: state.reading.exits_today is not None,
@@ -138,8 +144,25 @@ class SpaceSensor(SpaceEntity, SensorEntity):
 
     @property
     def shown_value(self) -> object:
-        """The value and, for activity, the states it can take."""
-        return (self.native_value, self.options)
+        """The value, the day it counts (daily counters), the states (activity)."""
+        return (self.native_value, self.last_reset, self.options)
+
+    @property
+    def last_reset(self) -> datetime | None:
+        """Local midnight of the day a daily counter counts, in its site's time zone.
+
+        That is how Home Assistant's statistics tell a new day from a dip: the
+        counter is a ``total`` whose ``last_reset`` moves at midnight.
+        """
+        if not self.entity_description.resets_daily:
+            return None
+        state = self.state_of_space
+        snapshot: Snapshot | None = self.coordinator.data
+        if state is None or snapshot is None:
+            return None
+        zone = dt_util.get_time_zone(state.space.timezone or self.hass.config.time_zone)
+        local = snapshot.fetched_at.astimezone(zone or dt_util.get_default_time_zone())
+        return local.replace(hour=0, minute=0, second=0, microsecond=0, fold=0)
 
     @property
     def native_value(self) -> StateType | datetime:

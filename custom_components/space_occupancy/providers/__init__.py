@@ -12,6 +12,7 @@ from .exceptions import (
     ProviderAuthError,
     ProviderConnectionError,
     ProviderError,
+    ProviderNoSpacesError,
     ProviderRateLimitError,
     ProviderResponseError,
 )
@@ -59,6 +60,7 @@ __all__ = [
     "ProviderAuthError",
     "ProviderConnectionError",
     "ProviderError",
+    "ProviderNoSpacesError",
     "ProviderRateLimitError",
     "ProviderResponseError",
     "Reading",

@@ -34,7 +34,7 @@ from .base import (
     optional_str,
     whole_people,
 )
-from .exceptions import ProviderAuthError, ProviderResponseError
+from .exceptions import ProviderAuthError, ProviderNoSpacesError, ProviderResponseError
 from .http import HttpClient, ProviderStatusError
 from .models import Account, Reading, Snapshot, Space, SpaceKind, percentage_of
 
@@ -389,6 +389,8 @@ class ButlrClient:
     async def async_validate(self) -> Account:
         """Log in and read the topology: proves the credentials and the access."""
         topology = await self._refresh_topology()
+        if not topology.rooms:
+            raise ProviderNoSpacesError("The account has no room with sensors")
         return Account(
             unique_id=self.account_id,
             title=f"Butlr ({self.account_id})",

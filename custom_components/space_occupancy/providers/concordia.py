@@ -26,6 +26,7 @@ from .base import (
     expect_dict,
     whole_people,
 )
+from .exceptions import ProviderNoSpacesError
 from .http import HttpClient, basic_authorization
 from .models import Account, Reading, Snapshot, Space, SpaceKind
 
@@ -234,7 +235,8 @@ class ConcordiaClient:
 
     async def async_validate(self) -> Account:
         """Read the occupancy once: the feed has no cheaper call that proves the key."""
-        await self.async_fetch()
+        if not (await self.async_fetch()).spaces:
+            raise ProviderNoSpacesError("The feed lists no library")
         return Account(
             unique_id=self._user_id, title=f"Concordia University ({self._user_id})"
         )

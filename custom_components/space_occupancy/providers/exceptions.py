@@ -14,6 +14,10 @@ class ProviderAuthError(ProviderError):
     """The provider rejected the credentials."""
 
 
+class ProviderNoSpacesError(ProviderError):
+    """The credentials work, but the account has no space to show."""
+
+
 class ProviderConnectionError(ProviderError):
     """The provider could not be reached: timeout, DNS, reset, 5xx."""
 

@@ -28,7 +28,7 @@ from .base import (
     optional_str,
     whole_people,
 )
-from .exceptions import ProviderAuthError, ProviderResponseError
+from .exceptions import ProviderAuthError, ProviderNoSpacesError, ProviderResponseError
 from .http import HttpClient, ProviderNotFoundError
 from .models import Account, Reading, Snapshot, Space, SpaceKind, percentage_of
 
@@ -379,7 +379,10 @@ class OccuspaceClient:
 
     async def async_validate(self) -> Account:
         """Read the location list: proves the token, and names its root location."""
-        root = root_location(await self._refresh_locations())
+        tree = await self._refresh_locations()
+        if not tree.spaces:
+            raise ProviderNoSpacesError("The token sees no locations")
+        root = root_location(tree)
         return Account(unique_id=root.id, title=f"Occuspace ({root.name})")
 
     async def async_fetch(self) -> Snapshot:
