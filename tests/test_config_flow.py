@@ -64,7 +64,16 @@ from custom_components.space_occupancy.providers.base import (
 
 from .conftest import NOW, SimulatorServer, setup_entry, usage_reports
 from .simulator import Fault, concordia, occuspace
-from .simulator.butlr import ACCOUNT, API_CLIENT, ButlrScenario, ButlrSite
+from .simulator.butlr import (
+    ACCOUNT,
+    API_CLIENT,
+    ButlrBuilding,
+    ButlrFloor,
+    ButlrRoom,
+    ButlrScenario,
+    ButlrSensor,
+    ButlrSite,
+)
 from .simulator.occuspace import OccuspaceLocation, OccuspaceScenario
 
 STRINGS = json.loads(
@@ -670,8 +679,19 @@ async def test_reconfigure_butlr_kind_not_proven_same(
 ) -> None:
     """An API client not shown to be of the entry's organisation aborts the switch."""
     if other_organisation:
+        elsewhere = ButlrRoom("room_x", "Room X", sensors=[ButlrSensor("99-01")])
         providers.butlr.other_organisations[API_CLIENT[0]] = [
-            ButlrSite("site_elsewhere", "Elsewhere")
+            ButlrSite(
+                "site_elsewhere",
+                "Elsewhere",
+                buildings=[
+                    ButlrBuilding(
+                        "building_x",
+                        "X",
+                        floors=[ButlrFloor("floor_x", "X", rooms=[elsewhere])],
+                    )
+                ],
+            )
         ]
     if loaded:
         await setup_entry(hass, butlr_entry)

@@ -15,6 +15,7 @@ from custom_components.space_occupancy.providers import (
     ClientContext,
     ProviderAuthError,
     ProviderConnectionError,
+    ProviderNoSpacesError,
     ProviderResponseError,
     SpaceKind,
 )
@@ -272,9 +273,9 @@ async def test_validate_rejected_token(
 async def test_validate_no_locations(
     serve: Serve, make_client: Callable[..., OccuspaceClient], clock: FakeClock
 ) -> None:
-    """A token that sees no location cannot make an entry."""
+    """A token that sees no location cannot make an entry: no spaces, not an error."""
     client = make_client(await serve(OccuspaceScenario(tokens={TOKEN}, clock=clock)))
-    with pytest.raises(ProviderResponseError):
+    with pytest.raises(ProviderNoSpacesError):
         await client.async_validate()
 
 
