@@ -13,6 +13,9 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.space_occupancy.const import DOMAIN
+from custom_components.space_occupancy.diagnostics import (
+    async_get_config_entry_diagnostics,
+)
 
 from .conftest import SimulatorServer, poll, setup_entry
 from .simulator.concordia import record_time, seed_scenario
@@ -142,6 +145,46 @@ async def test_quota_401_waits_for_montreal_midnight_before_reauth(
     assert issue_registry.async_get_issue(DOMAIN, issue_id) is None
     assert not hass.config_entries.flow.async_progress_by_handler(DOMAIN)
     assert concordia_entry.state is ConfigEntryState.LOADED
+
+
+async def test_quota_spent_at_startup_backs_off_from_the_first_refusal(
+    hass: HomeAssistant,
+    simulator: SimulatorServer,
+    concordia_entry: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+    issue_registry: ir.IssueRegistry,
+) -> None:
+    """The quota already spent when Home Assistant starts: no retry storm.
+
+    Concordia allows 10,000 calls a day and answers 401 once they are spent.
+    Setup must not fail and be retried (every 80 s at most, ~700 calls a day):
+    the entry loads, says why in a repair issue, and asks every 30 minutes.
+    """
+    simulator.concordia.calls_today = simulator.concordia.quota  # spent already
+    await setup_entry(hass, concordia_entry)
+    assert concordia_entry.state is ConfigEntryState.LOADED
+    issue_id = f"concordia_quota_{concordia_entry.entry_id}"
+    assert issue_registry.async_get_issue(DOMAIN, issue_id) is not None
+    assert not hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+    assert simulator.concordia.refused == 1
+    assert hass.states.get("sensor.webster_library_occupancy") is None
+    diagnostics = await async_get_config_entry_diagnostics(hass, concordia_entry)
+    assert (diagnostics["quota_backoff"], diagnostics["snapshot"]) == (True, None)
+
+    for _ in range(8):  # two hours
+        await poll(hass, freezer, 15 * 60)
+    assert simulator.concordia.refused == 1 + 4
+    assert concordia_entry.state is ConfigEntryState.LOADED
+    assert not hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+
+    # Past 00:00 in Montreal (04:00 UTC) the quota resets: the libraries appear.
+    freezer.move_to(datetime(2018, 8, 28, 4, 20, tzinfo=UTC))
+    simulator.concordia.libraries = seed_scenario(
+        datetime(2018, 8, 28, 4, 20, tzinfo=UTC)
+    ).libraries
+    await poll(hass, freezer, 1800)
+    assert hass.states.get("sensor.webster_library_occupancy").state == "367"
+    assert issue_registry.async_get_issue(DOMAIN, issue_id) is None
 
 
 async def test_401_past_montreal_midnight_starts_reauth(

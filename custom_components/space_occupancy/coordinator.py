@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import CONF_SCAN_INTERVAL
 from homeassistant.core import HomeAssistant, callback
-from homeassistant.exceptions import ConfigEntryAuthFailed
+from homeassistant.exceptions import ConfigEntryAuthFailed, ConfigEntryNotReady
 from homeassistant.helpers import device_registry as dr, issue_registry as ir
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
 from homeassistant.util import dt as dt_util
@@ -98,6 +98,8 @@ class OccupancyCoordinator(DataUpdateCoordinator[Snapshot]):
         self._provider_settings = provider_settings
         self._configured_interval = DEFAULT_SCAN_INTERVAL[self.provider_key]
         self._rate_limited_polls = 0
+        # True while refusals look like a spent quota (polls back off).
+        self.quota_backoff = False
         # Issues raised by this run; a quota issue from an earlier setup attempt
         # is found in the registry and cleared on the first good poll as well.
         self._open_issues: set[str] = {ISSUE_QUOTA, ISSUE_RATE_LIMITED}
@@ -213,6 +215,26 @@ class OccupancyCoordinator(DataUpdateCoordinator[Snapshot]):
         self._states[space_id] = state
         return state
 
+    async def async_config_entry_first_refresh(self) -> None:
+        """Refresh before setup; while a quota looks spent, set up all the same.
+
+        Home Assistant retries a setup that failed every 80 s at most, each
+        time with a new coordinator: a spent Concordia quota at startup would
+        cost hundreds of refused calls a day. Instead the entry loads, its
+        entities stay unavailable (those known from before) and the 30-minute
+        back-off and the repair issue hold from the very first refusal.
+        """
+        try:
+            await super().async_config_entry_first_refresh()
+        except ConfigEntryNotReady:
+            if not self.quota_backoff:
+                raise
+            LOGGER.debug(
+                "%s: quota spent at setup, polling every %s",
+                self.name,
+                self.update_interval,
+            )
+
     async def _async_update_data(self) -> Snapshot:
         try:
             snapshot = await self.provider.async_fetch()
@@ -269,6 +291,7 @@ class OccupancyCoordinator(DataUpdateCoordinator[Snapshot]):
         ):
             return  # Still refused after the quota reset: the credentials are wrong.
         self._raise_issue(ISSUE_QUOTA)
+        self.quota_backoff = True
         self.update_interval = max(self._configured_interval, QUOTA_BACKOFF_INTERVAL)
         raise UpdateFailed(
             translation_domain=DOMAIN, translation_key="quota_or_auth"
@@ -277,6 +300,7 @@ class OccupancyCoordinator(DataUpdateCoordinator[Snapshot]):
     def _recovered(self) -> None:
         """Close the repair issues: a good poll ends what they were about."""
         self._rate_limited_polls = 0
+        self.quota_backoff = False
         self.update_interval = self._configured_interval
         if self._open_issues:
             for issue in self._open_issues:

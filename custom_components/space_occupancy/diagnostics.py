@@ -11,6 +11,7 @@ from homeassistant.helpers.device_registry import DeviceEntry
 
 from .const import CONF_ACCOUNT_ID, CREDENTIAL_KEYS, DOMAIN
 from .coordinator import SpaceOccupancyConfigEntry
+from .providers import Snapshot
 
 # Every credential (user names and ids identify a person or a customer too),
 # the entry's account id and title, and any token a provider might report.
@@ -29,12 +30,16 @@ async def async_get_config_entry_diagnostics(
 ) -> dict[str, Any]:
     """Return the entry, its options, the provider's state and the last snapshot."""
     coordinator = entry.runtime_data
-    snapshot = coordinator.data
+    snapshot: Snapshot | None = coordinator.data
     return {
         "entry": async_redact_data(entry.as_dict(), TO_REDACT),
         "provider": async_redact_data(coordinator.provider.diagnostics(), TO_REDACT),
         "last_update_success": coordinator.last_update_success,
-        "snapshot": {
+        "quota_backoff": coordinator.quota_backoff,
+        # None until the first good poll (a quota spent since setup).
+        "snapshot": None
+        if snapshot is None
+        else {
             "fetched_at": snapshot.fetched_at,
             "spaces": {key: asdict(space) for key, space in snapshot.spaces.items()},
             "readings": {
