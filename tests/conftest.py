@@ -133,7 +133,8 @@ def butlr_entry(hass: HomeAssistant, simulator: SimulatorServer) -> MockConfigEn
     entry = MockConfigEntry(
         domain=DOMAIN,
         title=f"Butlr ({ACCOUNT[0]})",
-        unique_id=ACCOUNT[0],
+        unique_id=f"butlr_{ACCOUNT[0]}",
+        version=2,
         data={
             CONF_PROVIDER: PROVIDER_BUTLR,
             CONF_AUTH_METHOD: AUTH_BUTLR_ACCOUNT,
@@ -178,7 +179,8 @@ def occuspace_entry(hass: HomeAssistant, simulator: SimulatorServer) -> MockConf
     entry = MockConfigEntry(
         domain=DOMAIN,
         title="Occuspace (Sales)",
-        unique_id="1",
+        unique_id="occuspace_1",
+        version=2,
         data={
             CONF_PROVIDER: PROVIDER_OCCUSPACE,
             CONF_AUTH_METHOD: AUTH_OCCUSPACE,
@@ -196,7 +198,8 @@ def concordia_entry(hass: HomeAssistant, simulator: SimulatorServer) -> MockConf
     entry = MockConfigEntry(
         domain=DOMAIN,
         title=f"Concordia University ({SEED_USER_ID})",
-        unique_id=SEED_USER_ID,
+        unique_id=f"concordia_{SEED_USER_ID}",
+        version=2,
         data={
             CONF_PROVIDER: PROVIDER_CONCORDIA,
             CONF_AUTH_METHOD: AUTH_CONCORDIA,

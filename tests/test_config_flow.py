@@ -153,6 +153,11 @@ def providers(
     return simulator
 
 
+def _entry_unique_id(kind: str) -> str:
+    """The entry's unique id: the account's id, scoped by its provider."""
+    return f"{PROVIDER_OF_AUTH[kind]}_{CASES[kind]['unique_id']}"
+
+
 def _entry_data(simulator: SimulatorServer, kind: str) -> dict[str, Any]:
     return {
         CONF_PROVIDER: PROVIDER_OF_AUTH[kind],
@@ -172,7 +177,8 @@ def _add_entry(
     entry = MockConfigEntry(
         domain=DOMAIN,
         title=CASES[kind]["title"],
-        unique_id=CASES[kind]["unique_id"],
+        unique_id=_entry_unique_id(kind),
+        version=2,
         data=_entry_data(simulator, kind),
         options=options or {},
     )
@@ -290,7 +296,7 @@ async def test_create_entry(
     assert result["title"] == case["title"]
     assert result["data"] == _entry_data(providers, kind)
     entry = result["result"]
-    assert entry.unique_id == case["unique_id"]
+    assert entry.unique_id == _entry_unique_id(kind)
     await hass.async_block_till_done(wait_background_tasks=True)
     assert entry.state is ConfigEntryState.LOADED
 
@@ -324,7 +330,7 @@ async def test_create_entry_real_api(hass: HomeAssistant, kind: str) -> None:
     validate.assert_awaited_once()
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert result["title"] == case["title"]
-    assert result["result"].unique_id == case["unique_id"]
+    assert result["result"].unique_id == _entry_unique_id(kind)
     assert result["data"] == {
         CONF_PROVIDER: PROVIDER_OF_AUTH[kind],
         CONF_AUTH_METHOD: kind,
@@ -382,7 +388,7 @@ async def test_unexpected_error_then_recovers(
 
     result = await _configure(hass, result["flow_id"], user_input)
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert result["result"].unique_id == API_CLIENT[0]
+    assert result["result"].unique_id == f"butlr_{API_CLIENT[0]}"
     await hass.async_block_till_done(wait_background_tasks=True)
 
 
@@ -511,7 +517,7 @@ async def test_reauth(
     _assert_abort(result, "reauth_successful")
     await hass.async_block_till_done(wait_background_tasks=True)
     assert dict(entry.data) == {**_entry_data(providers, kind), secret: NEW_SECRET}
-    assert entry.unique_id == CASES[kind]["unique_id"]
+    assert entry.unique_id == _entry_unique_id(kind)
     assert entry.state is ConfigEntryState.LOADED
     assert entry.runtime_data is not coordinator  # reloaded
 
@@ -531,7 +537,7 @@ async def test_reauth_other_account(
     )
     _assert_abort(result, "unique_id_mismatch")
     assert dict(entry.data) == _entry_data(simulator, AUTH_OCCUSPACE)
-    assert entry.unique_id == "1"
+    assert entry.unique_id == "occuspace_1"
 
 
 # --- Reconfiguration ------------------------------------------------------------
@@ -628,7 +634,7 @@ async def test_reconfigure_butlr_to_api_client(
         CONF_BASE_URL: providers.base_url,
         CONF_ACCOUNT_ID: API_CLIENT[0],
     }
-    assert butlr_entry.unique_id == ACCOUNT[0]
+    assert butlr_entry.unique_id == f"butlr_{ACCOUNT[0]}"
     assert butlr_entry.state is ConfigEntryState.LOADED
     assert hass.states.get("sensor.meeting_room_occupancy").state == "3"
     assert {

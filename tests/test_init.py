@@ -69,7 +69,7 @@ async def test_butlr_setup_states(
 
     capacity = entity_registry.async_get("sensor.meeting_room_capacity")
     assert capacity.disabled_by is er.RegistryEntryDisabler.INTEGRATION
-    assert capacity.unique_id == "facilities@example.com_room_meeting_capacity"
+    assert capacity.unique_id == "butlr_facilities@example.com_room_meeting_capacity"
 
     room = find_device(hass, butlr_entry, "room_meeting")
     floor = find_device(hass, butlr_entry, "space_f1")

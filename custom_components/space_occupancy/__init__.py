@@ -6,12 +6,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from homeassistant.const import Platform
-from homeassistant.core import HomeAssistant
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers import device_registry as dr, entity_registry as er
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.device_registry import DeviceEntry
 from homeassistant.util import dt as dt_util
 
-from .const import CONF_PROVIDER, DOMAIN
+from .const import CONF_PROVIDER, DOMAIN, LOGGER, entry_unique_id
 from .coordinator import OccupancyCoordinator, SpaceOccupancyConfigEntry
 from .providers import ClientContext, Provider, create_provider
 
@@ -47,6 +48,53 @@ async def async_setup_entry(
     entry.runtime_data = coordinator
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     return True
+
+
+async def async_migrate_entry(
+    hass: HomeAssistant, entry: SpaceOccupancyConfigEntry
+) -> bool:
+    """Migrate an entry from an older version.
+
+    Version 2 scopes the entry's unique id by provider ("1" → "occuspace_1").
+    The entity unique ids and device identifiers built on it move along, so
+    that every entity keeps its entity id, its history and its settings.
+    """
+    if entry.version > 2:
+        return False  # Made by a newer version of the integration.
+    if entry.version == 1:
+        old = entry.unique_id
+        new = entry_unique_id(entry.data[CONF_PROVIDER], str(old))
+        if old is not None:
+            await _rename_prefix(hass, entry, f"{old}_", f"{new}_")
+        hass.config_entries.async_update_entry(
+            entry, unique_id=new if old is not None else None, version=2
+        )
+        LOGGER.debug("Migrated entry %s to version 2", entry.entry_id)
+    return True
+
+
+async def _rename_prefix(
+    hass: HomeAssistant, entry: SpaceOccupancyConfigEntry, old: str, new: str
+) -> None:
+    """Move the entry's entity unique ids and device identifiers to a new prefix."""
+
+    @callback
+    def entity_update(entity: er.RegistryEntry) -> dict[str, Any] | None:
+        if not entity.unique_id.startswith(old):
+            return None
+        return {"new_unique_id": new + entity.unique_id.removeprefix(old)}
+
+    await er.async_migrate_entries(hass, entry.entry_id, entity_update)
+    devices = dr.async_get(hass)
+    for device in dr.async_entries_for_config_entry(devices, entry.entry_id):
+        identifiers = {
+            (domain, new + identifier.removeprefix(old))
+            if domain == DOMAIN and identifier.startswith(old)
+            else (domain, identifier)
+            for domain, identifier in device.identifiers
+        }
+        if identifiers != device.identifiers:
+            devices.async_update_device(device.id, new_identifiers=identifiers)
 
 
 async def async_unload_entry(

@@ -58,6 +58,7 @@ from .const import (
     MIN_SCAN_INTERVAL,
     PROVIDER_OF_AUTH,
     SECRET_KEYS,
+    entry_unique_id,
 )
 from .coordinator import OccupancyCoordinator, SpaceOccupancyConfigEntry
 from .providers import (
@@ -111,7 +112,10 @@ def _is_same_account(entry: ConfigEntry, account: Account) -> bool:
     (Butlr's site ids are unique across organisations). The entry keeps its
     unique id, so that its entities keep theirs.
     """
-    if account.unique_id in (entry.unique_id, entry.data.get(CONF_ACCOUNT_ID)):
+    provider = entry.data[CONF_PROVIDER]
+    if entry_unique_id(provider, account.unique_id) == entry.unique_id or (
+        account.unique_id == entry.data.get(CONF_ACCOUNT_ID)
+    ):
         return True
     coordinator: OccupancyCoordinator | None = getattr(entry, "runtime_data", None)
     if not account.organisation or coordinator is None or coordinator.data is None:
@@ -122,7 +126,8 @@ def _is_same_account(entry: ConfigEntry, account: Account) -> bool:
 class SpaceOccupancyConfigFlow(ConfigFlow, domain=DOMAIN):
     """Add a provider account."""
 
-    VERSION = 1
+    # 2: entry unique ids scoped by provider ("occuspace_1"), see async_migrate_entry.
+    VERSION = 2
 
     _auth_method: str
 
@@ -257,11 +262,13 @@ class SpaceOccupancyConfigFlow(ConfigFlow, domain=DOMAIN):
                     for key, value in entry.data.items()
                     if key not in CREDENTIAL_KEYS and key != CONF_ACCOUNT_ID
                 }
-                if account.unique_id != entry.unique_id:
+                if entry_unique_id(provider, account.unique_id) != entry.unique_id:
                     kept[CONF_ACCOUNT_ID] = account.unique_id
                 return self.async_update_reload_and_abort(entry, data={**kept, **data})
             if account is not None:
-                await self.async_set_unique_id(account.unique_id)
+                await self.async_set_unique_id(
+                    entry_unique_id(provider, account.unique_id)
+                )
                 self._abort_if_unique_id_configured()
                 return self.async_create_entry(title=account.title, data=data)
         return self.async_show_form(

@@ -27,6 +27,17 @@ CONF_BASE_URL: Final = "base_url"
 # (a Butlr entry switched between an account and an API client).
 CONF_ACCOUNT_ID: Final = "account_id"
 
+
+def entry_unique_id(provider: str, account_id: str) -> str:
+    """Return a config entry's unique id: the account's id, scoped by provider.
+
+    Providers' ids may coincide (an Occuspace root location 1234 and a
+    Concordia user 1234): scoped, neither entry blocks the other, and the
+    device identifiers and entity unique ids built on it do not overlap.
+    """
+    return f"{provider}_{account_id}"
+
+
 # Options.
 CONF_THRESHOLD_LOW: Final = "threshold_low"
 CONF_THRESHOLD_MODERATE: Final = "threshold_moderate"
