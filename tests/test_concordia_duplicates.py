@@ -20,7 +20,6 @@ import pytest
 
 from custom_components.space_occupancy.providers import ClientContext, Reading
 from custom_components.space_occupancy.providers.concordia import (
-    DEFAULT_STALE_AFTER,
     ConcordiaClient,
     keep_first_pairs,
     parse_occupancy,
@@ -90,7 +89,6 @@ def test_parse_keeps_the_first_entry() -> None:
     spaces, readings = parse_occupancy(
         json.loads(ANSWER, object_pairs_hook=keep_first_pairs),
         SEED_NOW,
-        DEFAULT_STALE_AFTER,
         duplicates,
     )
 

@@ -17,9 +17,9 @@ from pytest_homeassistant_custom_component.common import (
 from custom_components.space_occupancy import binary_sensor, sensor
 from custom_components.space_occupancy.const import DOMAIN
 
-from .conftest import SimulatorServer, find_device, setup_entry
+from .conftest import NOW, SimulatorServer, find_device, setup_entry
 from .simulator import Fault
-from .simulator.butlr import ButlrScenario
+from .simulator.butlr import ButlrScenario, demo_scenario
 
 
 async def test_butlr_setup_states(
@@ -202,3 +202,30 @@ async def test_daily_counters_reset_at_the_sites_midnight(
     entries = hass.states.get("sensor.cafeteria_entries_today")
     assert entries.state == "0"
     assert entries.attributes["last_reset"] == "2024-06-13T00:00:00-04:00"
+
+
+async def test_time_zone_change_applies_without_reload(
+    hass: HomeAssistant,
+    simulator: SimulatorServer,
+    butlr_entry: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """A site that names no timezone counts its day in Home Assistant's, as it is now."""
+    freezer.move_to(NOW)
+    simulator.butlr = demo_scenario(NOW, timezone=None)
+    await hass.config.async_update(time_zone="America/New_York")
+    await setup_entry(hass, butlr_entry)
+    coordinator = butlr_entry.runtime_data
+    entries = hass.states.get("sensor.cafeteria_entries_today")
+    assert entries.attributes["last_reset"] == "2024-06-12T00:00:00-04:00"
+
+    await hass.config.async_update(time_zone="Asia/Tokyo")
+    freezer.tick(timedelta(seconds=60))
+    async_fire_time_changed(hass)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert butlr_entry.runtime_data is coordinator  # no reload
+    # 15:00 UTC is already the 13th in Tokyo (UTC+9).
+    entries = hass.states.get("sensor.cafeteria_entries_today")
+    assert entries.attributes["last_reset"] == "2024-06-13T00:00:00+09:00"
+    tokyo_midnight = "2024-06-12T15:00:00Z"
+    assert any(tokyo_midnight in str(body) for body in simulator.butlr.report_bodies)

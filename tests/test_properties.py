@@ -314,7 +314,7 @@ def run_to_end[T](coroutine: Coroutine[Any, Any, T]) -> T:
 
 CONTEXT = ClientContext(
     session=cast("aiohttp.ClientSession", None),
-    default_timezone="Europe/Paris",
+    default_timezone=lambda: "Europe/Paris",
     clock=lambda: NOW,
 )
 
@@ -480,7 +480,7 @@ BUTLR_TRAFFIC = st.fixed_dictionaries(
 def test_butlr_topology(payload: Any) -> None:
     """Spaces of a valid tree, and pollable rooms among them, or a response error."""
     try:
-        topology = parse_topology(payload, "Europe/Paris", NOW)
+        topology = parse_topology(payload, NOW)
     except ProviderResponseError:
         return
     check_spaces(topology.spaces)
@@ -488,7 +488,8 @@ def test_butlr_topology(payload: Any) -> None:
     assert len(room_ids) == len(set(room_ids))
     for room in topology.rooms:
         assert topology.spaces[room.id].kind is SpaceKind.ROOM
-        ZoneInfo(room.timezone)
+        if room.timezone is not None:  # None: the site names none
+            ZoneInfo(room.timezone)
     for parent, children in topology.children.items():
         assert all(topology.spaces[child].parent_id == parent for child in children)
 
@@ -714,15 +715,11 @@ CONCORDIA_ANSWER = st.dictionaries(
 
 
 @PROPERTY
-@given(
-    payload=st.one_of(CONCORDIA_ANSWER, JSON),
-    stale_minutes=st.integers(10, 1440),
-)
-def test_concordia(payload: Any, stale_minutes: int) -> None:
-    """A library per non-empty key; an active one has a recent record time."""
-    stale_after = timedelta(minutes=stale_minutes)
+@given(payload=st.one_of(CONCORDIA_ANSWER, JSON))
+def test_concordia(payload: Any) -> None:
+    """A library per non-empty key; an active one has a record time, not ahead."""
     try:
-        spaces, readings = parse_occupancy(payload, NOW, stale_after)
+        spaces, readings = parse_occupancy(payload, NOW)
     except ProviderResponseError:
         return
     check_snapshot(spaces, readings)
@@ -731,7 +728,7 @@ def test_concordia(payload: Any, stale_minutes: int) -> None:
     for reading in readings.values():
         if reading.active:
             assert reading.observed_at is not None
-            assert NOW - stale_after <= reading.observed_at <= NOW + FUTURE_TOLERANCE
+            assert reading.observed_at <= NOW + FUTURE_TOLERANCE
 
 
 # --- The HTTP layer -------------------------------------------------------------

@@ -59,7 +59,7 @@ def make_client(
 ) -> ButlrClient:
     simulator.butlr.clock = clock
     context = ClientContext(
-        session=session, default_timezone="Europe/Paris", clock=clock
+        session=session, default_timezone=lambda: "Europe/Paris", clock=clock
     )
     if api_client:
         return ButlrClient(

@@ -21,6 +21,7 @@ from custom_components.space_occupancy.providers import (
     ProviderRateLimitError,
     ProviderResponseError,
     Reading,
+    Snapshot,
     SpaceKind,
 )
 from custom_components.space_occupancy.providers.base import (
@@ -30,11 +31,10 @@ from custom_components.space_occupancy.providers.base import (
 )
 from custom_components.space_occupancy.providers.concordia import (
     DEFAULT_BASE_URL,
-    DEFAULT_STALE_AFTER,
     ConcordiaClient,
     parse_record_time,
-    stale_limit,
 )
+from custom_components.space_occupancy.state import stale_limit, without_stale
 
 from .simulator.common import load_fixture
 from .simulator.concordia import (
@@ -49,6 +49,8 @@ from .simulator.concordia import (
 MONTREAL = ZoneInfo("America/Montreal")
 # The moment the seed's example was read: every record in it is fresh.
 SEED_NOW = datetime(2018, 8, 27, 17, 0, tzinfo=MONTREAL)
+# The stale limit Home Assistant applies when the user set none.
+DEFAULT_STALE_AFTER = stale_limit({})
 
 
 @dataclass
@@ -93,7 +95,12 @@ class Feed:
 
     def context(self, **settings: Any) -> ClientContext:
         """The host context: the shared session and the frozen clock."""
-        return ClientContext(session=self.session, clock=self.clock, settings=settings)
+        return ClientContext(session=self.session, clock=self.clock)
+
+
+def _shown(snapshot: Snapshot, key: str, stale_after: timedelta) -> Reading:
+    """The reading of a library as Home Assistant shows it, with a stale limit."""
+    return without_stale(snapshot, stale_after).readings[key]
 
 
 def _record_wire(wire: Wire) -> Callable[..., Awaitable[web.StreamResponse]]:
@@ -211,10 +218,14 @@ async def test_spaces_are_named_libraries_in_montreal(feed: Feed) -> None:
     ],
 )
 async def test_freshness(feed: Feed, minutes_ago: float, active: bool) -> None:
-    """Readings older than the stale limit or too far ahead are inactive."""
+    """Readings older than the stale limit (default 90 min) or too far ahead are inactive.
+
+    The client drops a record from the future; the host applies the stale limit.
+    """
     feed.scenario.libraries["Webster"] = ("12.0000", _at(minutes_ago))
 
-    reading = (await feed.client().async_fetch()).readings["Webster"]
+    snapshot = await feed.client().async_fetch()
+    reading = _shown(snapshot, "Webster", stale_limit({}))
 
     assert reading.active is active
     assert reading.occupancy == (12 if active else None)
@@ -242,24 +253,27 @@ async def test_before_2000_is_never_reported(feed: Feed) -> None:
 
 
 async def test_custom_stale_limit(feed: Feed) -> None:
-    """The host's stale_minutes setting replaces the 90-minute default."""
+    """The stale_minutes option replaces the 90-minute default."""
     feed.scenario.libraries["Webster"] = ("12.0000", _at(20))
     feed.scenario.libraries["Vanier"] = ("13.0000", _at(40))
 
-    snapshot = await feed.client(stale_minutes=30).async_fetch()
+    snapshot = await feed.client().async_fetch()
+    limit = stale_limit({"stale_minutes": 30})
 
-    assert snapshot.readings["Webster"].active
-    assert not snapshot.readings["Vanier"].active
-    assert snapshot.readings["Vanier"].occupancy is None
+    assert _shown(snapshot, "Webster", limit).active
+    assert not _shown(snapshot, "Vanier", limit).active
+    assert _shown(snapshot, "Vanier", limit).occupancy is None
 
 
 async def test_long_stale_limit(feed: Feed) -> None:
     """A longer limit keeps an older reading active."""
     feed.scenario.libraries["Webster"] = ("12.0000", _at(180))
 
-    snapshot = await feed.client(stale_minutes=240).async_fetch()
+    snapshot = await feed.client().async_fetch()
 
-    assert snapshot.readings["Webster"].occupancy == 12
+    assert (
+        _shown(snapshot, "Webster", stale_limit({"stale_minutes": 240})).occupancy == 12
+    )
 
 
 @pytest.mark.parametrize(
@@ -277,7 +291,7 @@ async def test_long_stale_limit(feed: Feed) -> None:
         ({"stale_minutes": float("nan")}, DEFAULT_STALE_AFTER),
     ],
 )
-def test_stale_limit_setting(settings: dict[str, Any], expected: timedelta) -> None:
+def test_stale_limit_option(settings: dict[str, Any], expected: timedelta) -> None:
     """Only a positive number of minutes overrides the default."""
     assert stale_limit(settings) == expected
 
@@ -587,12 +601,11 @@ async def test_unreachable_is_a_connection_error(feed: Feed) -> None:
 
 async def test_diagnostics(feed: Feed) -> None:
     """Diagnostics show the request count and the keys last seen."""
-    client = feed.client(stale_minutes=60)
+    client = feed.client()
     assert client.diagnostics() == {
         "request_count": 0,
         "last_keys": [],
         "last_fetched_at": None,
-        "stale_minutes": 60,
     }
 
     await client.async_fetch()
@@ -601,7 +614,6 @@ async def test_diagnostics(feed: Feed) -> None:
         "request_count": 1,
         "last_keys": ["Webster", "Vanier", "GreyNuns"],
         "last_fetched_at": SEED_NOW,
-        "stale_minutes": 60,
     }
 
 
@@ -609,7 +621,7 @@ async def test_defaults(feed: Feed) -> None:
     """The real API is the default base URL; no credentials, no client."""
     client = ConcordiaClient(feed.context(), user_id="1", api_key="k")
     assert client._http.base_url == DEFAULT_BASE_URL
-    assert client.stale_after == DEFAULT_STALE_AFTER == timedelta(minutes=90)
+    assert timedelta(minutes=90) == DEFAULT_STALE_AFTER
     with pytest.raises(ValueError):
         ConcordiaClient.from_config(feed.context(), {KEY_API_KEY: "k"})
     with pytest.raises(ValueError):

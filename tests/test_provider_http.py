@@ -198,7 +198,7 @@ def test_topology_odd_values() -> None:
             }
         }
     }
-    topology = parse_topology(payload, "UTC", NOW)
+    topology = parse_topology(payload, NOW)
     assert topology.spaces["site_1"].timezone is None
     assert topology.spaces["space_1"].timezone == "Europe/Paris"
     assert topology.spaces["building_1"].capacity is None
@@ -207,6 +207,6 @@ def test_topology_odd_values() -> None:
     assert topology.rooms[0].traffic_online is None
     # A site listed twice: the duplicate is skipped, the topology still parses.
     payload["data"]["sites"]["data"].append({"id": "site_1"})
-    again = parse_topology(payload, "UTC", NOW)
+    again = parse_topology(payload, NOW)
     assert again.spaces == topology.spaces
     assert again.duplicates == ("site site_1",)

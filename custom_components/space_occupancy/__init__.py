@@ -19,17 +19,13 @@ from .providers import ClientContext, Provider, create_provider
 PLATFORMS: list[Platform] = [Platform.BINARY_SENSOR, Platform.SENSOR]
 
 
-def build_provider(
-    hass: HomeAssistant,
-    entry_data: Mapping[str, Any],
-    settings: Mapping[str, Any] | None = None,
-) -> Provider:
+def build_provider(hass: HomeAssistant, entry_data: Mapping[str, Any]) -> Provider:
     """Build the provider client for a config entry's data on HA's session."""
     context = ClientContext(
         session=async_get_clientsession(hass),
-        default_timezone=str(hass.config.time_zone),
+        # Read at each use: a change of Home Assistant's timezone applies at once.
+        default_timezone=lambda: str(hass.config.time_zone),
         clock=dt_util.utcnow,
-        settings=settings if settings is not None else {},
     )
     return create_provider(entry_data[CONF_PROVIDER], context, entry_data)
 
@@ -38,12 +34,7 @@ async def async_setup_entry(
     hass: HomeAssistant, entry: SpaceOccupancyConfigEntry
 ) -> bool:
     """Set up a provider account from a config entry."""
-    # The provider reads its settings (the Concordia stale limit) from this dict
-    # on every poll, so that changed options apply without a reload.
-    settings: dict[str, Any] = {}
-    coordinator = OccupancyCoordinator(
-        hass, entry, build_provider(hass, entry.data, settings), settings
-    )
+    coordinator = OccupancyCoordinator(hass, entry, build_provider(hass, entry.data))
     await coordinator.async_config_entry_first_refresh()
     entry.runtime_data = coordinator
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)

@@ -49,6 +49,8 @@ DEFAULT_THRESHOLD_LOW: Final = 40
 DEFAULT_THRESHOLD_MODERATE: Final = 75
 DEFAULT_THRESHOLD_HIGH: Final = 100
 DEFAULT_STALE_MINUTES: Final = 90
+# The providers whose readings go stale after a limit the user sets (options).
+STALE_LIMITED: Final = frozenset({PROVIDER_CONCORDIA})
 
 # The credential kinds; each is one config flow step.
 AUTH_BUTLR_ACCOUNT: Final = "butlr_account"

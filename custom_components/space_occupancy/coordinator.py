@@ -18,7 +18,6 @@ from homeassistant.util import dt as dt_util
 from .const import (
     CONF_CAPACITIES,
     CONF_PROVIDER,
-    CONF_STALE_MINUTES,
     DEFAULT_SCAN_INTERVAL,
     DOMAIN,
     ISSUE_QUOTA,
@@ -30,6 +29,7 @@ from .const import (
     QUOTA_RESET_TIMEZONE,
     RATE_LIMIT_ISSUE_AFTER,
     SPACE_REMOVAL_GRACE,
+    STALE_LIMITED,
 )
 from .providers import (
     Provider,
@@ -40,7 +40,14 @@ from .providers import (
     Snapshot,
     Space,
 )
-from .state import SpaceState, Thresholds, counts_of, space_state
+from .state import (
+    SpaceState,
+    Thresholds,
+    counts_of,
+    space_state,
+    stale_limit,
+    without_stale,
+)
 
 type SpaceOccupancyConfigEntry = ConfigEntry[OccupancyCoordinator]
 
@@ -81,7 +88,6 @@ class OccupancyCoordinator(DataUpdateCoordinator[Snapshot]):
         hass: HomeAssistant,
         entry: SpaceOccupancyConfigEntry,
         provider: Provider,
-        provider_settings: dict[str, Any],
     ) -> None:
         """Set up the coordinator for a config entry."""
         self.provider_key: str = entry.data[CONF_PROVIDER]
@@ -95,7 +101,6 @@ class OccupancyCoordinator(DataUpdateCoordinator[Snapshot]):
             always_update=False,
         )
         self.provider = provider
-        self._provider_settings = provider_settings
         self._configured_interval = DEFAULT_SCAN_INTERVAL[self.provider_key]
         self._rate_limited_polls = 0
         # True while refusals look like a spent quota (polls back off).
@@ -140,9 +145,9 @@ class OccupancyCoordinator(DataUpdateCoordinator[Snapshot]):
         }
         self._states_of = None  # The options change the states.
         self._options_version += 1
-        self._provider_settings.clear()
-        if CONF_STALE_MINUTES in options:
-            self._provider_settings[CONF_STALE_MINUTES] = options[CONF_STALE_MINUTES]
+        self.stale_after = (
+            stale_limit(options) if self.provider_key in STALE_LIMITED else None
+        )
         if not initial:
             # Entities recompute from the same snapshot with the new options.
             self.async_update_listeners()
@@ -209,7 +214,10 @@ class OccupancyCoordinator(DataUpdateCoordinator[Snapshot]):
             None
             if space is None or reading is None
             else space_state(
-                space, reading, self.user_capacities.get(space_id), self.thresholds
+                space,
+                reading,
+                self.user_capacities.get(space_id),
+                self.thresholds,
             )
         )
         self._states[space_id] = state
@@ -268,6 +276,8 @@ class OccupancyCoordinator(DataUpdateCoordinator[Snapshot]):
                 translation_placeholders={"error": str(err)},
             ) from err
         self._recovered()
+        if self.stale_after is not None:
+            snapshot = without_stale(snapshot, self.stale_after)
         self._sync_devices(snapshot)
         return snapshot
 

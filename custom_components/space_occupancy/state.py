@@ -7,19 +7,23 @@ them, and the tests can call them directly.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
+from datetime import datetime, timedelta
+import math
 from operator import attrgetter
 from typing import Any
 
 from .const import (
+    CONF_STALE_MINUTES,
     CONF_THRESHOLD_HIGH,
     CONF_THRESHOLD_LOW,
     CONF_THRESHOLD_MODERATE,
+    DEFAULT_STALE_MINUTES,
     DEFAULT_THRESHOLD_HIGH,
     DEFAULT_THRESHOLD_LOW,
     DEFAULT_THRESHOLD_MODERATE,
 )
-from .providers import Reading, Space
+from .providers import Reading, Snapshot, Space
 from .providers.models import percentage_of
 
 ACTIVITY_INACTIVE = "inactive"
@@ -83,6 +87,47 @@ def counts_of(reading: Reading) -> tuple[object, ...]:
 def provider_capacity(space: Space, reading: Reading) -> int | None:
     """Return the provider's capacity of a space: the reading's, else the space's."""
     return reading.capacity or space.capacity or None
+
+
+def stale_limit(options: Mapping[str, Any]) -> timedelta:
+    """Return the stale limit of the options; only a positive number of minutes counts."""
+    minutes = options.get(CONF_STALE_MINUTES)
+    if isinstance(minutes, str):
+        try:
+            minutes = float(minutes)
+        except ValueError:
+            minutes = None
+    if (
+        isinstance(minutes, bool)
+        or not isinstance(minutes, int | float)
+        or not math.isfinite(minutes)
+        or minutes <= 0
+    ):
+        minutes = DEFAULT_STALE_MINUTES
+    return timedelta(minutes=minutes)
+
+
+def is_stale(reading: Reading, now: datetime, stale_after: timedelta) -> bool:
+    """Tell whether a reading is older than the stale limit."""
+    return reading.observed_at is not None and now - reading.observed_at > stale_after
+
+
+def without_stale(snapshot: Snapshot, stale_after: timedelta) -> Snapshot:
+    """Return the snapshot with its stale readings made inactive, as of its poll.
+
+    A stale reading shows as the provider's inactive ones do: no occupancy,
+    activity ``inactive``, its time kept. Done on the snapshot, so that a
+    reading going stale is a change like any other.
+    """
+    now = snapshot.fetched_at
+    stale = {
+        space_id: replace(reading, occupancy=None, active=False)
+        for space_id, reading in snapshot.readings.items()
+        if reading.active and is_stale(reading, now, stale_after)
+    }
+    if not stale:
+        return snapshot
+    return replace(snapshot, readings={**snapshot.readings, **stale})
 
 
 def space_state(

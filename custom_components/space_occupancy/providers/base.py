@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 import math
 from typing import Any, Protocol
@@ -33,9 +33,10 @@ class ClientContext:
     """What a client needs from its host besides credentials."""
 
     session: aiohttp.ClientSession
-    default_timezone: str = "UTC"
+    # The host's current timezone, for spaces whose provider names none: a
+    # function, so that a change of the host's timezone applies at once.
+    default_timezone: Callable[[], str] = lambda: "UTC"
     clock: Callable[[], datetime] = utcnow
-    settings: Mapping[str, Any] = field(default_factory=dict)
 
 
 class Provider(Protocol):

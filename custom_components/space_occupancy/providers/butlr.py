@@ -76,7 +76,7 @@ class _Room:
     """What polling needs to know about one room."""
 
     id: str
-    timezone: str
+    timezone: str | None  # None: the site names none, the host's applies
     presence_online: bool | None  # None: the room has no presence sensor
     traffic_online: bool | None  # None: the room has no traffic sensor
 
@@ -191,9 +191,7 @@ def _sensor_modes(
     return online
 
 
-def parse_topology(
-    payload: Any, default_timezone: str, fetched_at: datetime
-) -> _Topology:
+def parse_topology(payload: Any, fetched_at: datetime) -> _Topology:
     """Turn the GraphQL topology answer into spaces and pollable rooms."""
     sites = expect_list(
         expect_dict(
@@ -244,7 +242,7 @@ def parse_topology(
                 rooms.append(
                     _Room(
                         id=node_id,
-                        timezone=zone or default_timezone,
+                        timezone=zone,
                         presence_online=modes.get(MODE_PRESENCE),
                         traffic_online=modes.get(MODE_TRAFFIC),
                     )
@@ -408,10 +406,14 @@ class ButlrClient:
         if topology is None or now - topology.fetched_at >= TOPOLOGY_TTL:
             topology = await self._refresh_topology()
         # One traffic report per distinct local midnight (one for most orgs).
+        # A site without a timezone counts in the host's, as it is now.
+        default_timezone = self._default_timezone()
         by_zone: dict[str, list[str]] = {}
         for room in topology.rooms:
             if room.traffic_online is not None:
-                by_zone.setdefault(room.timezone, []).append(room.id)
+                by_zone.setdefault(room.timezone or default_timezone, []).append(
+                    room.id
+                )
         presence: dict[str, int | None] = {}
         traffic: dict[str, TrafficCounts] = {}
 
@@ -483,7 +485,7 @@ class ButlrClient:
         the next report to be checked against.
         """
         reading = traffic_reading(counts, bool(room.traffic_online))
-        midnight = local_midnight(now, room.timezone)
+        midnight = local_midnight(now, room.timezone or self._default_timezone())
         earlier = self._traffic_days.get(room.id)
         if earlier is not None and earlier.midnight != midnight:
             earlier = None  # a new day counts from zero
@@ -526,9 +528,9 @@ class ButlrClient:
         payload = await self._authorized(self._graphql)
         # Reading a timezone's file is blocking I/O: not in the event loop.
         await asyncio.get_running_loop().run_in_executor(
-            None, _load_timezones, payload, self._default_timezone
+            None, _load_timezones, payload, self._default_timezone()
         )
-        topology = parse_topology(payload, self._default_timezone, self._clock())
+        topology = parse_topology(payload, self._clock())
         self._log_duplicates("topology", topology.duplicates)
         self._topology = topology
         return topology

@@ -14,7 +14,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 import logging
-import math
 from typing import Any, Self
 from zoneinfo import ZoneInfo
 
@@ -37,11 +36,8 @@ OCCUPANCY_PATH = "/library/occupancy/"
 TIMEZONE = "America/Montreal"
 MONTREAL = ZoneInfo(TIMEZONE)
 
-# The key of ClientContext.settings that overrides the stale limit, in minutes.
-SETTING_STALE_MINUTES = "stale_minutes"
 # The counters report every few minutes while a library is open; a record this
 # old means the feed has stopped for that library.
-DEFAULT_STALE_AFTER = timedelta(minutes=90)
 # Clocks drift a little; a record further ahead than this is not a real reading.
 FUTURE_TOLERANCE = timedelta(minutes=5)
 # GreyNuns answers a 1900 record time when its sensors never reported: any
@@ -122,7 +118,7 @@ def library_space(key: str) -> Space:
     )
 
 
-def library_reading(value: Any, now: datetime, stale_after: timedelta) -> Reading:
+def library_reading(value: Any, now: datetime) -> Reading:
     """One library's reading; anything unusable makes it inactive, not the poll fail."""
     if not isinstance(value, dict):
         return Reading(occupancy=None, active=False)
@@ -133,8 +129,9 @@ def library_reading(value: Any, now: datetime, stale_after: timedelta) -> Readin
         # "Never reported" has no observation time worth showing.
         return Reading(occupancy=None, active=False)
     people = whole_people(value.get(FIELD_OCCUPANCY))
-    fresh = now - stale_after <= observed_at <= now + FUTURE_TOLERANCE
-    if people is None or not fresh:
+    # How old a record may be is the host's choice (its stale limit); one
+    # from the future is not a real reading.
+    if people is None or observed_at > now + FUTURE_TOLERANCE:
         return Reading(occupancy=None, active=False, observed_at=observed_at)
     return Reading(occupancy=people, observed_at=observed_at)
 
@@ -142,7 +139,6 @@ def library_reading(value: Any, now: datetime, stale_after: timedelta) -> Readin
 def parse_occupancy(
     payload: Any,
     now: datetime,
-    stale_after: timedelta,
     duplicates: set[str] | None = None,
 ) -> tuple[dict[str, Space], dict[str, Reading]]:
     """Spaces and readings from the occupancy answer, in the answer's order.
@@ -161,26 +157,8 @@ def parse_occupancy(
             # An empty key cannot be a stable id for a device.
             continue
         spaces[key] = library_space(key)
-        readings[key] = library_reading(value, now, stale_after)
+        readings[key] = library_reading(value, now)
     return spaces, readings
-
-
-def stale_limit(settings: Mapping[str, Any]) -> timedelta:
-    """Return the stale limit from the host's settings (minutes), else the default."""
-    minutes = settings.get(SETTING_STALE_MINUTES)
-    if isinstance(minutes, str):
-        try:
-            minutes = float(minutes)
-        except ValueError:
-            return DEFAULT_STALE_AFTER
-    if (
-        isinstance(minutes, bool)
-        or not isinstance(minutes, int | float)
-        or not math.isfinite(minutes)
-        or minutes <= 0
-    ):
-        return DEFAULT_STALE_AFTER
-    return timedelta(minutes=minutes)
 
 
 class ConcordiaClient:
@@ -193,7 +171,6 @@ class ConcordiaClient:
         user_id: str,
         api_key: str,
         base_url: str = DEFAULT_BASE_URL,
-        stale_after: timedelta | None = None,
     ) -> None:
         """Use an application's user id and API key (HTTP Basic credentials)."""
         if not user_id or not api_key:
@@ -202,9 +179,6 @@ class ConcordiaClient:
         self._clock = context.clock
         self._user_id = str(user_id)
         self._headers = {"Authorization": basic_authorization(self._user_id, api_key)}
-        self._stale_after = stale_after
-        # The host may change the stale limit while the client lives (options).
-        self._settings = context.settings
         self._last_keys: tuple[str, ...] = ()
         self._last_fetched_at: datetime | None = None
         # Libraries already logged as listed twice: logged once, not every poll.
@@ -226,13 +200,6 @@ class ConcordiaClient:
         """Requests sent since the client was created."""
         return self._http.request_count
 
-    @property
-    def stale_after(self) -> timedelta:
-        """How old a record may be before its library counts as inactive."""
-        if self._stale_after is not None:
-            return self._stale_after
-        return stale_limit(self._settings)
-
     async def async_validate(self) -> Account:
         """Read the occupancy once: the feed has no cheaper call that proves the key."""
         if not (await self.async_fetch()).spaces:
@@ -251,7 +218,7 @@ class ConcordiaClient:
         )
         now = self._clock()
         duplicates: set[str] = set()
-        spaces, readings = parse_occupancy(payload, now, self.stale_after, duplicates)
+        spaces, readings = parse_occupancy(payload, now, duplicates)
         for key in sorted(duplicates - self._duplicates_logged):
             self._duplicates_logged.add(key)
             _LOGGER.debug(
@@ -267,5 +234,4 @@ class ConcordiaClient:
             "request_count": self.request_count,
             "last_keys": list(self._last_keys),
             "last_fetched_at": self._last_fetched_at,
-            "stale_minutes": self.stale_after.total_seconds() / 60,
         }
