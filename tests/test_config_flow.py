@@ -522,6 +522,19 @@ async def test_reauth(
     assert entry.runtime_data is not coordinator  # reloaded
 
 
+async def test_reauth_account_without_spaces(
+    hass: HomeAssistant, providers: SimulatorServer
+) -> None:
+    """Reauth of an account that has no space left aborts with no_spaces."""
+    entry = _add_entry(hass, providers, AUTH_CONCORDIA)
+    providers.concordia.libraries = {}
+    result = await entry.start_reauth_flow(hass)
+    result = await _configure(
+        hass, result["flow_id"], {KEY_API_KEY: concordia.SEED_API_KEY}
+    )
+    _assert_abort(result, "no_spaces")
+
+
 async def test_reauth_other_account(
     hass: HomeAssistant, simulator: SimulatorServer
 ) -> None:

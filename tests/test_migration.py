@@ -50,6 +50,17 @@ async def test_version_1_entry_keeps_its_entities_and_devices(
         suggested_object_id="office_1st_floor_occupancy",
     )
     entity_registry.async_update_entity(old.entity_id, name="Floor one people")
+    # Another integration's identifier on the device, and an entity of the entry
+    # not made by a space: both are left as they are.
+    device_registry.async_update_device(
+        floor.id, new_identifiers={(DOMAIN, "1_3"), ("other", "1_3")}
+    )
+    other = entity_registry.async_get_or_create(
+        "sensor", DOMAIN, "unrelated", config_entry=occuspace_entry
+    )
+    foreign = device_registry.async_get_or_create(
+        config_entry_id=occuspace_entry.entry_id, identifiers={("other", "hub")}
+    )
 
     await setup_entry(hass, occuspace_entry)
 
@@ -63,7 +74,9 @@ async def test_version_1_entry_keeps_its_entities_and_devices(
     device = find_device(hass, occuspace_entry, "3")
     assert device is not None
     assert device.id == floor.id
-    assert device.identifiers == {(DOMAIN, "occuspace_1_3")}
+    assert device.identifiers == {(DOMAIN, "occuspace_1_3"), ("other", "1_3")}
+    assert entity_registry.async_get(other.entity_id).unique_id == "unrelated"
+    assert device_registry.async_get(foreign.id).identifiers == {("other", "hub")}
 
 
 async def test_entry_from_a_newer_version_is_refused(

@@ -52,15 +52,12 @@ async def async_migrate_entry(
     """
     if entry.version > 2:
         return False  # Made by a newer version of the integration.
-    if entry.version == 1:
-        old = entry.unique_id
-        new = entry_unique_id(entry.data[CONF_PROVIDER], str(old))
-        if old is not None:
-            await _rename_prefix(hass, entry, f"{old}_", f"{new}_")
-        hass.config_entries.async_update_entry(
-            entry, unique_id=new if old is not None else None, version=2
-        )
-        LOGGER.debug("Migrated entry %s to version 2", entry.entry_id)
+    # Version 1 (the only older one): every entry had its account id as unique id.
+    old = str(entry.unique_id)
+    new = entry_unique_id(entry.data[CONF_PROVIDER], old)
+    await _rename_prefix(hass, entry, f"{old}_", f"{new}_")
+    hass.config_entries.async_update_entry(entry, unique_id=new, version=2)
+    LOGGER.debug("Migrated entry %s to version 2", entry.entry_id)
     return True
 
 

@@ -16,11 +16,8 @@ from homeassistant.helpers.entity_platform import (
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
 from .const import DOMAIN
-from .coordinator import (
-    OccupancyCoordinator,
-    SpaceOccupancyConfigEntry,
-    ordered_space_ids,
-)
+from .coordinator import OccupancyCoordinator, SpaceOccupancyConfigEntry
+from .devices import ordered_space_ids
 from .providers import Snapshot, Space
 from .state import SpaceState
 
