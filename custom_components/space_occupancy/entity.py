@@ -109,9 +109,10 @@ def async_add_space_entities[DescriptionT: SpaceEntityDescriptionLike](
 
     An entity is added when it starts to apply (a space the provider added or
     brought back, a capacity just set) and removed, with its registry entry,
-    when the user's change made it stop applying (a capacity cleared). The entities of a space gone from the provider stay, unavailable,
-    until the coordinator removes its device; the registry then removes them,
-    and they are added again should the space come back.
+    when the user's change made it stop applying (a capacity cleared). The
+    entities of a space gone from the provider stay, unavailable, until the
+    coordinator removes its device; the registry then removes them, and they
+    are added again should the space come back.
     """
     coordinator = entry.runtime_data
     domain = async_get_current_platform().domain
