@@ -32,14 +32,7 @@ from custom_components.space_occupancy.providers import (
 )
 
 from .conftest import SimulatorServer, setup_entry
-from .simulator.butlr import (
-    ButlrBuilding,
-    ButlrFloor,
-    ButlrRoom,
-    ButlrSensor,
-    ButlrSite,
-    demo_scenario,
-)
+from .simulator.butlr import demo_scenario, paris_lobby
 from .simulator.common import load_fixture
 from .test_provider_butlr import NOW, Clock, make_client
 
@@ -397,33 +390,11 @@ async def test_traffic_of_another_timezone_does_not_overwrite(
     cafeteria = simulator.butlr.sites[0].buildings[0].floors[0].rooms[2]
     cafeteria.traffic.append((datetime(2024, 6, 12, 2, 0, tzinfo=UTC), 10, 0))
     simulator.butlr.sites.append(
-        ButlrSite(
-            "site_paris",
-            "Paris",
-            "Europe/Paris",
+        paris_lobby(
             [
-                ButlrBuilding(
-                    "building_p",
-                    "P",
-                    floors=[
-                        ButlrFloor(
-                            "space_p1",
-                            "P1",
-                            rooms=[
-                                ButlrRoom(
-                                    "room_lobby",
-                                    "Lobby",
-                                    sensors=[ButlrSensor("p", "traffic")],
-                                    traffic=[
-                                        (datetime(2024, 6, 11, 23, tzinfo=UTC), 2, 0),
-                                        (NOW - timedelta(hours=1), 4, 1),
-                                    ],
-                                )
-                            ],
-                        )
-                    ],
-                )
-            ],
+                (datetime(2024, 6, 11, 23, tzinfo=UTC), 2, 0),
+                (NOW - timedelta(hours=1), 4, 1),
+            ]
         )
     )
     for _ in range(3):  # whichever report comes back last
@@ -635,30 +606,7 @@ async def test_reports_are_sent_side_by_side(
     assert simulator.butlr.logins == 1
 
     # Two timezones: presence and two traffic reports at once.
-    paris = ButlrSite(
-        "site_paris",
-        "Paris",
-        "Europe/Paris",
-        [
-            ButlrBuilding(
-                "building_p",
-                "P",
-                floors=[
-                    ButlrFloor(
-                        "space_p1",
-                        "P1",
-                        rooms=[
-                            ButlrRoom(
-                                "room_lobby",
-                                "Lobby",
-                                sensors=[ButlrSensor("p", "traffic")],
-                            )
-                        ],
-                    )
-                ],
-            )
-        ],
-    )
+    paris = paris_lobby()
     simulator.butlr.sites.append(paris)
     simulator.butlr.reports_side_by_side = 3
     simulator.butlr.most_reports_in_flight = 0

@@ -67,12 +67,10 @@ from .simulator import Fault, concordia, occuspace
 from .simulator.butlr import (
     ACCOUNT,
     API_CLIENT,
-    ButlrBuilding,
-    ButlrFloor,
     ButlrRoom,
     ButlrScenario,
     ButlrSensor,
-    ButlrSite,
+    one_room_site,
 )
 from .simulator.occuspace import OccuspaceLocation, OccuspaceScenario
 
@@ -700,17 +698,7 @@ async def test_reconfigure_butlr_kind_not_proven_same(
     if other_organisation:
         elsewhere = ButlrRoom("room_x", "Room X", sensors=[ButlrSensor("99-01")])
         providers.butlr.other_organisations[API_CLIENT[0]] = [
-            ButlrSite(
-                "site_elsewhere",
-                "Elsewhere",
-                buildings=[
-                    ButlrBuilding(
-                        "building_x",
-                        "X",
-                        floors=[ButlrFloor("floor_x", "X", rooms=[elsewhere])],
-                    )
-                ],
-            )
+            one_room_site("site_elsewhere", "Elsewhere", None, elsewhere)
         ]
     if loaded:
         await setup_entry(hass, butlr_entry)

@@ -25,12 +25,10 @@ from .simulator import Fault
 from .simulator.butlr import (
     ACCOUNT,
     API_CLIENT,
-    ButlrBuilding,
-    ButlrFloor,
     ButlrRoom,
     ButlrSensor,
-    ButlrSite,
     demo_scenario,
+    paris_lobby,
 )
 from .simulator.common import load_fixture
 
@@ -313,33 +311,7 @@ async def test_two_timezones_one_call_each(
     """Sites in two timezones: one traffic call per local midnight, filtered by room."""
     clock = Clock(NOW)
     simulator.butlr = demo_scenario(NOW)
-    simulator.butlr.sites.append(
-        ButlrSite(
-            "site_paris",
-            "Paris",
-            "Europe/Paris",
-            [
-                ButlrBuilding(
-                    "building_p",
-                    "P",
-                    floors=[
-                        ButlrFloor(
-                            "space_p1",
-                            "P1",
-                            rooms=[
-                                ButlrRoom(
-                                    "room_lobby",
-                                    "Lobby",
-                                    sensors=[ButlrSensor("p", "traffic")],
-                                    traffic=[(NOW - timedelta(hours=1), 4, 1)],
-                                )
-                            ],
-                        )
-                    ],
-                )
-            ],
-        )
-    )
+    simulator.butlr.sites.append(paris_lobby([(NOW - timedelta(hours=1), 4, 1)]))
     snapshot = await make_client(session, simulator, clock).async_fetch()
     traffic = [
         body["filter"]

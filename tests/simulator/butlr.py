@@ -385,6 +385,35 @@ ACCOUNT = ("facilities@example.com", "correct-horse-battery")
 API_CLIENT = ("client-7f3a", "s3cr3t-client-value")
 
 
+def one_room_site(
+    site_id: str, name: str, timezone: str | None, room: ButlrRoom
+) -> ButlrSite:
+    """A site of one building, one floor and this room: a second site for tests."""
+    return ButlrSite(
+        site_id,
+        name,
+        timezone,
+        [
+            ButlrBuilding(
+                f"building_{site_id}",
+                name,
+                floors=[ButlrFloor(f"space_{site_id}", name, rooms=[room])],
+            )
+        ],
+    )
+
+
+def paris_lobby(traffic: list[tuple[datetime, int, int]] | None = None) -> ButlrSite:
+    """A Paris site whose lobby counts traffic: a second timezone beside the demo."""
+    lobby = ButlrRoom(
+        "room_lobby",
+        "Lobby",
+        sensors=[ButlrSensor("p", "traffic")],
+        traffic=traffic or [],
+    )
+    return one_room_site("site_paris", "Paris", "Europe/Paris", lobby)
+
+
 def demo_scenario(
     now: datetime, timezone: str | None = "America/New_York"
 ) -> ButlrScenario:
