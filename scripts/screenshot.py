@@ -546,7 +546,8 @@ async def shoot_config_flow(page: DevTools, base_url: str, output: Path) -> Shot
     shot = Shot(output, await screenshot_png(page))
     text = await page.evaluate(PAGE_TEXT)
     shot.problems += [f"a translation key shows: {line!r}" for line in raw_keys(text)]
-    sections: dict[str, bool] = form["sections"]
+    # The sections render after the form: read them now, as shown.
+    sections: dict[str, bool] = json.loads(await page.evaluate(FLOW_FORM))["sections"]
     print(f"The config flow's form {form['step']!r} has sections {sections}")
     if sections.get("Advanced") is not False:
         shot.problems.append(f"no collapsed 'Advanced' section: {sections}")
