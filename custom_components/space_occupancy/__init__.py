@@ -96,11 +96,6 @@ async def async_remove_config_entry_device(
     hass: HomeAssistant, entry: SpaceOccupancyConfigEntry, device: DeviceEntry
 ) -> bool:
     """Let the user delete a device only when its space is gone from the provider."""
-    prefix = f"{entry.unique_id}_"
     coordinator = entry.runtime_data
-    return not any(
-        domain == DOMAIN
-        and identifier.startswith(prefix)
-        and coordinator.space_state(identifier.removeprefix(prefix)) is not None
-        for domain, identifier in device.identifiers
-    )
+    space_id = coordinator.devices.space_id_of(device)
+    return space_id is None or coordinator.space_state(space_id) is None

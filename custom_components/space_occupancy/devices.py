@@ -53,6 +53,18 @@ class SpaceDevices:
         """Return the device registry identifier of a space."""
         return (DOMAIN, f"{self._entry.unique_id}_{space_id}")
 
+    def space_id_of(self, device: dr.DeviceEntry) -> str | None:
+        """Return the id of the space a device stands for; None if it is none of ours."""
+        prefix = f"{self._entry.unique_id}_"
+        return next(
+            (
+                identifier.removeprefix(prefix)
+                for domain, identifier in device.identifiers
+                if domain == DOMAIN and identifier.startswith(prefix)
+            ),
+            None,
+        )
+
     @callback
     def async_sync(self, snapshot: Snapshot) -> None:
         """Keep a device per shown space: create, rename, relink; drop long-gone ones.
@@ -101,16 +113,8 @@ class SpaceDevices:
     def _remove_gone_devices(
         self, registry: dr.DeviceRegistry, present: frozenset[str], now: datetime
     ) -> None:
-        prefix = f"{self._entry.unique_id}_"
         for device in dr.async_entries_for_config_entry(registry, self._entry.entry_id):
-            space_id = next(
-                (
-                    identifier.removeprefix(prefix)
-                    for domain, identifier in device.identifiers
-                    if domain == DOMAIN and identifier.startswith(prefix)
-                ),
-                None,
-            )
+            space_id = self.space_id_of(device)
             if space_id is None or space_id in present:
                 self._missing_since.pop(space_id or "", None)
                 continue

@@ -9,7 +9,7 @@ from homeassistant.components.diagnostics import async_redact_data
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.device_registry import DeviceEntry
 
-from .const import CONF_ACCOUNT_ID, CREDENTIAL_KEYS, DOMAIN
+from .const import CONF_ACCOUNT_ID, CREDENTIAL_KEYS
 from .coordinator import SpaceOccupancyConfigEntry
 from .providers import Snapshot
 
@@ -54,13 +54,8 @@ async def async_get_device_diagnostics(
 ) -> dict[str, Any]:
     """One space: its definition, reading and what the entities show."""
     coordinator = entry.runtime_data
-    prefix = f"{entry.unique_id}_"
-    space_id = next(
-        identifier.removeprefix(prefix)
-        for domain, identifier in device.identifiers
-        if domain == DOMAIN and identifier.startswith(prefix)
-    )
-    state = coordinator.space_state(space_id)
+    space_id = coordinator.devices.space_id_of(device)
+    state = None if space_id is None else coordinator.space_state(space_id)
     return {
         "space_id": space_id,
         "state": asdict(state) if state is not None else None,
