@@ -15,7 +15,7 @@ from homeassistant.config_entries import (
 )
 from homeassistant.const import CONF_SCAN_INTERVAL
 from homeassistant.core import callback
-from homeassistant.data_entry_flow import section
+from homeassistant.data_entry_flow import AbortFlow, section
 from homeassistant.helpers.selector import (
     NumberSelector,
     NumberSelectorConfig,
@@ -209,8 +209,6 @@ class SpaceOccupancyConfigFlow(ConfigFlow, domain=DOMAIN):
         if user_input is not None:
             data = {**entry.data, **user_input}
             account, errors = await self._async_test(data)
-            if errors == {"base": NO_SPACES}:
-                return self.async_abort(reason=NO_SPACES)
             if account is not None:
                 if not _is_same_account(entry, account):
                     return self.async_abort(reason="unique_id_mismatch")
@@ -250,8 +248,6 @@ class SpaceOccupancyConfigFlow(ConfigFlow, domain=DOMAIN):
                 account = None
             else:
                 account, errors = await self._async_test(data)
-            if errors == {"base": NO_SPACES}:
-                return self.async_abort(reason=NO_SPACES)
             if account is not None and reconfiguring:
                 entry = self._get_reconfigure_entry()
                 if not _is_same_account(entry, account):
@@ -324,8 +320,9 @@ class SpaceOccupancyConfigFlow(ConfigFlow, domain=DOMAIN):
             return await build_provider(self.hass, data).async_validate(), {}
         except ProviderAuthError:
             return None, {"base": "invalid_auth"}
-        except ProviderNoSpacesError:
-            return None, {"base": NO_SPACES}
+        except ProviderNoSpacesError as err:
+            # Nothing the user can type here changes that: end the flow.
+            raise AbortFlow(NO_SPACES) from err
         except ProviderError as err:
             LOGGER.debug("Testing the credentials failed: %s", err)
             return None, {"base": "cannot_connect"}
