@@ -31,6 +31,16 @@ def concordia_seed(simulator: SimulatorServer, freezer: FrozenDateTimeFactory) -
     simulator.concordia = seed_scenario(SEED_NOW)
 
 
+async def _next_montreal_day(
+    hass: HomeAssistant, simulator: SimulatorServer, freezer: FrozenDateTimeFactory
+) -> None:
+    """Move to 00:20 in Montreal the next day, fresh records, and let a poll run."""
+    morning = datetime(2018, 8, 28, 4, 20, tzinfo=UTC)
+    freezer.move_to(morning)
+    simulator.concordia.libraries = seed_scenario(morning).libraries
+    await poll(hass, freezer, 1800)
+
+
 @pytest.mark.usefixtures("entity_registry_enabled_by_default")
 async def test_seed_example(
     hass: HomeAssistant, concordia_entry: MockConfigEntry
@@ -136,11 +146,7 @@ async def test_quota_401_waits_for_montreal_midnight_before_reauth(
     assert simulator.concordia.refused == calls + 1
 
     # 17:35 → past 00:00 Montreal (04:00 UTC): the quota resets, data comes back.
-    freezer.move_to(datetime(2018, 8, 28, 4, 20, tzinfo=UTC))
-    simulator.concordia.libraries = seed_scenario(
-        datetime(2018, 8, 28, 4, 20, tzinfo=UTC)
-    ).libraries
-    await poll(hass, freezer, 1800)
+    await _next_montreal_day(hass, simulator, freezer)
     assert hass.states.get("sensor.webster_library_occupancy").state == "367"
     assert issue_registry.async_get_issue(DOMAIN, issue_id) is None
     assert not hass.config_entries.flow.async_progress_by_handler(DOMAIN)
@@ -178,11 +184,7 @@ async def test_quota_spent_at_startup_backs_off_from_the_first_refusal(
     assert not hass.config_entries.flow.async_progress_by_handler(DOMAIN)
 
     # Past 00:00 in Montreal (04:00 UTC) the quota resets: the libraries appear.
-    freezer.move_to(datetime(2018, 8, 28, 4, 20, tzinfo=UTC))
-    simulator.concordia.libraries = seed_scenario(
-        datetime(2018, 8, 28, 4, 20, tzinfo=UTC)
-    ).libraries
-    await poll(hass, freezer, 1800)
+    await _next_montreal_day(hass, simulator, freezer)
     assert hass.states.get("sensor.webster_library_occupancy").state == "367"
     assert issue_registry.async_get_issue(DOMAIN, issue_id) is None
 

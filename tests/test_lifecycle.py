@@ -21,6 +21,18 @@ from .simulator import Fault
 from .simulator.butlr import ButlrRoom, ButlrScenario, ButlrSensor
 
 
+async def _set_up_first_floor(
+    hass: HomeAssistant, scenario: ButlrScenario, entry: MockConfigEntry
+) -> list[ButlrRoom]:
+    """Set the Butlr entry up; return the demo floor's rooms, to change at will.
+
+    The token outlives the test, so that only topology reads and reports are sent.
+    """
+    await setup_entry(hass, entry)
+    scenario.expires_in = 100_000
+    return scenario.sites[0].buildings[0].floors[0].rooms
+
+
 async def test_new_space_added_without_reload(
     hass: HomeAssistant,
     butlr_scenario: ButlrScenario,
@@ -29,9 +41,7 @@ async def test_new_space_added_without_reload(
     device_registry: dr.DeviceRegistry,
 ) -> None:
     """A room added at the provider gets its device and entities at the next refresh."""
-    await setup_entry(hass, butlr_entry)
-    butlr_scenario.expires_in = 100_000
-    rooms = butlr_scenario.sites[0].buildings[0].floors[0].rooms
+    rooms = await _set_up_first_floor(hass, butlr_scenario, butlr_entry)
     rooms.append(
         ButlrRoom(
             "room_new", "Phone booth", capacity=1, sensors=[ButlrSensor("n1", people=1)]
@@ -56,9 +66,7 @@ async def test_gone_space_removed_after_a_topology_refresh(
     entity_registry: er.EntityRegistry,
 ) -> None:
     """A room gone for a whole topology period loses its device; meanwhile the user may delete it."""
-    await setup_entry(hass, butlr_entry)
-    butlr_scenario.expires_in = 100_000
-    rooms = butlr_scenario.sites[0].buildings[0].floors[0].rooms
+    rooms = await _set_up_first_floor(hass, butlr_scenario, butlr_entry)
     focus = find_device(hass, butlr_entry, "room_focus")
     meeting = find_device(hass, butlr_entry, "room_meeting")
     assert not await async_remove_config_entry_device(hass, butlr_entry, meeting)
@@ -176,9 +184,7 @@ async def test_space_that_returns_gets_everything_back(
     Butlr's topology is the account's current rooms: a room taken out (sensors
     moved for a refit, say) and put back is the same room id again.
     """
-    await setup_entry(hass, butlr_entry)
-    butlr_scenario.expires_in = 100_000
-    rooms = butlr_scenario.sites[0].buildings[0].floors[0].rooms
+    rooms = await _set_up_first_floor(hass, butlr_scenario, butlr_entry)
     focus = next(room for room in rooms if room.id == "room_focus")
     rooms.remove(focus)
     await poll(hass, freezer, 3600)
@@ -210,9 +216,7 @@ async def test_space_whose_device_the_user_deleted_returns(
     device_registry: dr.DeviceRegistry,
 ) -> None:
     """The user deletes the device of a vanished room; the room comes back whole."""
-    await setup_entry(hass, butlr_entry)
-    butlr_scenario.expires_in = 100_000
-    rooms = butlr_scenario.sites[0].buildings[0].floors[0].rooms
+    rooms = await _set_up_first_floor(hass, butlr_scenario, butlr_entry)
     focus = next(room for room in rooms if room.id == "room_focus")
     rooms.remove(focus)
     await poll(hass, freezer, 3600)
