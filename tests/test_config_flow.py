@@ -43,11 +43,13 @@ from custom_components.space_occupancy.const import (
     CONF_AUTH_METHOD,
     CONF_BASE_URL,
     CONF_CAPACITIES,
+    CONF_HISTORY_DAYS,
     CONF_PROVIDER,
     CONF_STALE_MINUTES,
     CONF_THRESHOLD_HIGH,
     CONF_THRESHOLD_LOW,
     CONF_THRESHOLD_MODERATE,
+    DEFAULT_HISTORY_DAYS,
     DOMAIN,
     PROVIDER_OF_AUTH,
 )
@@ -832,6 +834,16 @@ def _settings(
     }
 
 
+def _butlr_settings(
+    scan_interval: float, low: float, moderate: float, high: float
+) -> dict[str, float]:
+    """Butlr's settings also hold the days of history to import (default 30)."""
+    return {
+        **_settings(scan_interval, low, moderate, high),
+        CONF_HISTORY_DAYS: DEFAULT_HISTORY_DAYS,
+    }
+
+
 async def test_options_thresholds_and_interval(
     hass: HomeAssistant,
     providers: SimulatorServer,
@@ -846,7 +858,7 @@ async def test_options_thresholds_and_interval(
     result = await _options_step(hass, butlr_entry, "settings")
     _assert_form(result, "settings", {}, flow="options")
     # Butlr has no stale limit; the defaults are the design's.
-    assert result["data_schema"]({}) == _settings(60, 40, 75, 100)
+    assert result["data_schema"]({}) == _butlr_settings(60, 40, 75, 100)
 
     result = await hass.config_entries.options.async_configure(
         result["flow_id"], _settings(60, 50, 50, 100)
@@ -868,14 +880,14 @@ async def test_options_thresholds_and_interval(
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
     await hass.async_block_till_done(wait_background_tasks=True)
-    assert butlr_entry.options == _settings(30, 20, 30, 50)
+    assert butlr_entry.options == _butlr_settings(30, 20, 30, 50)
     # Applied in place: the same coordinator, no reload.
     assert butlr_entry.runtime_data is coordinator
     assert hass.states.get("sensor.meeting_room_activity").state == "high"
 
     # The form opens with the stored values.
     result = await _options_step(hass, butlr_entry, "settings")
-    assert result["data_schema"]({}) == _settings(30, 20, 30, 50)
+    assert result["data_schema"]({}) == _butlr_settings(30, 20, 30, 50)
 
 
 async def test_options_poll_interval(

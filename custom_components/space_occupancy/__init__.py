@@ -5,16 +5,34 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from homeassistant.components.recorder.const import DOMAIN as RECORDER_DOMAIN
 from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant, callback
-from homeassistant.helpers import device_registry as dr, entity_registry as er
+from homeassistant.helpers import (
+    config_validation as cv,
+    device_registry as dr,
+    entity_registry as er,
+)
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.device_registry import DeviceEntry
+from homeassistant.helpers.typing import ConfigType
 from homeassistant.util import dt as dt_util
 
-from .const import CONF_PROVIDER, DOMAIN, LOGGER, entry_unique_id
+from .const import (
+    CONF_HISTORY_DAYS,
+    CONF_PROVIDER,
+    DEFAULT_HISTORY_DAYS,
+    DOMAIN,
+    LOGGER,
+    entry_unique_id,
+)
 from .coordinator import OccupancyCoordinator, SpaceOccupancyConfigEntry
-from .providers import ClientContext, Provider, create_provider
+from .history import HistoryImporter, async_remove_history_store
+from .providers import ClientContext, HistoryProvider, Provider, create_provider
+from .services import async_setup_services
+from .usual import UsualOccupancy
+
+CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 
 PLATFORMS: list[Platform] = [Platform.BINARY_SENSOR, Platform.SENSOR]
 
@@ -30,15 +48,45 @@ def build_provider(hass: HomeAssistant, entry_data: Mapping[str, Any]) -> Provid
     return create_provider(entry_data[CONF_PROVIDER], context, entry_data)
 
 
+async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
+    """Register the integration's actions."""
+    async_setup_services(hass)
+    return True
+
+
 async def async_setup_entry(
     hass: HomeAssistant, entry: SpaceOccupancyConfigEntry
 ) -> bool:
     """Set up a provider account from a config entry."""
-    coordinator = OccupancyCoordinator(hass, entry, build_provider(hass, entry.data))
+    provider = build_provider(hass, entry.data)
+    coordinator = OccupancyCoordinator(hass, entry, provider)
+    # History and usual occupancy live in the recorder's statistics.
+    recorded = RECORDER_DOMAIN in hass.config.components
+    if recorded and isinstance(provider, HistoryProvider):
+        coordinator.history = HistoryImporter(
+            hass,
+            coordinator,
+            provider,
+            int(entry.options.get(CONF_HISTORY_DAYS, DEFAULT_HISTORY_DAYS)),
+        )
+        await coordinator.history.async_load()
     await coordinator.async_config_entry_first_refresh()
     entry.runtime_data = coordinator
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
+    # The occupancy sensors exist now: their statistics can be read and written.
+    if recorded:
+        entry.async_on_unload(UsualOccupancy(hass, coordinator).async_start())
+    if coordinator.history is not None:
+        coordinator.history.async_start()
+        entry.async_on_unload(coordinator.history.async_stop)
     return True
+
+
+async def async_remove_entry(
+    hass: HomeAssistant, entry: SpaceOccupancyConfigEntry
+) -> None:
+    """Forget a deleted entry's history import state."""
+    await async_remove_history_store(hass, entry.entry_id)
 
 
 async def async_migrate_entry(

@@ -7,7 +7,13 @@ version passes it.
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
+
+from homeassistant.components.recorder.const import DOMAIN as RECORDER_DOMAIN
+from homeassistant.components.recorder.models import (
+    StatisticMeanType,
+    StatisticMetaData,
+)
 
 # Schemas. At run time ``import voluptuous`` serves every line: Home Assistant
 # 2026.9 and newer replace voluptuous with probatio and alias the import to it.
@@ -23,4 +29,30 @@ if TYPE_CHECKING:
 else:
     import voluptuous as vol
 
-__all__ = ["vol"]
+# Statistics metadata. Home Assistant 2025.10 added ``unit_class`` (2026.11
+# will require it); older lines reject the key. Delete the check when the
+# minimum is 2025.10.
+_METADATA_HAS_UNIT_CLASS = "unit_class" in StatisticMetaData.__annotations__
+
+
+def statistic_metadata(statistic_id: str, unit: str | None) -> StatisticMetaData:
+    """Metadata of an occupancy sensor's statistics, as the recorder makes it.
+
+    It must match what the recorder's own compile writes for the sensor (a
+    plain measurement: arithmetic mean, the state's unit, no unit class), or
+    the two would keep rewriting each other's metadata.
+    """
+    metadata: dict[str, Any] = {
+        "mean_type": StatisticMeanType.ARITHMETIC,
+        "has_sum": False,
+        "name": None,
+        "source": RECORDER_DOMAIN,
+        "statistic_id": statistic_id,
+        "unit_of_measurement": unit,
+    }
+    if _METADATA_HAS_UNIT_CLASS:
+        metadata["unit_class"] = None
+    return cast("StatisticMetaData", metadata)
+
+
+__all__ = ["statistic_metadata", "vol"]

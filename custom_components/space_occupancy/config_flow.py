@@ -41,6 +41,7 @@ from .const import (
     CONF_AUTH_METHOD,
     CONF_BASE_URL,
     CONF_CAPACITIES,
+    CONF_HISTORY_DAYS,
     CONF_PROVIDER,
     CONF_STALE_MINUTES,
     CONF_THRESHOLD_HIGH,
@@ -48,13 +49,16 @@ from .const import (
     CONF_THRESHOLD_MODERATE,
     CREDENTIAL_FIELDS,
     CREDENTIAL_KEYS,
+    DEFAULT_HISTORY_DAYS,
     DEFAULT_SCAN_INTERVAL,
     DEFAULT_STALE_MINUTES,
     DEFAULT_THRESHOLD_HIGH,
     DEFAULT_THRESHOLD_LOW,
     DEFAULT_THRESHOLD_MODERATE,
     DOMAIN,
+    HISTORY_PROVIDERS,
     LOGGER,
+    MAX_HISTORY_DAYS,
     MIN_SCAN_INTERVAL,
     PROVIDER_OF_AUTH,
     SECRET_KEYS,
@@ -389,6 +393,20 @@ class SpaceOccupancyOptionsFlow(OptionsFlow):
                         unit_of_measurement="%",
                         mode=NumberSelectorMode.BOX,
                     )
+                )
+            )
+        if provider in HISTORY_PROVIDERS:
+            schema[
+                vol.Required(
+                    CONF_HISTORY_DAYS,
+                    default=options.get(CONF_HISTORY_DAYS, DEFAULT_HISTORY_DAYS),
+                )
+            ] = NumberSelector(
+                NumberSelectorConfig(
+                    min=0,
+                    max=MAX_HISTORY_DAYS,
+                    unit_of_measurement="d",
+                    mode=NumberSelectorMode.BOX,
                 )
             )
         if provider == PROVIDER_CONCORDIA:

@@ -107,6 +107,28 @@ QUOTA_RESET_TIMEZONE: Final = {PROVIDER_CONCORDIA: "America/Montreal"}
 QUOTA_RESET_GRACE: Final = timedelta(minutes=15)
 QUOTA_BACKOFF_INTERVAL: Final = timedelta(minutes=30)
 
+# History (providers that serve it: Butlr). Days imported when an entry is
+# added (an option), and the most a gap after downtime is filled from.
+HISTORY_PROVIDERS: Final = frozenset({PROVIDER_BUTLR})
+CONF_HISTORY_DAYS: Final = "history_days"
+DEFAULT_HISTORY_DAYS: Final = 30
+MAX_HISTORY_DAYS: Final = 90
+GAP_FILL_LIMIT: Final = timedelta(days=7)
+# One history request at most this often (four a minute), never two at once.
+HISTORY_REQUEST_PACE: Final = timedelta(seconds=15)
+# After a failed history request, the import waits this long before it retries.
+HISTORY_RETRY_AFTER: Final = timedelta(minutes=15)
+
+# "Usual occupancy": the mean of the same local weekday and hour over this
+# many past weeks, known once at least USUAL_MIN_WEEKS of them have data.
+USUAL_WEEKS: Final = 4
+USUAL_MIN_WEEKS: Final = 2
+
+SERVICE_IMPORT_HISTORY: Final = "import_history"
+ATTR_CONFIG_ENTRY_ID: Final = "config_entry_id"
+ATTR_START: Final = "start"
+ATTR_END: Final = "end"
+
 # Repair issues.
 ISSUE_QUOTA: Final = "concordia_quota"
 ISSUE_RATE_LIMITED: Final = "rate_limited"

@@ -4,20 +4,22 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime, time, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from homeassistant.config_entries import ConfigEntry
-from homeassistant.const import CONF_SCAN_INTERVAL
+from homeassistant.const import CONF_SCAN_INTERVAL, Platform
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.exceptions import ConfigEntryAuthFailed, ConfigEntryNotReady
-from homeassistant.helpers import issue_registry as ir
+from homeassistant.helpers import entity_registry as er, issue_registry as ir
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
 from homeassistant.util import dt as dt_util
 
 from .const import (
     CONF_CAPACITIES,
+    CONF_HISTORY_DAYS,
     CONF_PROVIDER,
+    DEFAULT_HISTORY_DAYS,
     DEFAULT_SCAN_INTERVAL,
     DOMAIN,
     ISSUE_QUOTA,
@@ -31,6 +33,9 @@ from .const import (
     STALE_LIMITED,
 )
 from .devices import SpaceDevices
+
+if TYPE_CHECKING:
+    from .history import HistoryImporter
 from .providers import (
     Provider,
     ProviderAuthError,
@@ -99,6 +104,11 @@ class OccupancyCoordinator(DataUpdateCoordinator[Snapshot]):
         self.restamped_spaces: frozenset[str] = frozenset()
         self._told: tuple[Snapshot | None, bool, int] | None = None
         self._options_version = 0
+        # Usual occupancy per space (usual.py), and the history import
+        # (history.py): both need the recorder, and are set up after the
+        # first refresh, where there is one.
+        self.usual: dict[str, float] = {}
+        self.history: HistoryImporter | None = None
         self.apply_options(entry.options, initial=True)
         self.devices = SpaceDevices(hass, entry, PROVIDER_NAMES[self.provider_key])
 
@@ -124,9 +134,47 @@ class OccupancyCoordinator(DataUpdateCoordinator[Snapshot]):
         self.stale_after = (
             stale_limit(options) if self.provider_key in STALE_LIMITED else None
         )
+        if self.history is not None:
+            self.history.async_set_days(
+                int(options.get(CONF_HISTORY_DAYS, DEFAULT_HISTORY_DAYS))
+            )
         if not initial:
             # Entities recompute from the same snapshot with the new options.
             self.async_update_listeners()
+
+    @callback
+    def async_set_usual(self, usual: dict[str, float]) -> None:
+        """Take the hour's usual occupancy; only the spaces it changed update."""
+        changed = {
+            space_id
+            for space_id in self.usual.keys() | usual.keys()
+            if self.usual.get(space_id) != usual.get(space_id)
+        }
+        self.usual = usual
+        if not changed:
+            return
+        self._states_of = None
+        if self.changed_spaces is not None:
+            self.changed_spaces = frozenset(changed)
+            self.restamped_spaces = frozenset()
+        # The snapshot is the one the entities were last told of: they are
+        # told again, with these spaces marked (see _note_changes).
+        super().async_update_listeners()
+
+    def occupancy_statistic_ids(self) -> dict[str, str]:
+        """Return the statistic id (entity id) of each space's enabled occupancy sensor."""
+        registry = er.async_get(self.hass)
+        data: Snapshot | None = self.data
+        ids: dict[str, str] = {}
+        for space_id in data.spaces if data is not None else ():
+            entity_id = registry.async_get_entity_id(
+                Platform.SENSOR, DOMAIN, self.entity_unique_id(space_id, "occupancy")
+            )
+            if entity_id is not None and not (
+                (entry := registry.async_get(entity_id)) and entry.disabled
+            ):
+                ids[space_id] = entity_id
+        return ids
 
     @callback
     def async_update_listeners(self) -> None:
@@ -194,6 +242,7 @@ class OccupancyCoordinator(DataUpdateCoordinator[Snapshot]):
                 reading,
                 self.user_capacities.get(space_id),
                 self.thresholds,
+                self.usual.get(space_id),
             )
         )
         self._states[space_id] = state
@@ -251,6 +300,10 @@ class OccupancyCoordinator(DataUpdateCoordinator[Snapshot]):
                 translation_key="invalid_response",
                 translation_placeholders={"error": str(err)},
             ) from err
+        if self.history is not None:
+            self.history.async_poll_succeeded(
+                snapshot.fetched_at, after_failure=not self.last_update_success
+            )
         self._recovered()
         if self.stale_after is not None:
             snapshot = without_stale(snapshot, self.stale_after)

@@ -36,6 +36,11 @@ async def async_get_config_entry_diagnostics(
         "provider": async_redact_data(coordinator.provider.diagnostics(), TO_REDACT),
         "last_update_success": coordinator.last_update_success,
         "quota_backoff": coordinator.quota_backoff,
+        # Providers that serve history (Butlr), where the recorder runs.
+        "history": None
+        if coordinator.history is None
+        else coordinator.history.diagnostics(),
+        "usual_known_for": len(coordinator.usual),
         # None until the first good poll (a quota spent since setup).
         "snapshot": None
         if snapshot is None

@@ -21,7 +21,7 @@ from homeassistant.util import dt as dt_util
 from .coordinator import SpaceOccupancyConfigEntry
 from .entity import SpaceEntity, async_add_space_entities
 from .providers import Snapshot, SpaceKind
-from .state import ACTIVITY_GRADED, ACTIVITY_UNGRADED, SpaceState
+from .state import ACTIVITY_GRADED, ACTIVITY_UNGRADED, VERSUS_USUAL, SpaceState
 
 # The kinds of space whose readings carry the provider's observation time.
 STAMPED_KINDS = frozenset({SpaceKind.LOCATION, SpaceKind.LIBRARY})
@@ -45,6 +45,13 @@ class SpaceSensorEntityDescription(SensorEntityDescription):
     follows_time: bool = False
     # Counts since local midnight of the space's site: last_reset says which day.
     resets_daily: bool = False
+    # The states of an enum sensor, which may depend on the space's state.
+    options_fn: Callable[[SpaceState | None], list[str]] | None = None
+
+
+def _activities(state: SpaceState | None) -> list[str]:
+    """Activity states: graded by percentage only where a capacity is known."""
+    return ACTIVITY_GRADED if state and state.capacity else ACTIVITY_UNGRADED
 
 
 SENSORS: tuple[SpaceSensorEntityDescription, ...] = (
@@ -73,6 +80,23 @@ SENSORS: tuple[SpaceSensorEntityDescription, ...] = (
         device_class=SensorDeviceClass.ENUM,
         value_fn=lambda state: state.activity,
         available_fn=lambda _: True,
+        options_fn=_activities,
+    ),
+    SpaceSensorEntityDescription(
+        key="usual_occupancy",
+        translation_key="usual_occupancy",
+        suggested_display_precision=1,
+        # Unknown (not unavailable) until two weeks of statistics have it.
+        value_fn=lambda state: state.usual,
+        available_fn=lambda _: True,
+    ),
+    SpaceSensorEntityDescription(
+        key="versus_usual",
+        translation_key="versus_usual",
+        device_class=SensorDeviceClass.ENUM,
+        value_fn=lambda state: state.versus_usual,
+        available_fn=lambda _: True,
+        options_fn=lambda _: VERSUS_USUAL,
     ),
     SpaceSensorEntityDescription(
         key="entries_today",
@@ -173,8 +197,7 @@ class SpaceSensor(SpaceEntity, SensorEntity):
 
     @property
     def options(self) -> list[str] | None:
-        """Activity states: graded by percentage only where a capacity is known."""
-        if self.entity_description.device_class is not SensorDeviceClass.ENUM:
+        """The states of an enum sensor."""
+        if (options_fn := self.entity_description.options_fn) is None:
             return None
-        state = self.state_of_space
-        return ACTIVITY_GRADED if state and state.capacity else ACTIVITY_UNGRADED
+        return options_fn(self.state_of_space)

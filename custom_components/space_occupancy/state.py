@@ -43,6 +43,16 @@ ACTIVITY_GRADED = [
 ]
 ACTIVITY_UNGRADED = [ACTIVITY_INACTIVE, ACTIVITY_EMPTY, ACTIVITY_OCCUPIED]
 
+# Occupancy compared with the usual one for this weekday and hour: "as usual"
+# within a margin of USUAL_MARGIN_SHARE of the usual count, and never less
+# than USUAL_MARGIN_PEOPLE people (one person more in an empty room is usual).
+VERSUS_QUIETER = "quieter"
+VERSUS_AS_USUAL = "as_usual"
+VERSUS_BUSIER = "busier"
+VERSUS_USUAL = [VERSUS_QUIETER, VERSUS_AS_USUAL, VERSUS_BUSIER]
+USUAL_MARGIN_SHARE = 0.25
+USUAL_MARGIN_PEOPLE = 1.0
+
 
 @dataclass(frozen=True, slots=True)
 class Thresholds:
@@ -71,6 +81,9 @@ class SpaceState:
     capacity: int | None
     percentage: float | None
     activity: str
+    # People usually here at this weekday and hour; None until it is known.
+    usual: float | None = None
+    versus_usual: str | None = None
 
 
 # Everything a reading says but its time: what the entities of a space show,
@@ -130,10 +143,26 @@ def without_stale(snapshot: Snapshot, stale_after: timedelta) -> Snapshot:
     return replace(snapshot, readings={**snapshot.readings, **stale})
 
 
+def versus_usual(occupancy: int | None, usual: float | None) -> str | None:
+    """Compare an occupancy with the usual one: quieter, as usual or busier."""
+    if occupancy is None or usual is None:
+        return None
+    margin = max(USUAL_MARGIN_PEOPLE, USUAL_MARGIN_SHARE * usual)
+    if occupancy > usual + margin:
+        return VERSUS_BUSIER
+    if occupancy < usual - margin:
+        return VERSUS_QUIETER
+    return VERSUS_AS_USUAL
+
+
 def space_state(
-    space: Space, reading: Reading, user_capacity: int | None, thresholds: Thresholds
+    space: Space,
+    reading: Reading,
+    user_capacity: int | None,
+    thresholds: Thresholds,
+    usual: float | None = None,
 ) -> SpaceState:
-    """Combine a reading with the user's capacity and thresholds."""
+    """Combine a reading with the user's capacity and thresholds, and the usual."""
     # The provider's capacity wins; the user's fills in where it gives none.
     capacity = provider_capacity(space, reading) or user_capacity
     percentage = reading.percentage
@@ -145,6 +174,8 @@ def space_state(
         capacity=capacity,
         percentage=percentage,
         activity=_activity(reading, percentage, capacity, thresholds),
+        usual=usual,
+        versus_usual=versus_usual(reading.occupancy if reading.active else None, usual),
     )
 
 

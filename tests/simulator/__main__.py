@@ -6,6 +6,10 @@ take a random step, traffic rooms get entry and exit events, and Concordia's
 library counts change with a fresh ``LastRecordTime``. scripts/develop runs it
 for the Home Assistant it starts. It listens on loopback only.
 
+Butlr also serves hourly history: at startup the last 90 days are filled from a
+weekly profile (see ``profile_people``), and every step records the people it
+leaves under each presence sensor and in each traffic room.
+
 Base URLs for config entries, with ``http://HOST:PORT`` as the root:
 Butlr the root itself, Occuspace ``/v1``, Concordia ``/API/v1``.
 """
@@ -14,11 +18,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import bisect
 from collections.abc import Sequence
 import contextlib
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
+import hashlib
 import ipaddress
 import logging
+import math
 import random
 import signal
 import sys
@@ -41,31 +48,168 @@ TRAFFIC_KEPT = timedelta(days=2)
 UNKNOWN_CAPACITY_LIMIT = 6
 CONCORDIA_LIMITS = {"Webster": 900, "Vanier": 300, "GreyNuns": 60}
 
+# Butlr history: filled this far back at startup, one point every HISTORY_STEP
+# from a weekly profile; live points older than HISTORY_KEPT are dropped.
+HISTORY_FILLED = timedelta(days=90)
+HISTORY_STEP = timedelta(minutes=10)
+HISTORY_KEPT = timedelta(days=91)
+HISTORY_SEED = 2024
+# Share of a room's capacity in use, by local hour, on a weekday (Monday to
+# Friday): office hours 9-17 are busy, with a dip at lunch; nights are empty.
+WEEKDAY_PROFILE = (
+    *(0.0,) * 7,
+    *(0.05, 0.25, 0.6, 0.8, 0.75, 0.45, 0.65, 0.8, 0.7, 0.5, 0.2, 0.08),
+    *(0.02,) * 5,
+)
+# At weekends a few people drop by around midday.
+WEEKEND_PROFILE = (*(0.0,) * 10, *(0.05,) * 6, *(0.0,) * 8)
 
-def demo_simulator(now: datetime) -> Simulator:
+
+def demo_simulator(now: datetime, history_seed: int = HISTORY_SEED) -> Simulator:
     """The demo: Butlr's small office, Occuspace's seed and Concordia's libraries.
 
     Occuspace answers computed bodies rather than the seed's verbatim payloads,
-    so that its counts can move; they start at the seed's numbers.
+    so that its counts can move; they start at the seed's numbers. Butlr's rooms
+    start from their history profile (see ``fill_butlr_history``).
     """
-    return Simulator(
+    simulator = Simulator(
         butlr=butlr.demo_scenario(now),
         occuspace=occuspace.seed_scenario(now_payloads={}, locations_payload=None),
         concordia=concordia.seed_scenario(now),
     )
+    fill_butlr_history(simulator.butlr, now, history_seed)
+    return simulator
+
+
+def _zone(site: butlr.ButlrSite) -> tzinfo:
+    return ZoneInfo(site.timezone) if site.timezone else UTC
+
+
+def _noise(seed: int, room_id: str, moment: datetime) -> float:
+    """A number in [0, 1) fixed by the seed, the room and the 10-minute slot."""
+    slot = int(moment.timestamp() // HISTORY_STEP.total_seconds())
+    digest = hashlib.blake2b(f"{seed}/{room_id}/{slot}".encode(), digest_size=8)
+    return int.from_bytes(digest.digest()) / 2**64
+
+
+def profile_people(
+    site: butlr.ButlrSite, room: butlr.ButlrRoom, moment: datetime, seed: int
+) -> int:
+    """How many people the weekly profile puts in a room at a moment.
+
+    A share of the room's capacity (UNKNOWN_CAPACITY_LIMIT when unknown) by the
+    site's local weekday and hour, interpolated within the hour, times a
+    deterministic noise of +-30 %; at night now and then one person (cleaning).
+    """
+    local = moment.astimezone(_zone(site))
+    profile = WEEKDAY_PROFILE if local.weekday() < 5 else WEEKEND_PROFILE
+    share_now = profile[local.hour]
+    share_next = profile[(local.hour + 1) % 24]
+    share = share_now + (share_next - share_now) * local.minute / 60
+    limit = room.capacity or UNKNOWN_CAPACITY_LIMIT
+    noise = _noise(seed, room.id, moment)
+    if share == 0:
+        return 1 if noise < 0.02 else 0
+    return min(limit, max(0, round(limit * share * (0.7 + 0.6 * noise))))
+
+
+def _split(people: int, sensors: int, slot: int) -> list[int]:
+    """Share people across sensors, the remainder rotating with the slot."""
+    return [
+        people // sensors + ((index - slot) % sensors < people % sensors)
+        for index in range(sensors)
+    ]
+
+
+def _traffic_from(
+    points: list[tuple[datetime, float]], site: butlr.ButlrSite
+) -> list[tuple[datetime, int, int]]:
+    """Entry/exit events that count these occupancies from each local midnight."""
+    events = []
+    inside = 0
+    day = None
+    for moment, value in points:
+        local_day = moment.astimezone(_zone(site)).date()
+        if local_day != day:
+            day, inside = local_day, 0
+        change = int(value) - inside
+        if change:
+            events.append((moment, max(0, change), max(0, -change)))
+        inside = int(value)
+    return events
+
+
+def fill_butlr_history(
+    scenario: butlr.ButlrScenario, now: datetime, seed: int = HISTORY_SEED
+) -> None:
+    """Fill HISTORY_FILLED of history before now from the weekly profile.
+
+    Points fall every HISTORY_STEP (aligned to the epoch) and a last one at
+    ``now``; rooms start from the profile's value at ``now``: presence sensors'
+    people, and traffic rooms' events of the last TRAFFIC_KEPT, rebuilt so that
+    their count since local midnight follows the profile.
+    """
+    step = HISTORY_STEP.total_seconds()
+    first = datetime.fromtimestamp(
+        math.ceil((now - HISTORY_FILLED).timestamp() / step) * step, UTC
+    )
+    count = math.ceil((now - first) / HISTORY_STEP)
+    moments = [first + index * HISTORY_STEP for index in range(count)]
+    moments.append(now)
+    for site in scenario.sites:
+        for building in site.buildings:
+            for floor in building.floors:
+                for room in floor.rooms:
+                    _fill_room(site, room, moments, seed)
+
+
+def _fill_room(
+    site: butlr.ButlrSite,
+    room: butlr.ButlrRoom,
+    moments: list[datetime],
+    seed: int,
+) -> None:
+    people = [(moment, profile_people(site, room, moment, seed)) for moment in moments]
+    if any(sensor.mode == "traffic" for sensor in room.sensors):
+        room.occupancy_history = [(moment, float(value)) for moment, value in people]
+        kept = moments[-1] - TRAFFIC_KEPT
+        room.traffic = _traffic_from(
+            [point for point in people if point[0] >= kept], site
+        )
+        return
+    sensors = [sensor for sensor in room.sensors if sensor.mode == "presence"]
+    if not sensors:
+        return
+    step = HISTORY_STEP.total_seconds()
+    for sensor in sensors:
+        sensor.history = []
+    for moment, value in people:
+        shares = _split(value, len(sensors), int(moment.timestamp() // step))
+        for sensor, share in zip(sensors, shares, strict=True):
+            sensor.history.append((moment, float(share)))
+    for sensor in sensors:
+        sensor.people = int(sensor.history[-1][1])
+
+
+def _prune(points: list[tuple[datetime, float]], since: datetime) -> None:
+    """Drop the points before ``since`` (points are in time order)."""
+    del points[: bisect.bisect_left(points, since, key=lambda point: point[0])]
 
 
 def _site_midnight(site: butlr.ButlrSite, now: datetime) -> datetime:
     """Local midnight of a Butlr site, where its traffic rooms start counting."""
-    zone = ZoneInfo(site.timezone) if site.timezone else UTC
-    local = now.astimezone(zone)
+    local = now.astimezone(_zone(site))
     return local.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
 def _step_traffic_room(
     room: butlr.ButlrRoom, since: datetime, now: datetime, rng: random.Random
 ) -> None:
-    """Append an entry/exit event that keeps the room between empty and full."""
+    """Append an entry/exit event that keeps the room between empty and full.
+
+    The people inside afterwards (entries - exits since ``since``) go to the
+    room's occupancy history.
+    """
     room.traffic = [event for event in room.traffic if event[0] >= now - TRAFFIC_KEPT]
     today = [event for event in room.traffic if event[0] >= since]
     inside = max(0, sum(event[1] for event in today) - sum(e[2] for e in today))
@@ -74,10 +218,17 @@ def _step_traffic_room(
     exits = rng.randint(0, min(3, inside + entries))
     if entries or exits:
         room.traffic.append((now, entries, exits))
+    _prune(room.occupancy_history, now - HISTORY_KEPT)
+    room.occupancy_history.append((now, float(inside + entries - exits)))
 
 
-def _step_presence_room(room: butlr.ButlrRoom, rng: random.Random) -> None:
-    """Move one person in or out under one of the room's presence sensors."""
+def _step_presence_room(
+    room: butlr.ButlrRoom, now: datetime, rng: random.Random
+) -> None:
+    """Move one person in or out under one of the room's presence sensors.
+
+    Every presence sensor's people afterwards go to its history.
+    """
     sensors = [sensor for sensor in room.sensors if sensor.mode == "presence"]
     if not sensors:
         return
@@ -89,6 +240,9 @@ def _step_presence_room(room: butlr.ButlrRoom, rng: random.Random) -> None:
         sensor.people += 1
     elif change < 0 and sensor.people > 0:
         sensor.people -= 1
+    for each in sensors:
+        _prune(each.history, now - HISTORY_KEPT)
+        each.history.append((now, float(each.people)))
 
 
 def _step_butlr(
@@ -102,7 +256,7 @@ def _step_butlr(
                     if any(sensor.mode == "traffic" for sensor in room.sensors):
                         _step_traffic_room(room, since, now, rng)
                     else:
-                        _step_presence_room(room, rng)
+                        _step_presence_room(room, now, rng)
 
 
 def _step_occuspace(scenario: occuspace.OccuspaceScenario, rng: random.Random) -> None:

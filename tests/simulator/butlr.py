@@ -6,8 +6,10 @@ import asyncio
 from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 import secrets
+import statistics
+import time
 from typing import Any
 
 from aiohttp import web
@@ -17,23 +19,33 @@ from .common import utcnow
 
 @dataclass
 class ButlrSensor:
-    """A sensor: presence sensors report ``people``, traffic sensors events."""
+    """A sensor: presence sensors report ``people``, traffic sensors events.
+
+    ``history`` holds raw (time, people under the sensor) points, for history
+    reports (hourly windows).
+    """
 
     mac_address: str
     mode: str = "presence"
     is_online: bool = True
     people: int = 0
+    history: list[tuple[datetime, float]] = field(default_factory=list)
 
 
 @dataclass
 class ButlrRoom:
-    """A room with sensors; ``traffic`` holds (time, entries, exits) events."""
+    """A room with sensors; ``traffic`` holds (time, entries, exits) events.
+
+    ``occupancy_history`` holds raw (time, people inside) points: what Butlr's
+    ``traffic_room_occupancy`` measurement reports for a traffic room.
+    """
 
     id: str
     name: str
     capacity: int = 0
     sensors: list[ButlrSensor] = field(default_factory=list)
     traffic: list[tuple[datetime, int, int]] = field(default_factory=list)
+    occupancy_history: list[tuple[datetime, float]] = field(default_factory=list)
 
 
 @dataclass
@@ -89,6 +101,9 @@ class ButlrScenario:
     other_organisations: dict[str, list[ButlrSite]] = field(default_factory=dict)
     logins: int = 0
     report_bodies: list[dict[str, Any]] = field(default_factory=list)
+    # (time.monotonic() at arrival, body) of every history request (group_by
+    # order ending in "time"), so that tests can check their pacing.
+    history_requests: list[tuple[float, dict[str, Any]]] = field(default_factory=list)
     # No document says the reporting API honours ``filter.rooms``: when False,
     # traffic reports answer every room whatever the filter asks.
     honours_room_filter: bool = True
@@ -99,7 +114,8 @@ class ButlrScenario:
     reports_in_flight: int = 0
     most_reports_in_flight: int = 0
     in_flight_changed: asyncio.Condition = field(default_factory=asyncio.Condition)
-    # Per measurement ("presence", "traffic"): seconds to wait before answering,
+    # Per measurement ("presence", "traffic", "traffic_room_occupancy"; history
+    # requests too): seconds to wait before answering,
     # and an HTTP status to refuse with instead of answering.
     report_delays: dict[str, float] = field(default_factory=dict)
     report_refusals: dict[str, int] = field(default_factory=dict)
@@ -260,7 +276,7 @@ async def _graphql(request: web.Request) -> web.Response:
     )
 
 
-def _stats(values: list[int]) -> dict[str, float]:
+def _stats(values: list[float]) -> dict[str, float]:
     total = sum(values)
     return {
         "sum": total,
@@ -325,12 +341,145 @@ def presence_report(scenario: ButlrScenario) -> dict[str, Any]:
     return {"data": data}
 
 
+# History: hourly windows only, as the integration asks for them. Butlr caps the
+# range of one request by window size; 1h windows cover at most 48 hours.
+HISTORY_WINDOWS = {"1h": (timedelta(hours=1), timedelta(hours=48))}
+WINDOW_FUNCTIONS: dict[str, Callable[[list[float]], float]] = {
+    "mean": statistics.fmean,
+    "median": statistics.median,
+    "max": max,
+    "min": min,
+    "sum": sum,
+    "first": lambda values: values[0],
+    "last": lambda values: values[-1],
+}
+# group_by order by measurement: what the history report groups by.
+HISTORY_GROUPINGS = {
+    "presence": ["room_id", "mac_address", "time"],
+    "traffic_room_occupancy": ["room_id", "time"],
+}
+
+
+class HistoryRequestError(ValueError):
+    """A history request Butlr would refuse (HTTP 400)."""
+
+
+def is_history_request(body: Any) -> bool:
+    """Tell whether a reporting body groups by time (a history request)."""
+    if not isinstance(body, dict):
+        return False
+    group_by = body.get("group_by")
+    order = group_by.get("order") if isinstance(group_by, dict) else None
+    return isinstance(order, list) and bool(order) and order[-1] == "time"
+
+
+def _absolute_time(report_filter: dict[str, Any], key: str) -> datetime:
+    value = report_filter.get(key)
+    if not isinstance(value, str):
+        raise HistoryRequestError(f"filter.{key} must be an absolute time")
+    try:
+        moment = _parse_time(value)
+    except ValueError:
+        raise HistoryRequestError(f"filter.{key} is not an RFC 3339 time") from None
+    if moment.tzinfo is None:
+        raise HistoryRequestError(f"filter.{key} has no UTC offset")
+    return moment
+
+
+def _hour_key(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:00:00Z")
+
+
+def hourly_windows(
+    points: list[tuple[datetime, float]],
+    start: datetime,
+    stop: datetime,
+    function: Callable[[list[float]], float],
+    minimum: float | None = None,
+) -> dict[str, dict[str, float]]:
+    """Statistics of each UTC hour in [start, stop) that holds a raw point.
+
+    The window function turns an hour's raw points into one value; with time
+    grouping each hour holds that one value, so every statistic equals it.
+    """
+    buckets: dict[str, list[tuple[datetime, float]]] = {}
+    for moment, value in points:
+        if start <= moment < stop and (minimum is None or value >= minimum):
+            buckets.setdefault(_hour_key(moment), []).append((moment, value))
+    return {
+        key: _stats([function([value for _, value in sorted(bucket, key=_time)])])
+        for key, bucket in sorted(buckets.items())
+    }
+
+
+def _time(point: tuple[datetime, float]) -> datetime:
+    return point[0]
+
+
+def history_report(scenario: ButlrScenario, body: dict[str, Any]) -> dict[str, Any]:
+    """Hourly history of presence sensors or traffic rooms' occupancy.
+
+    Raises HistoryRequestError for what Butlr answers 400 to.
+    """
+    report_filter = body.get("filter", {})
+    window = body.get("window", {})
+    measurements = report_filter.get("measurements", [])
+    measurement = measurements[0] if len(measurements) == 1 else None
+    if measurement not in HISTORY_GROUPINGS:
+        raise HistoryRequestError(f"unsupported history measurements {measurements}")
+    if body["group_by"]["order"] != HISTORY_GROUPINGS[measurement]:
+        raise HistoryRequestError(f"unsupported group_by for {measurement}")
+    if window.get("every") not in HISTORY_WINDOWS:
+        raise HistoryRequestError(f"unsupported window {window.get('every')!r}")
+    function = WINDOW_FUNCTIONS.get(window.get("function"))
+    if function is None:
+        raise HistoryRequestError(
+            f"unsupported window function {window.get('function')!r}"
+        )
+    start = _absolute_time(report_filter, "start")
+    stop = _absolute_time(report_filter, "stop")
+    if start >= stop:
+        raise HistoryRequestError("filter.start must be before filter.stop")
+    if stop - start > HISTORY_WINDOWS[window["every"]][1]:
+        raise HistoryRequestError(f"range too long for {window['every']} windows")
+    minimum = report_filter.get("value", {}).get("gte")
+    wanted = (
+        set(report_filter.get("rooms", {}).get("eq", ())) or None
+        if scenario.honours_room_filter
+        else None
+    )
+    data: dict[str, Any] = {}
+    for room in scenario.rooms():
+        if wanted is not None and room.id not in wanted:
+            continue
+        if measurement == "traffic_room_occupancy":
+            hours = hourly_windows(
+                room.occupancy_history, start, stop, function, minimum
+            )
+            if hours:
+                data[room.id] = hours
+            continue
+        sensors = {
+            sensor.mac_address: hours
+            for sensor in room.sensors
+            if sensor.mode == "presence"
+            and (
+                hours := hourly_windows(sensor.history, start, stop, function, minimum)
+            )
+        }
+        if sensors:
+            data[room.id] = sensors
+    return {"data": data}
+
+
 async def _reporting(request: web.Request) -> web.Response:
     if not _authorized(request):
         return _unauthorized()
     scenario = request.app[BUTLR_KEY]()
     body = await request.json()
     scenario.report_bodies.append(body)
+    if is_history_request(body):
+        scenario.history_requests.append((time.monotonic(), body))
     scenario.reports_in_flight += 1
     try:
         scenario.most_reports_in_flight = max(
@@ -358,6 +507,11 @@ async def _reporting(request: web.Request) -> web.Response:
 
 
 def _report_answer(scenario: ButlrScenario, body: dict[str, Any]) -> web.Response:
+    if is_history_request(body):
+        try:
+            return web.json_response(history_report(scenario, body))
+        except HistoryRequestError as err:
+            return web.json_response({"error": str(err)}, status=400)
     report_filter = body.get("filter", {})
     measurements = report_filter.get("measurements", [])
     if measurements == ["presence"]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from .base import ClientContext, Provider
+from .base import ClientContext, HistoryProvider, Provider
 from .butlr import ButlrClient
 from .concordia import ConcordiaClient
 from .exceptions import (
@@ -16,7 +16,7 @@ from .exceptions import (
     ProviderRateLimitError,
     ProviderResponseError,
 )
-from .models import Account, Reading, Snapshot, Space, SpaceKind
+from .models import Account, History, HourStat, Reading, Snapshot, Space, SpaceKind
 from .occuspace import OccuspaceClient
 
 PROVIDER_BUTLR = "butlr"
@@ -55,6 +55,9 @@ __all__ = [
     "ButlrClient",
     "ClientContext",
     "ConcordiaClient",
+    "History",
+    "HistoryProvider",
+    "HourStat",
     "OccuspaceClient",
     "Provider",
     "ProviderAuthError",

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 import math
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import aiohttp
 
 from .exceptions import ProviderResponseError
 from .http import utcnow
-from .models import Account, Snapshot
+from .models import Account, History, Snapshot
 
 # Keys of the configuration a client is built from (a config entry's data).
 KEY_BASE_URL = "base_url"
@@ -54,6 +54,21 @@ class Provider(Protocol):
 
     def diagnostics(self) -> dict[str, Any]:
         """State worth showing in diagnostics; never a secret."""
+
+
+@runtime_checkable
+class HistoryProvider(Provider, Protocol):
+    """A provider that serves the hourly history of its spaces (Butlr)."""
+
+    history_request_count: int
+
+    async def async_history(
+        self,
+        start: datetime,
+        stop: datetime,
+        pace: Callable[[], Awaitable[None]],
+    ) -> History:
+        """Hourly occupancy from start to stop (whole hours, at most 48)."""
 
 
 def whole_people(value: Any) -> int | None:

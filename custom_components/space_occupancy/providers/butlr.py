@@ -34,9 +34,22 @@ from .base import (
     optional_str,
     whole_people,
 )
+from .butlr_history import (
+    MAX,
+    MAX_HISTORY_SPAN,
+    MEAN,
+    MEASUREMENT_PRESENCE,
+    MEASUREMENT_TRAFFIC_OCCUPANCY,
+    MIN,
+    history_body,
+    presence_series,
+    roll_up_history,
+    room_history,
+    room_series,
+)
 from .exceptions import ProviderAuthError, ProviderNoSpacesError, ProviderResponseError
 from .http import HttpClient, ProviderStatusError
-from .models import Account, Reading, Snapshot, Space, SpaceKind, percentage_of
+from .models import Account, History, Reading, Snapshot, Space, SpaceKind, percentage_of
 
 DEFAULT_BASE_URL = "https://api.butlr.io"
 LOGIN_PATH = "/api/v2/login"
@@ -79,6 +92,7 @@ class _Room:
     timezone: str | None  # None: the site names none, the host's applies
     presence_online: bool | None  # None: the room has no presence sensor
     traffic_online: bool | None  # None: the room has no traffic sensor
+    presence_sensors: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,12 +182,13 @@ _LEVELS: tuple[tuple[SpaceKind, str | None], ...] = (
 
 def _sensor_modes(
     room: Mapping[str, Any], seen: set[str], duplicates: list[str]
-) -> dict[str, bool]:
-    """Return the sensor modes of a room, each with whether any such sensor is online.
+) -> tuple[dict[str, bool], int]:
+    """Return a room's sensor modes (each online or not) and its presence sensors.
 
     A sensor (MAC address) already listed, in this room or another, is skipped.
     """
     online: dict[str, bool] = {}
+    presence_sensors = 0
     for raw_sensor in expect_list(room.get("sensors") or [], "sensors"):
         sensor = expect_dict(raw_sensor, "sensor")
         mac_address = sensor.get("mac_address")
@@ -183,12 +198,13 @@ def _sensor_modes(
                 continue
             seen.add(mac_address)
         mode = sensor.get("mode")
+        presence_sensors += mode == MODE_PRESENCE
         if mode in (MODE_PRESENCE, MODE_TRAFFIC):
             # A sensor that does not say is taken as online.
             online[mode] = online.get(mode, False) or (
                 sensor.get("is_online") is not False
             )
-    return online
+    return online, presence_sensors
 
 
 def parse_topology(payload: Any, fetched_at: datetime) -> _Topology:
@@ -222,10 +238,10 @@ def parse_topology(payload: Any, fetched_at: datetime) -> _Topology:
                 continue
             # Sites and floors name a timezone; a site's wins over its floors'.
             zone = timezone or _valid_timezone(optional_str(node.get("timezone")))
-            modes = (
+            modes, presence_sensors = (
                 _sensor_modes(node, sensors_seen, duplicates)
                 if kind is SpaceKind.ROOM
-                else {}
+                else ({}, 0)
             )
             spaces[node_id] = Space(
                 id=node_id,
@@ -245,6 +261,7 @@ def parse_topology(payload: Any, fetched_at: datetime) -> _Topology:
                         timezone=zone,
                         presence_online=modes.get(MODE_PRESENCE),
                         traffic_online=modes.get(MODE_TRAFFIC),
+                        presence_sensors=presence_sensors,
                     )
                 )
             if children_key is not None:
@@ -361,6 +378,7 @@ class ButlrClient:
         self._traffic_days: dict[str, _TrafficDay] = {}
         self._duplicates_logged: set[str] = set()
         self.login_count = 0
+        self.history_request_count = 0
 
     @classmethod
     def from_config(cls, context: ClientContext, config: Mapping[str, Any]) -> Self:
@@ -459,6 +477,71 @@ class ButlrClient:
         _roll_up(topology, readings)
         return Snapshot(spaces=topology.spaces, readings=readings, fetched_at=now)
 
+    async def async_history(
+        self,
+        start: datetime,
+        stop: datetime,
+        pace: Callable[[], Awaitable[None]],
+    ) -> History:
+        """Hourly occupancy of every room and roll-up from start to stop.
+
+        The range is whole UTC hours, at most 48 of them (Butlr's limit for
+        hourly windows). One request per statistic and kind of room, at most
+        six, one after the other; ``pace`` is awaited before each, so that the
+        caller decides how polite to be. Which request gives which number, and
+        how exact it is: ``butlr_history``.
+        """
+        if not start < stop <= start + MAX_HISTORY_SPAN:
+            raise ValueError("A history range is from 1 to 48 hours")
+        topology = self._topology or await self._refresh_topology()
+        # As live: a room with presence sensors counts by them.
+        presence = {
+            room.id: room.presence_sensors
+            for room in topology.rooms
+            if room.presence_online is not None
+        }
+        traffic = [
+            room.id
+            for room in topology.rooms
+            if room.presence_online is None and room.traffic_online is not None
+        ]
+        extremes_known = any(count == 1 for count in presence.values())
+
+        async def read(measurement: str, function: str) -> Any:
+            await pace()
+            self.history_request_count += 1
+            return await self._report(history_body(measurement, function, start, stop))
+
+        history: History = {}
+        if presence:
+            series = {
+                function: presence_series(
+                    await read(MEASUREMENT_PRESENCE, function),
+                    function,
+                    start,
+                    stop,
+                    presence,
+                )
+                if function == MEAN or extremes_known
+                else {}
+                for function in (MEAN, MAX, MIN)
+            }
+            history.update(room_history(series[MEAN], series[MAX], series[MIN]))
+        if traffic:
+            series = {
+                function: room_series(
+                    await read(MEASUREMENT_TRAFFIC_OCCUPANCY, function),
+                    function,
+                    start,
+                    stop,
+                    traffic,
+                )
+                for function in (MEAN, MAX, MIN)
+            }
+            history.update(room_history(series[MEAN], series[MAX], series[MIN]))
+        roll_up_history(history, topology.children)
+        return history
+
     def diagnostics(self) -> dict[str, Any]:
         """Token and topology state, without the token itself."""
         topology = self._topology
@@ -468,6 +551,7 @@ class ButlrClient:
             "token_renew_at": self._token_renew_at,
             "topology_fetched_at": topology.fetched_at if topology else None,
             "rooms_polled": len(topology.rooms) if topology else 0,
+            "history_request_count": self.history_request_count,
         }
 
     def _door_line(

@@ -73,6 +73,19 @@ class Account:
     organisation: frozenset[str] = frozenset()
 
 
+@dataclass(frozen=True, slots=True)
+class HourStat:
+    """One hour of a space's occupancy: its mean, and its extremes where known."""
+
+    mean: float
+    min: float | None = None
+    max: float | None = None
+
+
+# A provider's history: per space, per hour start (UTC), that hour's occupancy.
+type History = dict[str, dict[datetime, HourStat]]
+
+
 def percentage_of(occupancy: int | None, capacity: int | None) -> float | None:
     """Occupancy as a percentage of capacity, or None when either is unknown."""
     if occupancy is None or not capacity or capacity <= 0:

@@ -1,0 +1,387 @@
+"""A provider's history into Home Assistant's long-term statistics (Butlr).
+
+What is imported: the hourly mean (and, where the provider's data makes them
+exact, min and max) of every space's occupancy, into that occupancy sensor's
+own statistics (statistic id = its entity id), through the recorder's import.
+
+When: the last ``history_days`` days (an option) when an entry is first set
+up, and the hours missing since the last good poll after Home Assistant was
+stopped or the provider unreachable (at most ``GAP_FILL_LIMIT`` back). The
+ranges still to import are stored, so an import cut short by a restart goes on.
+
+Rules that keep the recorder's own data safe:
+- An hour that has a statistic is never written: the recorder compiled it
+  from what the sensor showed, or an earlier import did (importing twice
+  changes nothing).
+- An hour is imported only once the recorder has compiled it (its last
+  5-minute statistics run ends at or after the hour's end): the recorder would
+  otherwise compile that hour later and collide with the imported row.
+- The current hour is never imported.
+
+Politeness: one history request at a time, ``HISTORY_REQUEST_PACE`` apart, in
+a background task that polls never wait for; a failure leaves the entities
+alone and the import retries ``HISTORY_RETRY_AFTER`` later.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from homeassistant.components.recorder.db_schema import StatisticsRuns
+from homeassistant.components.recorder.models import StatisticData, process_timestamp
+from homeassistant.components.recorder.statistics import (
+    async_import_statistics,
+    statistics_during_period,
+)
+from homeassistant.const import ATTR_UNIT_OF_MEASUREMENT
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers.recorder import get_instance, session_scope
+from homeassistant.helpers.storage import Store
+from homeassistant.util import dt as dt_util
+from sqlalchemy import func
+
+from .compat import statistic_metadata
+from .const import (
+    DOMAIN,
+    GAP_FILL_LIMIT,
+    HISTORY_REQUEST_PACE,
+    HISTORY_RETRY_AFTER,
+    LOGGER,
+)
+from .providers import HistoryProvider, ProviderError
+
+if TYPE_CHECKING:
+    from .coordinator import OccupancyCoordinator
+
+HOUR = timedelta(hours=1)
+# A chunk of history is what one request may cover (Butlr: 48 hourly windows).
+CHUNK = timedelta(hours=48)
+# The recorder compiles statistics in 5-minute runs.
+STATISTICS_RUN = timedelta(minutes=5)
+STORE_VERSION = 1
+# Progress is saved at most this often (and when Home Assistant stops).
+STORE_SAVE_DELAY = 60
+
+type Range = tuple[datetime, datetime]
+
+
+def hour_floor(moment: datetime) -> datetime:
+    """Return the start of the UTC hour a moment falls in."""
+    return dt_util.as_utc(moment).replace(minute=0, second=0, microsecond=0)
+
+
+def add_range(ranges: list[Range], new: Range) -> list[Range]:
+    """Return the ranges with a new one merged in, sorted, none overlapping."""
+    merged: list[Range] = []
+    for start, end in sorted([*ranges, new]):
+        if start >= end:
+            continue
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def remove_range(ranges: list[Range], done: Range) -> list[Range]:
+    """Return the ranges without the part a finished range covers."""
+    left: list[Range] = []
+    for start, end in ranges:
+        if end <= done[0] or start >= done[1]:
+            left.append((start, end))
+            continue
+        if start < done[0]:
+            left.append((start, done[0]))
+        if end > done[1]:
+            left.append((done[1], end))
+    return left
+
+
+@dataclass
+class ImportResult:
+    """Hours imported per occupancy statistic, and the requests it took."""
+
+    hours: dict[str, int] = field(default_factory=dict)
+    requests: int = 0
+
+
+class HistoryImporter:
+    """Imports one entry's provider history, a chunk at a time, in the background."""
+
+    def __init__(
+        self,
+        hass: HomeAssistant,
+        coordinator: OccupancyCoordinator,
+        provider: HistoryProvider,
+        days: int,
+    ) -> None:
+        """Prepare the importer; nothing runs before async_start."""
+        self.hass = hass
+        self.coordinator = coordinator
+        self.provider = provider
+        self.days = days
+        self._store = _store(hass, coordinator.config_entry.entry_id)
+        self.pending: list[Range] = []
+        self.covered_from: datetime | None = None
+        self.last_good: datetime | None = None
+        self._lock = asyncio.Lock()
+        self._task: asyncio.Task[None] | None = None
+        self._started = False
+        self._retry_at: datetime | None = None
+        self._next_request_at = 0.0
+        # Diagnostics.
+        self.hours_imported = 0
+        self.failures = 0
+        self.last_error: str | None = None
+
+    async def async_load(self) -> None:
+        """Read what is left to import; a first setup queues the initial import."""
+        stored = await self._store.async_load()
+        now = dt_util.utcnow()
+        if stored is None:
+            self.covered_from = hour_floor(now) - timedelta(days=self.days)
+            self.pending = add_range([], (self.covered_from, hour_floor(now)))
+            self._save()
+            return
+        self.pending = [
+            (dt_util.parse_datetime(start), dt_util.parse_datetime(end))  # type: ignore[misc]
+            for start, end in stored.get("pending", [])
+        ]
+        self.covered_from = dt_util.parse_datetime(stored.get("covered_from") or "")
+        self.last_good = dt_util.parse_datetime(stored.get("last_good") or "")
+        if self.last_good is not None:
+            self._queue_gap(now)
+
+    @callback
+    def async_start(self) -> None:
+        """Start importing: the entities exist now, so their statistics can."""
+        self._started = True
+        self._schedule()
+
+    @callback
+    def async_poll_succeeded(self, now: datetime, after_failure: bool) -> None:
+        """Note a good poll; after failed ones, queue the hours they missed."""
+        if after_failure and self.last_good is not None:
+            self._queue_gap(now)
+        self.last_good = now
+        self._save(delay=True)
+        self._schedule()
+
+    @callback
+    def async_set_days(self, days: int) -> None:
+        """Take a new number of days to import; more days queue the older ones."""
+        self.days = days
+        start = hour_floor(dt_util.utcnow()) - timedelta(days=days)
+        if self.covered_from is None or start < self.covered_from:
+            self.pending = add_range(
+                self.pending, (start, self.covered_from or hour_floor(start))
+            )
+            self.covered_from = start
+            self._save()
+            self._schedule()
+
+    async def async_stop(self) -> None:
+        """Stop the background import and save what is left."""
+        self._started = False
+        if self._task is not None:
+            self._task.cancel()
+        await self._store.async_save(self._stored())
+
+    async def async_import(self, start: datetime, end: datetime) -> ImportResult:
+        """Import a range now (the ``import_history`` action), paced as always."""
+        result = ImportResult()
+        async with self._lock:
+            compiled_until = await self._compiled_until()
+            end = min(end, compiled_until)
+            chunk_end = end
+            while chunk_end > start:
+                chunk = (max(start, chunk_end - CHUNK), chunk_end)
+                await self._import_chunk(chunk, result)
+                chunk_end = chunk[0]
+        return result
+
+    def diagnostics(self) -> dict[str, Any]:
+        """Return what the import did and has left to do."""
+        return {
+            "days": self.days,
+            "pending": [[start, end] for start, end in self.pending],
+            "last_good_poll": self.last_good,
+            "requests": self.provider.history_request_count,
+            "hours_imported": self.hours_imported,
+            "failures": self.failures,
+            "last_error": self.last_error,
+            "retry_at": self._retry_at,
+        }
+
+    def _queue_gap(self, now: datetime) -> None:
+        """Queue the hours since the last good poll (bounded) up to this hour."""
+        since = self.last_good or now
+        start = max(hour_floor(since), hour_floor(now) - GAP_FILL_LIMIT)
+        self.pending = add_range(self.pending, (start, hour_floor(now)))
+        self._save()
+
+    def _schedule(self) -> None:
+        """Run the background import if there is work, unless it runs or waits."""
+        if (
+            not self._started
+            or not self.pending
+            or (self._task is not None and not self._task.done())
+            or (self._retry_at is not None and dt_util.utcnow() < self._retry_at)
+        ):
+            return
+        self._task = self.coordinator.config_entry.async_create_background_task(
+            self.hass, self._async_run(), f"{DOMAIN} history import"
+        )
+
+    async def _async_run(self) -> None:
+        """Import the pending ranges, newest chunk first, up to what is compiled.
+
+        The lock is taken per chunk: an ``import_history`` action waits for
+        one chunk at most, not for a whole 30-day import.
+        """
+        while True:
+            async with self._lock:
+                chunk = self._next_chunk(await self._compiled_until())
+                if chunk is None:
+                    return
+                try:
+                    await self._import_chunk(chunk, ImportResult())
+                except ProviderError as err:
+                    self.failures += 1
+                    self.last_error = type(err).__name__
+                    self._retry_at = dt_util.utcnow() + HISTORY_RETRY_AFTER
+                    LOGGER.debug(
+                        "History import failed (%s), retrying after %s",
+                        err,
+                        self._retry_at,
+                    )
+                    return
+                self._retry_at = None
+                self.pending = remove_range(self.pending, chunk)
+                self._save(delay=True)
+
+    def _next_chunk(self, compiled_until: datetime) -> Range | None:
+        """Return the newest chunk of pending hours that the recorder has compiled."""
+        for start, pending_end in reversed(self.pending):
+            end = min(pending_end, compiled_until)
+            if end > start:
+                return (max(start, end - CHUNK), end)
+        return None
+
+    async def _import_chunk(self, chunk: Range, result: ImportResult) -> None:
+        """Fetch one chunk of history and import the hours that have no statistic."""
+        statistic_ids = self.coordinator.occupancy_statistic_ids()
+        if not statistic_ids:
+            return
+        requests_before = self.provider.history_request_count
+        history = await self.provider.async_history(*chunk, self._pace)
+        result.requests += self.provider.history_request_count - requests_before
+        wanted = {
+            statistic_ids[space_id]: hours
+            for space_id, hours in history.items()
+            if space_id in statistic_ids
+        }
+        existing = await get_instance(self.hass).async_add_executor_job(
+            _hours_with_statistics, self.hass, set(wanted), *chunk
+        )
+        for statistic_id in wanted:
+            result.hours.setdefault(statistic_id, 0)
+        for statistic_id, rows in _new_rows(wanted, existing):
+            # The unit as the sensor's state shows it: the recorder's own
+            # compile takes it from there.
+            state = self.hass.states.get(statistic_id)
+            unit = state.attributes.get(ATTR_UNIT_OF_MEASUREMENT) if state else None
+            async_import_statistics(
+                self.hass, statistic_metadata(statistic_id, unit), rows
+            )
+            result.hours[statistic_id] += len(rows)
+            self.hours_imported += len(rows)
+
+    async def _pace(self) -> None:
+        """Wait until the next history request is due (one per pace interval)."""
+        loop = asyncio.get_running_loop()
+        if (wait := self._next_request_at - loop.time()) > 0:
+            await asyncio.sleep(wait)
+        self._next_request_at = loop.time() + HISTORY_REQUEST_PACE.total_seconds()
+
+    async def _compiled_until(self) -> datetime:
+        """Return the end of the hours the recorder has compiled (never the current one)."""
+        last_run = await get_instance(self.hass).async_add_executor_job(
+            _last_statistics_run, self.hass
+        )
+        now_hour = hour_floor(dt_util.utcnow())
+        if last_run is None:
+            return now_hour
+        return min(now_hour, hour_floor(last_run + STATISTICS_RUN))
+
+    def _save(self, delay: bool = False) -> None:
+        if delay:
+            self._store.async_delay_save(self._stored, STORE_SAVE_DELAY)
+        else:
+            self.hass.async_create_task(self._store.async_save(self._stored()))
+
+    def _stored(self) -> dict[str, Any]:
+        return {
+            "pending": [
+                [start.isoformat(), end.isoformat()] for start, end in self.pending
+            ],
+            "covered_from": self.covered_from.isoformat()
+            if self.covered_from
+            else None,
+            "last_good": self.last_good.isoformat() if self.last_good else None,
+        }
+
+
+def _store(hass: HomeAssistant, entry_id: str) -> Store[dict[str, Any]]:
+    """Where an entry's import state is kept."""
+    return Store(hass, STORE_VERSION, f"{DOMAIN}.history.{entry_id}")
+
+
+async def async_remove_history_store(hass: HomeAssistant, entry_id: str) -> None:
+    """Forget a deleted entry's import state."""
+    await _store(hass, entry_id).async_remove()
+
+
+def _new_rows(
+    wanted: dict[str, dict[datetime, Any]], existing: dict[str, set[float]]
+) -> Iterable[tuple[str, list[StatisticData]]]:
+    """Per statistic, the rows of the hours it has no statistic for yet."""
+    for statistic_id, hours in wanted.items():
+        have = existing.get(statistic_id, set())
+        rows: list[StatisticData] = []
+        for hour, stat in sorted(hours.items()):
+            if hour.timestamp() in have:
+                continue
+            row = StatisticData(start=hour, mean=stat.mean)
+            if stat.min is not None and stat.max is not None:
+                row["min"] = stat.min
+                row["max"] = stat.max
+            rows.append(row)
+        if rows:
+            yield statistic_id, rows
+
+
+def _hours_with_statistics(
+    hass: HomeAssistant, statistic_ids: set[str], start: datetime, end: datetime
+) -> dict[str, set[float]]:
+    """Return the hour starts (timestamps) that already have a statistic, per id."""
+    if not statistic_ids:
+        return {}
+    rows = statistics_during_period(
+        hass, start, end, statistic_ids, "hour", None, {"mean"}
+    )
+    return {
+        statistic_id: {row["start"] for row in hours}
+        for statistic_id, hours in rows.items()
+    }
+
+
+def _last_statistics_run(hass: HomeAssistant) -> datetime | None:
+    """Return the start of the recorder's newest 5-minute statistics run."""
+    with session_scope(hass=hass, read_only=True) as session:
+        last = session.query(func.max(StatisticsRuns.start)).scalar()
+    return None if last is None else process_timestamp(last)

@@ -1,0 +1,222 @@
+"""Butlr's hourly history: which requests give which number, and how exact it is.
+
+Butlr's reporting API answers any past range. With ``window.every = "1h"`` and
+``group_by.order`` ending in ``time``, every room (or sensor) holds one object
+per window start with the statistics of that window's value: the window
+function picks the value, so each statistic of an hour needs its own request
+(``mean``, ``max``, ``min``).
+
+- Presence rooms: the seeds' client-side method, the sum of the room's presence
+  sensors. An hour's mean of a sum is the sum of the sensors' hourly means:
+  **exact**. A maximum does not add up like that (two sensors peaking at
+  different minutes): a room's max and min are taken only where the room has
+  one presence sensor, whose extremes are the room's: **exact** there, left out
+  elsewhere.
+- Traffic rooms: Butlr's own server-side series ``traffic_room_occupancy``
+  (calibrated). Mean, max and min of the room itself: **exact** as Butlr
+  computes them. It may differ from the live estimate (entries minus exits
+  since local midnight), which hourly sums could only sample at the hour's end.
+- Floors, buildings and sites: the sum of their rooms' hourly means (exact, as
+  for sensors); no max or min, which do not add up.
+
+An hour counts for a presence room only when every sensor the room reported in
+the range has that hour; otherwise it is a hole, left out rather than
+under-counted. Values that are not finite non-negative numbers are holes too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime, timedelta
+import math
+from typing import Any
+
+from .base import MAX_PEOPLE, expect_dict
+from .models import History, HourStat
+
+HOUR = timedelta(hours=1)
+# Butlr serves 1-hour windows over at most 48 hours per request.
+MAX_HISTORY_SPAN = timedelta(hours=48)
+
+MEASUREMENT_PRESENCE = "presence"
+MEASUREMENT_TRAFFIC_OCCUPANCY = "traffic_room_occupancy"
+# The statistics read per hour; each is the window function of one request.
+MEAN = "mean"
+MAX = "max"
+MIN = "min"
+
+# Per room (or sensor), per hour start: the value one request gave.
+_Series = dict[str, dict[datetime, float]]
+
+
+def history_body(
+    measurement: str, function: str, start: datetime, stop: datetime
+) -> dict[str, Any]:
+    """Return the reporting request for one statistic of one kind of room."""
+    order = (
+        ["room_id", "mac_address", "time"]
+        if measurement == MEASUREMENT_PRESENCE
+        else ["room_id", "time"]
+    )
+    report_filter: dict[str, Any] = {
+        "start": _iso(start),
+        "stop": _iso(stop),
+        "measurements": [measurement],
+        "value": {"gte": 0},
+    }
+    if measurement == MEASUREMENT_TRAFFIC_OCCUPANCY:
+        report_filter["calibrated"] = "true"
+    return {
+        "group_by": {"order": order},
+        "window": {"every": "1h", "function": function},
+        "filter": report_filter,
+    }
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _people(value: Any) -> float | None:
+    """Read a statistic as people: a finite number from 0 to MAX_PEOPLE, else None."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    if not math.isfinite(value) or not 0 <= value <= MAX_PEOPLE:
+        return None
+    return float(value)
+
+
+def _hour(key: Any, start: datetime, stop: datetime) -> datetime | None:
+    """Read a window start: an RFC 3339 time on a UTC hour within the range."""
+    if not isinstance(key, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(key.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        return None
+    moment = moment.astimezone(UTC)
+    if moment.minute or moment.second or moment.microsecond:
+        return None  # Not an hour's window: the request asked for hours.
+    return moment if start <= moment < stop else None
+
+
+def _hours(
+    windows: Any, function: str, start: datetime, stop: datetime
+) -> dict[datetime, float]:
+    """Return the hourly values of one room or sensor: ``{hour: stats[function]}``."""
+    series: dict[datetime, float] = {}
+    if not isinstance(windows, dict):
+        return series
+    for key, stats in windows.items():
+        if (
+            isinstance(stats, dict)
+            and (hour := _hour(key, start, stop)) is not None
+            and (value := _people(stats.get(function))) is not None
+        ):
+            series[hour] = value
+    return series
+
+
+def _data(payload: Any) -> dict[str, Any]:
+    data = expect_dict(payload, "reporting answer").get("data")
+    if data is None or data == []:
+        return {}
+    return expect_dict(data, "reporting data")
+
+
+def presence_series(
+    payload: Any,
+    function: str,
+    start: datetime,
+    stop: datetime,
+    rooms: Mapping[str, int],
+) -> _Series:
+    """Per presence room, per hour: the sum of its sensors' values.
+
+    ``rooms`` maps each presence room to its number of presence sensors; for
+    ``max`` and ``min`` only rooms of one sensor count (see the module's
+    docstring). A sensor listed under a second room is skipped there, as live.
+    """
+    series: _Series = {}
+    seen: set[str] = set()
+    for room_id, sensors in _data(payload).items():
+        if room_id not in rooms or not isinstance(sensors, dict):
+            continue
+        if function != MEAN and rooms[room_id] != 1:
+            continue
+        by_sensor = []
+        for mac_address, windows in sensors.items():
+            if mac_address in seen:
+                continue
+            seen.add(mac_address)
+            by_sensor.append(_hours(windows, function, start, stop))
+        if not by_sensor:
+            continue
+        # An hour missing from any sensor the room reported is a hole.
+        hours = set.intersection(*(set(values) for values in by_sensor))
+        series[room_id] = {
+            hour: sum(values[hour] for values in by_sensor) for hour in sorted(hours)
+        }
+    return series
+
+
+def room_series(
+    payload: Any,
+    function: str,
+    start: datetime,
+    stop: datetime,
+    rooms: Iterable[str],
+) -> _Series:
+    """Per room, per hour: the value of a room-level series (traffic occupancy)."""
+    wanted = set(rooms)
+    return {
+        room_id: _hours(windows, function, start, stop)
+        for room_id, windows in _data(payload).items()
+        if room_id in wanted
+    }
+
+
+def room_history(means: _Series, maxima: _Series, minima: _Series) -> History:
+    """Combine a kind of room's statistics: an hour needs its mean.
+
+    Extremes that do not bracket the mean came from answers that disagree:
+    they are left out rather than shown wrong.
+    """
+    history: History = {}
+    for room_id, hours in means.items():
+        room_max = maxima.get(room_id, {})
+        room_min = minima.get(room_id, {})
+        stats: dict[datetime, HourStat] = {}
+        for hour, mean in hours.items():
+            high = room_max.get(hour)
+            low = room_min.get(hour)
+            if high is None or low is None or not low <= mean <= high:
+                high = low = None
+            stats[hour] = HourStat(mean=mean, min=low, max=high)
+        history[room_id] = stats
+    return history
+
+
+def roll_up_history(history: History, children: Mapping[str, Iterable[str]]) -> None:
+    """Give every parent the sum of its children's hourly means (no extremes).
+
+    An hour is a parent's when at least one child has it, as a live roll-up
+    sums the rooms that are active.
+    """
+
+    def visit(space_id: str) -> dict[datetime, HourStat]:
+        if space_id in history:
+            return history[space_id]
+        sums: dict[datetime, float] = {}
+        for child in children.get(space_id, ()):
+            for hour, stat in visit(child).items():
+                sums[hour] = sums.get(hour, 0.0) + stat.mean
+        stats = {hour: HourStat(mean=mean) for hour, mean in sorted(sums.items())}
+        if stats:
+            history[space_id] = stats
+        return stats
+
+    for parent in list(children):
+        visit(parent)

@@ -1,0 +1,113 @@
+"""Actions: import a provider's history on demand."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from homeassistant.config_entries import ConfigEntryState
+from homeassistant.core import (
+    HomeAssistant,
+    ServiceCall,
+    ServiceResponse,
+    SupportsResponse,
+    callback,
+)
+from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
+from homeassistant.helpers import config_validation as cv
+from homeassistant.util import dt as dt_util
+
+from .compat import vol
+from .const import (
+    ATTR_CONFIG_ENTRY_ID,
+    ATTR_END,
+    ATTR_START,
+    DOMAIN,
+    MAX_HISTORY_DAYS,
+    PROVIDER_NAMES,
+    SERVICE_IMPORT_HISTORY,
+)
+from .coordinator import SpaceOccupancyConfigEntry
+from .history import HistoryImporter, hour_floor
+from .providers import ProviderError
+
+IMPORT_HISTORY_SCHEMA = vol.Schema(
+    {
+        vol.Required(ATTR_CONFIG_ENTRY_ID): cv.string,
+        vol.Required(ATTR_START): cv.datetime,
+        vol.Required(ATTR_END): cv.datetime,
+    }
+)
+
+
+@callback
+def async_setup_services(hass: HomeAssistant) -> None:
+    """Register the integration's actions."""
+
+    async def import_history(call: ServiceCall) -> ServiceResponse:
+        """Import the hours of a range that have no statistic yet."""
+        importer = _importer(hass, call.data[ATTR_CONFIG_ENTRY_ID])
+        start, end = _hour_range(call.data[ATTR_START], call.data[ATTR_END])
+        try:
+            result = await importer.async_import(start, end)
+        except ProviderError as err:
+            raise HomeAssistantError(
+                translation_domain=DOMAIN,
+                translation_key="history_failed",
+                translation_placeholders={"error": type(err).__name__},
+            ) from err
+        return {
+            "spaces": dict(sorted(result.hours.items())),
+            "hours": sum(result.hours.values()),
+            "requests": result.requests,
+        }
+
+    hass.services.async_register(
+        DOMAIN,
+        SERVICE_IMPORT_HISTORY,
+        import_history,
+        schema=IMPORT_HISTORY_SCHEMA,
+        supports_response=SupportsResponse.ONLY,
+    )
+
+
+def _importer(hass: HomeAssistant, entry_id: str) -> HistoryImporter:
+    """Return the history importer of a loaded entry whose provider serves history."""
+    entry: SpaceOccupancyConfigEntry | None = hass.config_entries.async_get_entry(
+        entry_id
+    )
+    if entry is None or entry.domain != DOMAIN:
+        raise ServiceValidationError(
+            translation_domain=DOMAIN, translation_key="entry_not_found"
+        )
+    if entry.state is not ConfigEntryState.LOADED:
+        raise ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key="entry_not_loaded",
+            translation_placeholders={"entry": entry.title},
+        )
+    if (importer := entry.runtime_data.history) is None:
+        raise ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key="history_not_supported",
+            translation_placeholders={
+                "provider": PROVIDER_NAMES[entry.runtime_data.provider_key]
+            },
+        )
+    return importer
+
+
+def _hour_range(start: datetime, end: datetime) -> tuple[datetime, datetime]:
+    """Whole UTC hours from the hour of start to the last hour ending by end."""
+    first = hour_floor(dt_util.as_utc(start))
+    last = hour_floor(dt_util.as_utc(end))
+    if first >= last:
+        raise ServiceValidationError(
+            translation_domain=DOMAIN, translation_key="history_range_empty"
+        )
+    if last - first > timedelta(days=MAX_HISTORY_DAYS):
+        raise ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key="history_range_too_long",
+            translation_placeholders={"days": str(MAX_HISTORY_DAYS)},
+        )
+    return first, last
