@@ -6,7 +6,9 @@ ports (a running ``scripts/develop`` is not disturbed): the simulator, with
 people moving every 2 s, and Home Assistant, onboarded, with an entry per
 provider and the dashboard. It lets people move for a minute, asking Home
 Assistant to poll every few seconds (``homeassistant.update_entity``) so that
-the history graph has a line, then signs headless Chromium in (the owner's
+the history graph has a line, waits until Butlr's history is in the
+statistics (paced as ``scripts/develop`` paces it, ``hass_bootstrap.DEVELOP_ENV``)
+for the statistics graph's 30 days, then signs headless Chromium in (the owner's
 tokens in the page's ``localStorage``, as the frontend keeps them), opens the
 view and saves a PNG. Everything it started is stopped before it returns.
 
@@ -406,7 +408,7 @@ def expected_cards(config: Mapping[str, Any], view_path: str) -> dict[str, int]:
     wanted = {
         "ha-gauge": types.count("gauge"),
         "hui-tile-card": types.count("tile"),
-        "ha-chart-base": types.count("history-graph"),
+        "ha-chart-base": types.count("history-graph") + types.count("statistics-graph"),
     }
     return {tag: count for tag, count in wanted.items() if count}
 
@@ -646,6 +648,40 @@ async def let_people_move(client: hb.HassClient, seconds: float) -> None:
         await asyncio.sleep(min(POLL_EVERY, max(0.0, deadline - time.monotonic())))
 
 
+async def wait_for_history(client: hb.HassClient, *, within: float = 180.0) -> None:
+    """Wait until every entry that imports history has imported it all.
+
+    The statistics graph shows the imported days; an entry's diagnostics tell
+    what is left to import.
+    """
+    entries = await client.request(
+        "GET", f"/api/config/config_entries/entry?domain={hb.DOMAIN}"
+    )
+    deadline = time.monotonic() + within
+    for entry in entries:
+        if entry["state"] != "loaded":
+            continue
+        while True:
+            diagnostics = await client.request(
+                "GET", f"/api/diagnostics/config_entry/{entry['entry_id']}"
+            )
+            history = diagnostics["data"]["history"]
+            if history is None:
+                break
+            if not history["pending"]:
+                print(
+                    f"{entry['title']}: {history['hours_imported']} hours of history "
+                    f"imported in {history['requests']} requests"
+                )
+                break
+            if time.monotonic() > deadline:
+                raise ScreenshotError(
+                    f"{entry['title']} did not import its history within {within} s: "
+                    f"{history}"
+                )
+            await asyncio.sleep(1)
+
+
 @contextlib.asynccontextmanager
 async def develop_stack(
     args: argparse.Namespace, workdir: Path
@@ -681,7 +717,8 @@ async def develop_stack(
         processes.append(
             start_simulator(simulator_port, args.interval, args.seed, logs["simulator"])
         )
-        hass = hb.start_hass(config_dir, logs["hass"])
+        # Butlr's history paced as scripts/develop paces it: in within a minute.
+        hass = hb.start_hass(config_dir, logs["hass"], env=hb.DEVELOP_ENV)
         processes.append(hass)
         await hb.develop_setup(
             base_url,
@@ -723,6 +760,7 @@ async def take_screenshots(args: argparse.Namespace, workdir: Path) -> list[Shot
         if not args.url:
             recorded_since = time.monotonic()
             await let_people_move(client, args.wait)
+            await wait_for_history(client)
             # The history graph over the minutes there is history for, so that
             # its lines span it; the dashboard of scripts/develop shows hours.
             minutes = max(1, int((time.monotonic() - recorded_since) // 60))

@@ -489,3 +489,50 @@ async def _advance(
         freezer.tick(min(timedelta(seconds=60), moment - now))
         async_fire_time_changed(hass)
         await hass.async_block_till_done(wait_background_tasks=True)
+
+
+async def test_more_days_in_the_options_import_the_older_ones(
+    recorder_mock: Recorder,
+    hass: HomeAssistant,
+    butlr_scenario: ButlrScenario,
+    butlr_entry: MockConfigEntry,
+) -> None:
+    """From 1 day to 3: the two older days come in, the first is not asked again."""
+    give_history(butlr_scenario, NOW - 4 * DAY, NOW + HOUR)
+    hass.config_entries.async_update_entry(butlr_entry, options={CONF_HISTORY_DAYS: 1})
+    await setup_entry(hass, butlr_entry)
+    await settle(hass)
+    assert len(butlr_scenario.history_requests) == 6
+
+    result = await hass.config_entries.options.async_init(butlr_entry.entry_id)
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {"next_step_id": "settings"}
+    )
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {**butlr_entry.options, CONF_HISTORY_DAYS: 3}
+    )
+    await settle(hass)
+    # One more chunk of 48 hours: the two days before the first.
+    assert len(butlr_scenario.history_requests) == 12
+    starts = {body["filter"]["start"] for _, body in butlr_scenario.history_requests}
+    assert starts == {"2024-06-11T15:00:00Z", "2024-06-09T15:00:00Z"}
+    statistics = await hourly(hass, NOW - 10 * DAY, NOW)
+    assert len(statistics["sensor.hq_occupancy"]) == 72
+
+
+async def test_removing_the_entry_forgets_its_import(
+    recorder_mock: Recorder,
+    hass: HomeAssistant,
+    butlr_scenario: ButlrScenario,
+    butlr_entry: MockConfigEntry,
+    hass_storage: dict[str, Any],
+) -> None:
+    """The stored import state goes with the entry."""
+    hass.config_entries.async_update_entry(butlr_entry, options={CONF_HISTORY_DAYS: 0})
+    await setup_entry(hass, butlr_entry)
+    await settle(hass)
+    key = f"{DOMAIN}.history.{butlr_entry.entry_id}"
+    assert hass_storage[key]["data"]["last_good"] == NOW.isoformat()
+    assert await hass.config_entries.async_remove(butlr_entry.entry_id)
+    await settle(hass)
+    assert key not in hass_storage

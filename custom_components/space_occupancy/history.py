@@ -63,8 +63,9 @@ CHUNK = timedelta(hours=48)
 # The recorder compiles statistics in 5-minute runs.
 STATISTICS_RUN = timedelta(minutes=5)
 STORE_VERSION = 1
-# Progress is saved at most this often (and when Home Assistant stops).
-STORE_SAVE_DELAY = 60
+# The last good poll is saved at most this often: after a crash the gap starts
+# a little early, which costs nothing (hours with a statistic are skipped).
+LAST_GOOD_SAVE_INTERVAL = timedelta(minutes=5)
 
 type Range = tuple[datetime, datetime]
 
@@ -133,6 +134,7 @@ class HistoryImporter:
         self._started = False
         self._retry_at: datetime | None = None
         self._next_request_at = 0.0
+        self._saved_last_good: datetime | None = None
         # Diagnostics.
         self.hours_imported = 0
         self.failures = 0
@@ -168,7 +170,9 @@ class HistoryImporter:
         if after_failure and self.last_good is not None:
             self._queue_gap(now)
         self.last_good = now
-        self._save(delay=True)
+        saved = self._saved_last_good
+        if saved is None or now - saved >= LAST_GOOD_SAVE_INTERVAL:
+            self._save()
         self._schedule()
 
     @callback
@@ -262,7 +266,7 @@ class HistoryImporter:
                     return
                 self._retry_at = None
                 self.pending = remove_range(self.pending, chunk)
-                self._save(delay=True)
+                self._save()
 
     def _next_chunk(self, compiled_until: datetime) -> Range | None:
         """Return the newest chunk of pending hours that the recorder has compiled."""
@@ -318,11 +322,9 @@ class HistoryImporter:
             return now_hour
         return min(now_hour, hour_floor(last_run + STATISTICS_RUN))
 
-    def _save(self, delay: bool = False) -> None:
-        if delay:
-            self._store.async_delay_save(self._stored, STORE_SAVE_DELAY)
-        else:
-            self.hass.async_create_task(self._store.async_save(self._stored()))
+    def _save(self) -> None:
+        self._saved_last_good = self.last_good
+        self.hass.async_create_task(self._store.async_save(self._stored()))
 
     def _stored(self) -> dict[str, Any]:
         return {
