@@ -25,6 +25,27 @@ instance in a fresh process and polled through its coordinator. The figures:
   of the spaces, and the longest event-loop step of a poll (asyncio's debug
   mode, in extra polls: it slows everything down).
 
+Each provider is measured twice: without the recorder, then with it (on a
+SQLite file in a temporary directory, as a default install has it; its own
+5-minute statistics compile, nightly purge and catch-up compile are off, as in
+the test harness's ``recorder_mock``, so that they never run in the middle of
+a measured poll). With the recorder:
+
+- the same poll figures and targets, each poll waiting for the recorder to
+  record and commit what it wrote. The Butlr history import is off (option
+  ``history_days`` 0): its importer exists but has nothing to do, so polls
+  are measured alone;
+- the hourly usual-occupancy refresh (usual.py) over ``STATISTICS_DAYS`` days
+  of hourly statistics of every space's occupancy sensor. The bench writes
+  them straight into the recorder's tables, in its thread, and reports that
+  fill on its own. Then: the query (``usual.read_usual``, the recorder job of
+  a refresh: wall time, ``USUAL_QUERY_TARGET``), and whole refreshes (wall,
+  CPU of every thread, state writes): the first writes each space's usual and
+  compared-with-usual sensors (about 2 writes per space), a second one over
+  the same statistics must write none;
+- for information: what the recorder's own 5-minute statistics compile costs
+  for the tree's sensors (Home Assistant's work, not the integration's).
+
 Occuspace stamps every ``now`` answer with the time of its reading, so a poll
 later carries later timestamps even when nobody moved: the simulator's clock
 runs, as the real API's does, and the bench checks that it did. The entities
@@ -40,7 +61,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -52,8 +73,12 @@ import random
 import statistics
 import sys
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
+
+if TYPE_CHECKING:
+    from homeassistant.components.recorder import Recorder
+    from homeassistant.core import HomeAssistant
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -91,6 +116,15 @@ LATENCY_POLLS = 3
 # Wall time per poll (median) at DEFAULT_LATENCY. Occuspace's 121 calls one
 # after another would take 12 s; Butlr's are reported without a target.
 WALL_TARGETS: dict[str, float] = {OCCUSPACE: 2.5}
+# Usual occupancy (recorder runs): days of hourly statistics written into the
+# recorder (the refresh reads the same hour 1 to 4 weeks back), how often the
+# query is timed, and its target: wall seconds of the refresh's recorder job.
+STATISTICS_DAYS = 28
+QUERY_RUNS = 3
+USUAL_QUERY_TARGET = 2.0
+# The statistics the bench writes are inserted this many rows at a time.
+FILL_BATCH = 50_000
+WEEK = timedelta(weeks=1)
 
 
 @dataclass(frozen=True)
@@ -384,10 +418,25 @@ def serve_simulator(sizes: Sizes, conn: Connection) -> None:
 
 
 @dataclass
+class UsualRefresh:
+    """One usual-occupancy refresh: its cost and the states it wrote."""
+
+    wall: float
+    # CPU of the whole process, every thread (the recorder's included).
+    cpu: float
+    writes: int
+    events: int
+    # The event-loop step where the entities take the new values
+    # (coordinator.async_set_usual, wall): the refresh's longest.
+    update_step: float
+
+
+@dataclass
 class Result:
-    """The figures of one provider."""
+    """The figures of one provider, with or without the recorder."""
 
     provider: str
+    recorder: bool = False
     spaces: int = 0
     entities: int = 0
     # Entities the registry enabled (the default install): they have a state.
@@ -415,6 +464,26 @@ class Result:
     # entity updates) in every run so far.
     longest_step: dict[bool, tuple[float, str]] = field(default_factory=dict)
     profile: str = ""
+    # Usual occupancy, recorder runs only: the statistics written (ids, hours,
+    # rows, wall time, database size), the query's wall times, the spaces that
+    # got a usual, and the refreshes (the first, then one over the same data).
+    statistic_ids: int = 0
+    statistic_hours: int = 0
+    fill_rows: int = 0
+    fill_wall: float = 0.0
+    db_mb: float = 0.0
+    usual_query: list[float] = field(default_factory=list)
+    usual_spaces: int = 0
+    usual_refreshes: list[UsualRefresh] = field(default_factory=list)
+    # The recorder's 5-minute statistics compile of the tree's sensors
+    # (wall, CPU; for information).
+    compile_wall: float = 0.0
+    compile_cpu: float = 0.0
+
+    @property
+    def label(self) -> str:
+        """The provider, and whether the recorder was loaded."""
+        return f"{self.provider} + recorder" if self.recorder else self.provider
 
     def baseline(self, which: Baseline) -> float:
         """Return the CPU time of one poll's requests by the bare client ``which``."""
@@ -431,15 +500,298 @@ async def _no_write(*_: Any) -> None:
     """Stand in for a storage write."""
 
 
+# --------------------------------------------------------------------------
+# The recorder and the usual occupancy
+# --------------------------------------------------------------------------
+
+
+def _quiet_recorder() -> list[Any]:
+    """Patches that keep the recorder's own schedules off, as the harness does.
+
+    The 5-minute statistics compile, the nightly purge and the catch-up
+    compile at start would otherwise run in the middle of whatever is being
+    measured when their time comes. The compile is measured once, on its own
+    (``measure_compile``).
+    """
+    from unittest.mock import patch  # noqa: PLC0415
+
+    from homeassistant.components.recorder import Recorder  # noqa: PLC0415
+    from homeassistant.core import callback  # noqa: PLC0415
+
+    # A callback: the nightly one is run by a time listener, which would
+    # otherwise send a plain function to the executor.
+    nothing = callback(lambda *_: None)
+    return [
+        patch.object(Recorder, name, nothing)
+        for name in (
+            "async_periodic_statistics",
+            "async_nightly_tasks",
+            "_schedule_compile_missing_statistics",
+        )
+    ]
+
+
+async def setup_recorder(hass: HomeAssistant, db_path: Path) -> Recorder:
+    """Start the recorder on a SQLite file, as the harness's async_test_recorder does."""
+    from homeassistant.components import recorder  # noqa: PLC0415
+    from homeassistant.helpers import recorder as recorder_helper  # noqa: PLC0415
+    from homeassistant.setup import async_setup_component  # noqa: PLC0415
+
+    recorder_helper.async_initialize_recorder(hass)
+    config = {recorder.CONF_DB_URL: f"sqlite:///{db_path}"}
+    _require(
+        await async_setup_component(hass, recorder.DOMAIN, {recorder.DOMAIN: config}),
+        "the recorder did not set up",
+    )
+    await hass.async_block_till_done()
+    instance = recorder.get_instance(hass)
+    # Home Assistant runs already: the recorder's thread has started.
+    await instance.async_block_till_done()
+    return instance
+
+
+async def in_recorder_thread[T](instance: Recorder, work: Callable[[Recorder], T]) -> T:
+    """Run work in the recorder's own thread, between its tasks, and wait for it.
+
+    As the recorder's own statistics import runs: what it holds is committed
+    first, and no other write competes with this one for SQLite's lock.
+    """
+    from homeassistant.components.recorder.tasks import RecorderTask  # noqa: PLC0415
+
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[T] = loop.create_future()
+
+    def settle(value: Any, error: BaseException | None) -> None:
+        if error is None:
+            done.set_result(value)
+        else:
+            done.set_exception(error)
+
+    @dataclass(slots=True)
+    class Call(RecorderTask):
+        def run(self, instance: Recorder) -> None:
+            try:
+                value = work(instance)
+            except Exception as err:  # noqa: BLE001 - handed to the caller
+                loop.call_soon_threadsafe(settle, None, err)
+            else:
+                loop.call_soon_threadsafe(settle, value, None)
+
+    instance.queue_task(Call())
+    return await done
+
+
+def fill_statistics(
+    instance: Recorder, units: dict[str, str | None], hours: list[datetime]
+) -> int:
+    """Write the hourly statistics of the ids (recorder thread); return the rows.
+
+    One metadata row per id, what the integration's history import and the
+    recorder's own compile write (compat.statistic_metadata), then the rows
+    hour after hour, every id's row of an hour together: the order the
+    recorder's hourly compile writes them in, so that an hour's rows lie side
+    by side in the table as in a real database. Core executemany, in batches:
+    the recorder's import (an ORM object per row) would take minutes.
+
+    Each space has its own level, and each week adds a quarter of a person
+    more, cycling every four weeks: the four weeks a refresh reads always
+    average the same, so a refresh an hour later finds the same usual.
+    """
+    from homeassistant.components.recorder.db_schema import Statistics, StatisticsMeta  # noqa: PLC0415
+    from homeassistant.helpers.recorder import session_scope  # noqa: PLC0415
+    from sqlalchemy import insert  # noqa: PLC0415
+
+    from custom_components.space_occupancy.compat import statistic_metadata  # noqa: PLC0415
+
+    rows = 0
+    created = time.time()
+    week_seconds = WEEK.total_seconds()
+    with session_scope(session=instance.get_session()) as session:
+        metas = [
+            StatisticsMeta.from_meta(statistic_metadata(statistic_id, unit))
+            for statistic_id, unit in units.items()
+        ]
+        session.add_all(metas)
+        session.flush()  # Gives the metadata their ids.
+        levels = [(meta.id, index % 12) for index, meta in enumerate(metas)]
+        connection = session.connection()
+        batch: list[dict[str, float]] = []
+        for hour in hours:
+            start = hour.timestamp()
+            week_step = int(start // week_seconds) % 4 * 0.25
+            for metadata_id, level in levels:
+                mean = level + week_step
+                batch.append(
+                    {
+                        "metadata_id": metadata_id,
+                        "created_ts": created,
+                        "start_ts": start,
+                        "mean": mean,
+                        "min": max(0.0, mean - 1),
+                        "max": mean + 1,
+                    }
+                )
+            if len(batch) >= FILL_BATCH or hour is hours[-1]:
+                connection.execute(insert(Statistics), batch)
+                rows += len(batch)
+                batch = []
+    # The metadata cached, as the recorder's compile leaves it in a running
+    # install (the cache is filled only from the recorder's thread).
+    with session_scope(session=instance.get_session(), read_only=True) as session:
+        instance.statistics_meta_manager.get_many(session, set(units))
+    return rows
+
+
+async def measure_usual(
+    hass: HomeAssistant,
+    instance: Recorder,
+    coordinator: Any,
+    result: Result,
+    counts: Callable[[], tuple[int, int]],
+) -> None:
+    """Fill the statistics, then time the usual occupancy's query and refreshes.
+
+    ``counts`` returns the state writes and state_changed events so far.
+    """
+    from homeassistant.const import ATTR_UNIT_OF_MEASUREMENT  # noqa: PLC0415
+    from homeassistant.util import dt as dt_util  # noqa: PLC0415
+
+    from custom_components.space_occupancy.const import USUAL_WEEKS  # noqa: PLC0415
+    from custom_components.space_occupancy.usual import (  # noqa: PLC0415
+        UsualOccupancy,
+        read_usual,
+        same_hour_in_past_weeks,
+    )
+
+    statistic_ids = coordinator.occupancy_statistic_ids()
+    result.statistic_ids = len(statistic_ids)
+    units = {}
+    for entity_id in statistic_ids.values():
+        state = hass.states.get(entity_id)
+        units[entity_id] = (
+            state.attributes.get(ATTR_UNIT_OF_MEASUREMENT) if state else None
+        )
+    # Up to the current hour, which the recorder has not compiled yet; an
+    # hour more than the days: across a daylight saving change, the same
+    # wall-clock hour 4 weeks back is an hour further in UTC.
+    now_hour = dt_util.utcnow().replace(minute=0, second=0, microsecond=0)
+    hours = [
+        now_hour - timedelta(hours=back)
+        for back in range(STATISTICS_DAYS * 24 + 1, 0, -1)
+    ]
+    result.statistic_hours = len(hours)
+    start = time.perf_counter()
+    result.fill_rows = await in_recorder_thread(
+        instance, lambda instance: fill_statistics(instance, units, hours)
+    )
+    result.fill_wall = time.perf_counter() - start
+    db_path = Path(instance.db_url.removeprefix("sqlite:///"))
+    result.db_mb = (
+        sum(
+            path.stat().st_size
+            for path in (db_path, db_path.with_name(f"{db_path.name}-wal"))
+            if path.exists()
+        )
+        / 2**20
+    )
+
+    # The query alone: the recorder job a refresh runs, as it runs it.
+    for _ in range(QUERY_RUNS):
+        weeks = same_hour_in_past_weeks(dt_util.utcnow(), USUAL_WEEKS)
+        start = time.perf_counter()
+        usual = await instance.async_add_executor_job(
+            read_usual, hass, statistic_ids, weeks
+        )
+        result.usual_query.append(time.perf_counter() - start)
+    _require(
+        len(usual) == len(statistic_ids),
+        f"a usual for {len(usual)} of {len(statistic_ids)} spaces",
+    )
+
+    # Whole refreshes, end to end: the query, the entities' update, and the
+    # recorder's recording of the states written.
+    update_steps: list[float] = []
+    set_usual = coordinator.async_set_usual
+
+    def timed_set_usual(values: dict[str, float]) -> None:
+        start = time.perf_counter()
+        set_usual(values)
+        update_steps.append(time.perf_counter() - start)
+
+    coordinator.async_set_usual = timed_set_usual
+    refresher = UsualOccupancy(hass, coordinator)
+    for _ in range(2):
+        writes, events = counts()
+        wall, cpu = time.perf_counter(), time.process_time()
+        await refresher.async_refresh()
+        await hass.async_block_till_done()
+        await instance.async_block_till_done()
+        result.usual_refreshes.append(
+            UsualRefresh(
+                wall=time.perf_counter() - wall,
+                cpu=time.process_time() - cpu,
+                writes=counts()[0] - writes,
+                events=counts()[1] - events,
+                update_step=update_steps[-1],
+            )
+        )
+    del coordinator.async_set_usual
+    result.usual_spaces = len(coordinator.usual)
+    _require(coordinator.usual == usual, "the refresh found another usual")
+
+
+async def measure_compile(
+    hass: HomeAssistant, instance: Recorder, result: Result
+) -> None:
+    """Time one 5-minute statistics compile of the recorder (for information).
+
+    Home Assistant's work, not the integration's: every 5 minutes it reads the
+    period's states of each sensor with a state class (occupancy, percentage,
+    daily counts) and writes their short-term statistics. Compiled here for
+    the period under way: the last finished one may be marked done already.
+    """
+    from homeassistant.components.recorder import statistics  # noqa: PLC0415
+    from homeassistant.components.recorder.tasks import StatisticsTask  # noqa: PLC0415
+
+    period = statistics.get_start_time() + timedelta(minutes=5)
+    await instance.async_block_till_done()
+    wall, cpu = time.perf_counter(), time.process_time()
+    instance.queue_task(StatisticsTask(period, fire_events=False))
+    await instance.async_block_till_done()
+    await hass.async_block_till_done()
+    result.compile_wall = time.perf_counter() - wall
+    result.compile_cpu = time.process_time() - cpu
+
+    def dbg(instance):
+        from homeassistant.components.recorder.db_schema import StatisticsShortTerm, StatisticsRuns
+        from homeassistant.helpers.recorder import session_scope
+        with session_scope(session=instance.get_session(), read_only=True) as session:
+            print("DEBUG short-term rows", session.query(StatisticsShortTerm).count(), "runs", [r.start for r in session.query(StatisticsRuns).all()], "period", period, "platforms", list(hass.data["recorder"].recorder_platforms) if False else None)
+    await in_recorder_thread(instance, dbg)
+    from homeassistant.helpers.recorder import DATA_RECORDER
+    print("DEBUG platforms", list(hass.data[DATA_RECORDER].recorder_platforms))
+
+
 async def run_provider(
-    provider: str, base_url: str, sizes: Sizes, profile: bool, latency: float
+    provider: str,
+    base_url: str,
+    sizes: Sizes,
+    profile: bool,
+    *,
+    latency: float,
+    recorder: bool,
 ) -> Result:
-    """Set the provider's entry up in a Home Assistant test instance and poll it."""
+    """Set the provider's entry up in a Home Assistant test instance and poll it.
+
+    With ``recorder``, the recorder is set up first, and the usual occupancy
+    is measured after the polls.
+    """
     import cProfile  # noqa: PLC0415
     import io  # noqa: PLC0415
     import logging  # noqa: PLC0415
     import pstats  # noqa: PLC0415
     import resource  # noqa: PLC0415
+    import tempfile  # noqa: PLC0415
     import tracemalloc  # noqa: PLC0415
     from unittest.mock import patch  # noqa: PLC0415
 
@@ -467,6 +819,7 @@ async def run_provider(
         AUTH_OCCUSPACE,
         CONF_AUTH_METHOD,
         CONF_BASE_URL,
+        CONF_HISTORY_DAYS,
         CONF_PROVIDER,
         DOMAIN,
     )
@@ -479,7 +832,7 @@ async def run_provider(
     from tests.simulator.butlr import ACCOUNT  # noqa: PLC0415
     from tests.simulator.occuspace import SEED_TOKEN  # noqa: PLC0415
 
-    result = Result(provider)
+    result = Result(provider, recorder=recorder)
     writes = 0
     original_write = Entity.async_write_ha_state
 
@@ -510,6 +863,23 @@ async def run_provider(
         frame.async_setup(hass)
         # What the enable_custom_integrations fixture does.
         hass.data.pop(loader.DATA_CUSTOM_COMPONENTS)
+        # The bench runs the hourly usual refresh itself, when it measures it:
+        # the integration's timer would run one at the top of the hour, in
+        # the middle of whatever is being measured then.
+        no_hourly_usual = patch(
+            "custom_components.space_occupancy.usual.async_track_time_change",
+            return_value=lambda: None,
+        )
+        no_hourly_usual.start()
+        quiet_recorder = _quiet_recorder() if recorder else []
+        for quiet in quiet_recorder:
+            quiet.start()
+        db_dir = tempfile.TemporaryDirectory(prefix="bench-recorder-")
+        recorder_instance = (
+            await setup_recorder(hass, Path(db_dir.name) / "home-assistant_v2.db")
+            if recorder
+            else None
+        )
 
         async def simulator_log() -> list[tuple[str, str]]:
             async with control.get(f"{base_url}{CONTROL}/requests") as response:
@@ -532,8 +902,13 @@ async def run_provider(
                 CONF_BASE_URL: f"{base_url}/v1",
             }
             unique_id = "1"
+        # No history import (Butlr, with the recorder): polls are measured alone.
         entry = MockConfigEntry(
-            domain=DOMAIN, title=provider, unique_id=unique_id, data=data
+            domain=DOMAIN,
+            title=provider,
+            unique_id=unique_id,
+            data=data,
+            options={CONF_HISTORY_DAYS: 0},
         )
         entry.add_to_hass(hass)
 
@@ -554,6 +929,12 @@ async def run_provider(
         result.setup_wall = time.perf_counter() - wall
         result.setup_cpu = time.process_time() - cpu
         coordinator = entry.runtime_data
+        # Butlr's history importer exists where the recorder does: idle.
+        history = coordinator.history
+        if recorder and provider == BUTLR:
+            _require(history and not history.pending, "the history import has work")
+        else:
+            _require(history is None, "a history importer")
         _require(coordinator.last_update_success, "the first poll failed")
         result.spaces = len(coordinator.data.spaces)
         registry_entries = er.async_entries_for_config_entry(
@@ -576,6 +957,9 @@ async def run_provider(
         async def poll() -> None:
             await coordinator.async_refresh()
             await hass.async_block_till_done()
+            if recorder_instance is not None:
+                # What the poll wrote, recorded and committed.
+                await recorder_instance.async_block_till_done()
             _require(coordinator.last_update_success, str(coordinator.last_exception))
 
         def observation_times() -> dict[str, datetime]:
@@ -766,6 +1150,12 @@ async def run_provider(
             stats.sort_stats("cumulative").print_stats(40)
             result.profile = out.getvalue()
 
+        if recorder_instance is not None:
+            await measure_usual(
+                hass, recorder_instance, coordinator, result, lambda: (writes, events)
+            )
+            await measure_compile(hass, recorder_instance, result)
+
         _require(
             await hass.config_entries.async_unload(entry.entry_id), "unload failed"
         )
@@ -773,6 +1163,10 @@ async def run_provider(
         await hass.async_stop(force=True)
         resolver.stop()
         no_writes.stop()
+        no_hourly_usual.stop()
+        for quiet in quiet_recorder:
+            quiet.stop()
+        db_dir.cleanup()
     Entity.async_write_ha_state = original_write  # type: ignore[method-assign]
     return result
 
@@ -785,6 +1179,7 @@ def provider_process(
     conn: Connection,
     *,
     latency: float,
+    recorder: bool,
 ) -> None:
     """Run one provider's measurement in this (fresh) process."""
     import logging  # noqa: PLC0415
@@ -795,7 +1190,16 @@ def provider_process(
     asyncio.set_event_loop_policy(runner.HassEventLoopPolicy(False))
     try:
         conn.send(
-            asyncio.run(run_provider(provider, base_url, sizes, profile, latency))
+            asyncio.run(
+                run_provider(
+                    provider,
+                    base_url,
+                    sizes,
+                    profile,
+                    latency=latency,
+                    recorder=recorder,
+                )
+            )
         )
     except BaseException as err:
         conn.send(err)
@@ -811,84 +1215,192 @@ def _ms(seconds: float) -> str:
     return f"{seconds * 1000:.1f} ms"
 
 
+type Check = tuple[str, bool | None]
+
+
+def poll_checks(r: Result, sizes: Sizes) -> list[Check]:
+    """Return the poll targets, with or without the recorder: (what, met).
+
+    None: only measured at full size (fixed costs of a poll outweigh the
+    decode of a small account's bodies).
+    """
+    checks: list[Check] = []
+    if r.provider == BUTLR:
+        checks.append(
+            (
+                (
+                    f"requests per poll ≤ {MAX_BUTLR_REQUESTS}, no login "
+                    f"(max {max(r.requests_per_poll)}, {r.logins} logins)"
+                ),
+                max(r.requests_per_poll) <= MAX_BUTLR_REQUESTS and r.logins == 0,
+            )
+        )
+    else:
+        wanted = sizes.occuspace_parents
+        checks.append(
+            (
+                (
+                    f"requests per poll = locations with children ({wanted}): "
+                    f"{sorted(set(r.requests_per_poll))}"
+                ),
+                set(r.requests_per_poll) == {wanted},
+            )
+        )
+        checks.append(
+            (
+                "timestamps advance between polls, as the real API's do",
+                r.timestamps_advanced is True,
+            )
+        )
+    checks.append(
+        (
+            (
+                f"no state writes on unchanged polls, default install "
+                f"({r.events_unchanged} state_changed, {r.writes_unchanged} "
+                f"writes in {sizes.polls} polls)"
+            ),
+            r.events_unchanged == 0 and r.writes_unchanged == 0,
+        )
+    )
+    if r.wall_per_poll and r.provider in WALL_TARGETS:
+        wall_limit = WALL_TARGETS[r.provider]
+        wall = statistics.median(r.wall_per_poll)
+        checks.append(
+            (
+                (
+                    f"wall time per poll ≤ {wall_limit:g} s at "
+                    f"{DEFAULT_LATENCY * 1000:g} ms latency "
+                    f"({wall:.2f} s at {r.latency * 1000:g} ms)"
+                ),
+                wall <= wall_limit if r.latency == DEFAULT_LATENCY else None,
+            )
+        )
+    limit, baseline = CPU_TARGETS[r.provider]
+    floor = r.baseline(baseline)
+    ratio = r.cpu_per_poll / floor if floor else float("inf")
+    checks.append(
+        (
+            (
+                f"CPU per poll ≤ {limit:g}x {baseline} ({_ms(r.cpu_per_poll)} "
+                f"/ {_ms(floor)} = {ratio:.2f}x)"
+            ),
+            ratio <= limit if sizes is FULL else None,
+        )
+    )
+    return checks
+
+
+def usual_checks(r: Result) -> list[Check]:
+    """Return the usual occupancy's targets (recorder runs): (what, met)."""
+    if not r.recorder:
+        return []
+    first, again = r.usual_refreshes
+    query = statistics.median(r.usual_query)
+    return [
+        (
+            (
+                f"usual query ≤ {USUAL_QUERY_TARGET:g} s for {r.statistic_ids} "
+                f"spaces (median of {QUERY_RUNS}: {query:.2f} s)"
+            ),
+            query <= USUAL_QUERY_TARGET,
+        ),
+        (
+            # Its usual sensor, and its compared-with-usual sensor where the
+            # space has an occupancy to compare.
+            (
+                f"first usual refresh writes each space's usual once, and at most "
+                f"its compared-with-usual ({first.writes} writes, "
+                f"{r.usual_spaces} spaces with a usual)"
+            ),
+            r.usual_spaces == r.statistic_ids
+            and r.usual_spaces <= first.writes <= 2 * r.usual_spaces,
+        ),
+        (
+            (
+                f"no state writes on a usual refresh over the same statistics "
+                f"({again.events} state_changed, {again.writes} writes)"
+            ),
+            again.writes == 0 and again.events == 0,
+        ),
+    ]
+
+
+def _recorder_only(fn: Callable[[Result], str]) -> Callable[[Result], str]:
+    """Show a row's figure where the recorder was loaded, "-" elsewhere."""
+    return lambda r: fn(r) if r.recorder else "-"
+
+
+def usual_rows() -> list[tuple[str, Callable[[Result], str]]]:
+    """Return the rows of the usual occupancy's figures (recorder runs)."""
+
+    def refresh(index: int) -> Callable[[Result], str]:
+        return _recorder_only(
+            lambda r: (
+                f"{r.usual_refreshes[index].wall:.2f} s / "
+                f"{r.usual_refreshes[index].cpu:.2f} s"
+            )
+        )
+
+    def writes(index: int) -> Callable[[Result], str]:
+        return _recorder_only(
+            lambda r: (
+                f"{r.usual_refreshes[index].writes} "
+                f"({r.usual_refreshes[index].writes / r.usual_spaces:.2f} per space)"
+            )
+        )
+
+    return [
+        (
+            "occupancy statistics written: ids x hours",
+            _recorder_only(lambda r: f"{r.statistic_ids} x {r.statistic_hours}"),
+        ),
+        (
+            "fill: rows inserted in (wall)",
+            _recorder_only(lambda r: f"{r.fill_rows:,} in {r.fill_wall:.1f} s"),
+        ),
+        (
+            "recorder database after the fill",
+            _recorder_only(lambda r: f"{r.db_mb:.0f} MiB"),
+        ),
+        (
+            f"usual query, the refresh's recorder job (median / max of {QUERY_RUNS})",
+            _recorder_only(
+                lambda r: (
+                    f"{statistics.median(r.usual_query):.2f} s / "
+                    f"{max(r.usual_query):.2f} s"
+                )
+            ),
+        ),
+        (
+            "target: usual query ≤",
+            _recorder_only(lambda _: f"{USUAL_QUERY_TARGET:g} s"),
+        ),
+        ("usual refresh, first: wall / CPU (all threads)", refresh(0)),
+        ("usual refresh, first: state writes", writes(0)),
+        (
+            "usual refresh, first: loop step of the entities' update",
+            _recorder_only(lambda r: _ms(r.usual_refreshes[0].update_step)),
+        ),
+        ("usual refresh, same statistics: wall / CPU", refresh(1)),
+        (
+            "usual refresh, same statistics: state writes",
+            _recorder_only(lambda r: str(r.usual_refreshes[1].writes)),
+        ),
+        (
+            "recorder's 5-minute statistics compile: wall / CPU (info)",
+            _recorder_only(lambda r: f"{r.compile_wall:.2f} s / {r.compile_cpu:.2f} s"),
+        ),
+    ]
+
+
 def report(results: list[Result], sizes: Sizes) -> list[str]:
     """Print the figures; return the targets missed."""
     failures: list[str] = []
-    # (provider, target, met); None: only measured at full size (fixed costs
-    # of a poll outweigh the decode of a small account's bodies).
-    checks: list[tuple[str, str, bool | None]] = []
-    for r in results:
-        if r.provider == BUTLR:
-            ok = max(r.requests_per_poll) <= MAX_BUTLR_REQUESTS and r.logins == 0
-            checks.append(
-                (
-                    r.provider,
-                    (
-                        f"requests per poll ≤ {MAX_BUTLR_REQUESTS}, no login "
-                        f"(max {max(r.requests_per_poll)}, {r.logins} logins)"
-                    ),
-                    ok,
-                )
-            )
-        else:
-            wanted = sizes.occuspace_parents
-            ok = set(r.requests_per_poll) == {wanted}
-            checks.append(
-                (
-                    r.provider,
-                    (
-                        f"requests per poll = locations with children ({wanted}): "
-                        f"{sorted(set(r.requests_per_poll))}"
-                    ),
-                    ok,
-                )
-            )
-        if r.provider == OCCUSPACE:
-            checks.append(
-                (
-                    r.provider,
-                    "timestamps advance between polls, as the real API's do",
-                    r.timestamps_advanced is True,
-                )
-            )
-        checks.append(
-            (
-                r.provider,
-                (
-                    f"no state writes on unchanged polls, default install "
-                    f"({r.events_unchanged} state_changed, {r.writes_unchanged} "
-                    f"writes in {sizes.polls} polls)"
-                ),
-                r.events_unchanged == 0 and r.writes_unchanged == 0,
-            )
-        )
-        if r.wall_per_poll and r.provider in WALL_TARGETS:
-            wall_limit = WALL_TARGETS[r.provider]
-            wall = statistics.median(r.wall_per_poll)
-            checks.append(
-                (
-                    r.provider,
-                    (
-                        f"wall time per poll ≤ {wall_limit:g} s at "
-                        f"{DEFAULT_LATENCY * 1000:g} ms latency "
-                        f"({wall:.2f} s at {r.latency * 1000:g} ms)"
-                    ),
-                    wall <= wall_limit if r.latency == DEFAULT_LATENCY else None,
-                )
-            )
-        limit, baseline = CPU_TARGETS[r.provider]
-        floor = r.baseline(baseline)
-        ratio = r.cpu_per_poll / floor if floor else float("inf")
-        checks.append(
-            (
-                r.provider,
-                (
-                    f"CPU per poll ≤ {limit:g}x {baseline} ({_ms(r.cpu_per_poll)} "
-                    f"/ {_ms(floor)} = {ratio:.2f}x)"
-                ),
-                ratio <= limit if sizes is FULL else None,
-            )
-        )
+    checks = [
+        (r.label, text, ok)
+        for r in results
+        for text, ok in [*poll_checks(r, sizes), *usual_checks(r)]
+    ]
 
     def wall(r: Result) -> str:
         if not r.wall_per_poll:
@@ -967,12 +1479,16 @@ def report(results: list[Result], sizes: Sizes) -> list[str]:
             f"longest event-loop step, {CHANGE_FRACTION:.0%} changed (debug mode)",
             lambda r: _ms(r.longest_step[True][0]),
         ),
+        *usual_rows(),
     ]
     names = {
         BUTLR: f"Butlr ({sizes.butlr_room_count} rooms)",
         OCCUSPACE: f"Occuspace ({sizes.occuspace_locations} locations)",
     }
-    header = ["", *(names[r.provider] for r in results)]
+    header = [
+        "",
+        *(f"{names[r.provider]}{' + recorder' if r.recorder else ''}" for r in results),
+    ]
     table = [header, *([label, *(fn(r) for r in results)] for label, fn in rows)]
     widths = [max(len(row[i]) for row in table) for i in range(len(header))]
     print()
@@ -988,11 +1504,11 @@ def report(results: list[Result], sizes: Sizes) -> list[str]:
         if index == 0:
             print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
     print()
-    for provider, text, ok in checks:
+    for label, text, ok in checks:
         verdict = "INFO (full size only)" if ok is None else "PASS" if ok else "FAIL"
-        print(f"{verdict}  {provider}: {text}")
+        print(f"{verdict}  {label}: {text}")
         if ok is False:
-            failures.append(f"{provider}: {text}")
+            failures.append(f"{label}: {text}")
     return failures
 
 
@@ -1020,9 +1536,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="append",
         help="measure only this provider (repeatable)",
     )
+    parser.add_argument(
+        "--recorder",
+        choices=("both", "with", "without"),
+        default="both",
+        help="measure with the recorder loaded, without it, or both (default)",
+    )
     args = parser.parse_args(argv)
     sizes = QUICK if args.quick else FULL
     providers = args.provider or [BUTLR, OCCUSPACE]
+    recorder_runs = {"both": (False, True), "with": (True,), "without": (False,)}[
+        args.recorder
+    ]
     started = time.perf_counter()
     context = mp.get_context("spawn")
 
@@ -1044,13 +1569,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             "children)"
         )
         results: list[Result] = []
-        for provider in providers:
-            print(f"Measuring {provider} ...", flush=True)
+        for provider, recorder in (
+            (provider, recorder) for provider in providers for recorder in recorder_runs
+        ):
+            label = f"{provider} + recorder" if recorder else provider
+            print(f"Measuring {label} ...", flush=True)
             receive, send = context.Pipe(duplex=False)
             worker = context.Process(
                 target=provider_process,
                 args=(provider, base_url, sizes, args.profile, send),
-                kwargs={"latency": args.latency},
+                kwargs={"latency": args.latency, "recorder": recorder},
                 name=f"bench-{provider}",
             )
             worker.start()
@@ -1061,7 +1589,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 answer = RuntimeError("the worker died")
             worker.join()
             if isinstance(answer, BaseException):
-                print(f"{provider} failed: {answer!r}", file=sys.stderr)
+                print(f"{label} failed: {answer!r}", file=sys.stderr)
                 return 2
             results.append(answer)
             if answer.profile:

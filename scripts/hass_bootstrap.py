@@ -809,11 +809,13 @@ SPACE_ICONS: Mapping[str, str] = {
     "Library": "mdi:library",
 }
 # The entities shown as tiles, by translation key, with their names: two a
-# row, the usual occupancy next to the occupancy.
+# row, the usual occupancy next to the occupancy. "Usual occupancy" and
+# "Compared with usual" are cut short in a tile half a section wide: "Usually
+# 2.5 people", "Right now Busier than usual" say the same.
 TILES = (
     ("occupancy", "Occupancy"),
-    ("usual_occupancy", "Usual occupancy"),
-    ("versus_usual", "Compared with usual"),
+    ("usual_occupancy", "Usually"),
+    ("versus_usual", "Right now"),
     ("activity", "Activity"),
     ("entries_today", "Entries today"),
     ("exits_today", "Exits today"),
@@ -1006,11 +1008,13 @@ def _history_section(
 
 
 def _statistics_section(provider: ProviderSpaces) -> dict[str, Any] | None:
-    """Return a section with the daily mean and peak occupancy of a few rooms.
+    """Return a section with the hourly mean and peak occupancy of a few rooms.
 
     Only for providers whose history is imported (``STATISTICS_PROVIDERS``):
     elsewhere the statistics start with Home Assistant, and the history graph
-    shows as much.
+    shows as much. By hour, not by day: a day's mean counts the empty night
+    in, where the hours show the busy ones, the quiet weekends, and what the
+    usual occupancy (the same weekday and hour in past weeks) is made of.
     """
     if provider.provider not in STATISTICS_PROVIDERS:
         return None
@@ -1027,13 +1031,13 @@ def _statistics_section(provider: ProviderSpaces) -> dict[str, Any] | None:
         "cards": [
             {
                 "type": "heading",
-                "heading": f"Occupancy by day, last {STATISTICS_DAYS} days",
+                "heading": f"Occupancy by hour, last {STATISTICS_DAYS} days",
                 "icon": "mdi:chart-timeline-variant",
             },
             {
                 "type": "statistics-graph",
                 "entities": lines,
-                "period": "day",
+                "period": "hour",
                 "days_to_show": STATISTICS_DAYS,
                 "stat_types": ["mean", "max"],
                 "chart_type": "line",

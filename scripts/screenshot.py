@@ -58,7 +58,7 @@ INTEGRATION_NAME = "Space Occupancy"
 CONFIG_FLOW_MENU = ("butlr", "butlr_account")
 CONFIG_FLOW_FORM = "butlr_account"
 VIEW = "butlr"
-WIDTH, HEIGHT = 1600, 1000
+WIDTH, HEIGHT = 1600, 1500
 MOVE_SECONDS = 60.0
 SIMULATOR_INTERVAL = 2.0
 # Home Assistant polls a coordinator at most every 10 s on request.
@@ -648,38 +648,54 @@ async def let_people_move(client: hb.HassClient, seconds: float) -> None:
         await asyncio.sleep(min(POLL_EVERY, max(0.0, deadline - time.monotonic())))
 
 
-async def wait_for_history(client: hb.HassClient, *, within: float = 180.0) -> None:
+async def wait_for_history(
+    client: hb.HassClient, *, within: float = 180.0, usual_within: float = 30.0
+) -> None:
     """Wait until every entry that imports history has imported it all.
 
-    The statistics graph shows the imported days; an entry's diagnostics tell
-    what is left to import.
+    The statistics graph shows the imported days, and the usual occupancy is
+    read from them. An entry's diagnostics tell what is left to import and
+    for how many spaces the usual occupancy is known; one still unknown
+    ``usual_within`` seconds after the import is left to the tiles' check.
     """
     entries = await client.request(
         "GET", f"/api/config/config_entries/entry?domain={hb.DOMAIN}"
     )
+
+    async def diagnostics(entry_id: str) -> dict[str, Any]:
+        answer = await client.request(
+            "GET", f"/api/diagnostics/config_entry/{entry_id}"
+        )
+        data: dict[str, Any] = answer["data"]
+        return data
+
     deadline = time.monotonic() + within
     for entry in entries:
         if entry["state"] != "loaded":
             continue
-        while True:
-            diagnostics = await client.request(
-                "GET", f"/api/diagnostics/config_entry/{entry['entry_id']}"
-            )
-            history = diagnostics["data"]["history"]
-            if history is None:
-                break
-            if not history["pending"]:
-                print(
-                    f"{entry['title']}: {history['hours_imported']} hours of history "
-                    f"imported in {history['requests']} requests"
-                )
-                break
+        data = await diagnostics(entry["entry_id"])
+        if data["history"] is None:
+            continue
+        while data["history"]["pending"]:
             if time.monotonic() > deadline:
                 raise ScreenshotError(
                     f"{entry['title']} did not import its history within {within} s: "
-                    f"{history}"
+                    f"{data['history']}"
                 )
             await asyncio.sleep(1)
+            data = await diagnostics(entry["entry_id"])
+        print(
+            f"{entry['title']}: {data['history']['hours_imported']} hours of history "
+            f"imported in {data['history']['requests']} requests"
+        )
+        usual_deadline = time.monotonic() + usual_within
+        while not data["usual_known_for"] and time.monotonic() < usual_deadline:
+            await asyncio.sleep(1)
+            data = await diagnostics(entry["entry_id"])
+        print(
+            f"{entry['title']}: usual occupancy known for "
+            f"{data['usual_known_for']} spaces"
+        )
 
 
 @contextlib.asynccontextmanager

@@ -34,6 +34,7 @@ from custom_components.space_occupancy.const import (
     DOMAIN,
     SERVICE_IMPORT_HISTORY,
 )
+from custom_components.space_occupancy.history import add_range, remove_range
 
 from .conftest import NOW, SimulatorServer, setup_entry
 from .simulator import occuspace
@@ -536,3 +537,21 @@ async def test_removing_the_entry_forgets_its_import(
     assert await hass.config_entries.async_remove(butlr_entry.entry_id)
     await settle(hass)
     assert key not in hass_storage
+
+
+def test_pending_ranges_merge_and_shrink() -> None:
+    """Ranges to import merge when they touch and shrink as chunks are done."""
+    t = [NOW + n * HOUR for n in range(10)]
+    ranges = add_range([], (t[0], t[2]))
+    ranges = add_range(ranges, (t[5], t[6]))
+    ranges = add_range(ranges, (t[2], t[3]))  # touching: merged
+    ranges = add_range(ranges, (t[4], t[4]))  # empty: ignored
+    assert ranges == [(t[0], t[3]), (t[5], t[6])]
+    assert add_range(ranges, (t[1], t[2])) == ranges  # inside: no change
+    assert remove_range(ranges, (t[1], t[2])) == [
+        (t[0], t[1]),
+        (t[2], t[3]),
+        (t[5], t[6]),
+    ]
+    assert remove_range(ranges, (t[0], t[9])) == []
+    assert remove_range(ranges, (t[7], t[9])) == ranges

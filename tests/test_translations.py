@@ -6,8 +6,16 @@ import json
 from pathlib import Path
 import re
 
+import yaml
+
 from custom_components.space_occupancy import binary_sensor, sensor
-from custom_components.space_occupancy.state import ACTIVITY_GRADED, ACTIVITY_UNGRADED
+from custom_components.space_occupancy.const import SERVICE_IMPORT_HISTORY
+from custom_components.space_occupancy.services import IMPORT_HISTORY_SCHEMA
+from custom_components.space_occupancy.state import (
+    ACTIVITY_GRADED,
+    ACTIVITY_UNGRADED,
+    VERSUS_USUAL,
+)
 
 INTEGRATION = Path(sensor.__file__).parent
 STRINGS = json.loads((INTEGRATION / "strings.json").read_text(encoding="utf-8"))
@@ -55,6 +63,26 @@ def test_entities_have_names_icons_and_states() -> None:
     states = set(ACTIVITY_GRADED) | set(ACTIVITY_UNGRADED)
     assert set(STRINGS["entity"]["sensor"]["activity"]["state"]) == states
     assert set(ICONS["entity"]["sensor"]["activity"]["state"]) == states
+    assert set(STRINGS["entity"]["sensor"]["versus_usual"]["state"]) == set(
+        VERSUS_USUAL
+    )
+    assert set(ICONS["entity"]["sensor"]["versus_usual"]["state"]) == set(VERSUS_USUAL)
+
+
+def test_actions_have_fields_texts_and_icons() -> None:
+    """What hassfest checks of actions: services.yaml, its texts, its icons, its schema."""
+    actions = yaml.safe_load((INTEGRATION / "services.yaml").read_text("utf-8"))
+    assert set(actions) == {SERVICE_IMPORT_HISTORY}
+    for action, definition in actions.items():
+        texts = STRINGS["services"][action]
+        assert texts["name"]
+        assert texts["description"]
+        assert set(texts["fields"]) == set(definition["fields"])
+        assert all(field["name"] for field in texts["fields"].values())
+        assert ICONS["services"][action]["service"].startswith("mdi:")
+    # The schema takes exactly the fields services.yaml describes.
+    schema_fields = {str(key) for key in IMPORT_HISTORY_SCHEMA.schema}
+    assert schema_fields == set(actions[SERVICE_IMPORT_HISTORY]["fields"])
 
 
 def test_exception_and_issue_keys_are_translated() -> None:

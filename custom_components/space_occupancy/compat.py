@@ -29,10 +29,10 @@ if TYPE_CHECKING:
 else:
     import voluptuous as vol
 
-# Statistics metadata. Home Assistant 2025.10 added ``unit_class`` (2026.11
-# will require it); older lines reject the key. Delete the check when the
-# minimum is 2025.10.
-_METADATA_HAS_UNIT_CLASS = "unit_class" in StatisticMetaData.__annotations__
+# Statistics metadata keys that only newer lines know, with our values: Home
+# Assistant 2025.10 added ``unit_class`` (2026.11 requires it) and older lines
+# reject it. Delete the entry when the minimum is 2025.10.
+_NEWER_METADATA = {"unit_class": None}
 
 
 def statistic_metadata(statistic_id: str, unit: str | None) -> StatisticMetaData:
@@ -50,8 +50,11 @@ def statistic_metadata(statistic_id: str, unit: str | None) -> StatisticMetaData
         "statistic_id": statistic_id,
         "unit_of_measurement": unit,
     }
-    if _METADATA_HAS_UNIT_CLASS:
-        metadata["unit_class"] = None
+    metadata |= {
+        key: value
+        for key, value in _NEWER_METADATA.items()
+        if key in StatisticMetaData.__annotations__
+    }
     return cast("StatisticMetaData", metadata)
 
 
