@@ -374,11 +374,22 @@ def serve_simulator(sizes: Sizes, conn: Connection) -> None:
 
     from tests.simulator import Simulator, create_app  # noqa: PLC0415
 
-    now = datetime.now(UTC)
-    rng = random.Random(2024)  # noqa: S311 - it only decides who walks in
-    simulator = Simulator(
-        butlr=build_butlr(sizes, now, rng), occuspace=build_occuspace(sizes, now, rng)
-    )
+    simulator = Simulator()
+    rng = random.Random()  # noqa: S311 - it only decides who walks in
+
+    def build() -> None:
+        """Build the accounts anew: every run meets the same ones, and the same moves."""
+        now = datetime.now(UTC)
+        rng.seed(2024)
+        simulator.butlr = build_butlr(sizes, now, rng)
+        simulator.occuspace = build_occuspace(sizes, now, rng)
+
+    build()
+
+    async def reset(_: web.Request) -> web.Response:
+        build()
+        simulator.requests.clear()
+        return web.json_response({})
 
     async def requests(_: web.Request) -> web.Response:
         log = [list(r) for r in simulator.requests if not r[1].startswith(CONTROL)]
@@ -399,6 +410,7 @@ def serve_simulator(sizes: Sizes, conn: Connection) -> None:
         app.router.add_get(f"{CONTROL}/requests", requests)
         app.router.add_post(f"{CONTROL}/change", change)
         app.router.add_post(f"{CONTROL}/latency", latency)
+        app.router.add_post(f"{CONTROL}/reset", reset)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -546,7 +558,7 @@ async def setup_recorder(hass: HomeAssistant, db_path: Path) -> Recorder:
     await hass.async_block_till_done()
     instance = recorder.get_instance(hass)
     # Home Assistant runs already: the recorder's thread has started.
-    await instance.async_block_till_done()
+    await recorded(instance)
     return instance
 
 
@@ -579,6 +591,16 @@ async def in_recorder_thread[T](instance: Recorder, work: Callable[[Recorder], T
 
     instance.queue_task(Call())
     return await done
+
+
+async def recorded(instance: Recorder) -> None:
+    """Wait until the recorder has recorded and committed what it was given.
+
+    Through a task of its own rather than the recorder's async_block_till_done,
+    which returns at once when its thread has taken the last event off the
+    queue but not yet written it.
+    """
+    await in_recorder_thread(instance, lambda _: None)
 
 
 def fill_statistics(
@@ -725,7 +747,7 @@ async def measure_usual(
         wall, cpu = time.perf_counter(), time.process_time()
         await refresher.async_refresh()
         await hass.async_block_till_done()
-        await instance.async_block_till_done()
+        await recorded(instance)
         result.usual_refreshes.append(
             UsualRefresh(
                 wall=time.perf_counter() - wall,
@@ -740,9 +762,7 @@ async def measure_usual(
     _require(coordinator.usual == usual, "the refresh found another usual")
 
 
-async def measure_compile(
-    hass: HomeAssistant, instance: Recorder, result: Result
-) -> None:
+async def measure_compile(instance: Recorder, result: Result) -> None:
     """Time one 5-minute statistics compile of the recorder (for information).
 
     Home Assistant's work, not the integration's: every 5 minutes it reads the
@@ -751,25 +771,17 @@ async def measure_compile(
     the period under way: the last finished one may be marked done already.
     """
     from homeassistant.components.recorder import statistics  # noqa: PLC0415
-    from homeassistant.components.recorder.tasks import StatisticsTask  # noqa: PLC0415
 
     period = statistics.get_start_time() + timedelta(minutes=5)
-    await instance.async_block_till_done()
+    await recorded(instance)
     wall, cpu = time.perf_counter(), time.process_time()
-    instance.queue_task(StatisticsTask(period, fire_events=False))
-    await instance.async_block_till_done()
-    await hass.async_block_till_done()
+    # What the recorder's StatisticsTask runs.
+    await in_recorder_thread(
+        instance,
+        lambda instance: statistics.compile_statistics(instance, period, False),
+    )
     result.compile_wall = time.perf_counter() - wall
     result.compile_cpu = time.process_time() - cpu
-
-    def dbg(instance):
-        from homeassistant.components.recorder.db_schema import StatisticsShortTerm, StatisticsRuns
-        from homeassistant.helpers.recorder import session_scope
-        with session_scope(session=instance.get_session(), read_only=True) as session:
-            print("DEBUG short-term rows", session.query(StatisticsShortTerm).count(), "runs", [r.start for r in session.query(StatisticsRuns).all()], "period", period, "platforms", list(hass.data["recorder"].recorder_platforms) if False else None)
-    await in_recorder_thread(instance, dbg)
-    from homeassistant.helpers.recorder import DATA_RECORDER
-    print("DEBUG platforms", list(hass.data[DATA_RECORDER].recorder_platforms))
 
 
 async def run_provider(
@@ -881,6 +893,10 @@ async def run_provider(
             else None
         )
 
+        # The accounts as built: the run before changed them.
+        async with control.post(f"{base_url}{CONTROL}/reset") as response:
+            await response.read()
+
         async def simulator_log() -> list[tuple[str, str]]:
             async with control.get(f"{base_url}{CONTROL}/requests") as response:
                 return [tuple(item) for item in await response.json()]
@@ -959,7 +975,7 @@ async def run_provider(
             await hass.async_block_till_done()
             if recorder_instance is not None:
                 # What the poll wrote, recorded and committed.
-                await recorder_instance.async_block_till_done()
+                await recorded(recorder_instance)
             _require(coordinator.last_update_success, str(coordinator.last_exception))
 
         def observation_times() -> dict[str, datetime]:
@@ -1154,7 +1170,7 @@ async def run_provider(
             await measure_usual(
                 hass, recorder_instance, coordinator, result, lambda: (writes, events)
             )
-            await measure_compile(hass, recorder_instance, result)
+            await measure_compile(recorder_instance, result)
 
         _require(
             await hass.config_entries.async_unload(entry.entry_id), "unload failed"
@@ -1388,7 +1404,7 @@ def usual_rows() -> list[tuple[str, Callable[[Result], str]]]:
         ),
         (
             "recorder's 5-minute statistics compile: wall / CPU (info)",
-            _recorder_only(lambda r: f"{r.compile_wall:.2f} s / {r.compile_cpu:.2f} s"),
+            _recorder_only(lambda r: f"{_ms(r.compile_wall)} / {_ms(r.compile_cpu)}"),
         ),
     ]
 

@@ -168,6 +168,9 @@ async def test_new_entry_imports_30_days_of_hourly_statistics(
     # 15 chunks of 48 hours, each: presence mean, max, min (a room has a single
     # presence sensor) and traffic occupancy mean, max, min.
     assert len(butlr_scenario.history_requests) == 15 * 6
+    # The usual occupancy sees the imported weeks at once, not at the next hour.
+    assert hass.states.get("sensor.meeting_room_usual_occupancy").state == "4.0"
+    assert hass.states.get("sensor.hq_usual_occupancy").state == "27.0"
     diagnostics = butlr_entry.runtime_data.history.diagnostics()
     assert diagnostics["pending"] == []
     assert diagnostics["hours_imported"] == 6 * 720

@@ -75,10 +75,12 @@ async def async_setup_entry(
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     # The occupancy sensors exist now: their statistics can be read and written.
     if recorded:
-        entry.async_on_unload(UsualOccupancy(hass, coordinator).async_start())
-    if coordinator.history is not None:
-        coordinator.history.async_start()
-        entry.async_on_unload(coordinator.history.async_stop)
+        usual = UsualOccupancy(hass, coordinator)
+        entry.async_on_unload(usual.async_start())
+        if (history := coordinator.history) is not None:
+            history.on_imported = usual.async_refresh_after_import
+            history.async_start()
+            entry.async_on_unload(history.async_stop)
     return True
 
 

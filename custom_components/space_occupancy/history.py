@@ -26,7 +26,7 @@ alone and the import retries ``HISTORY_RETRY_AFTER`` later.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -135,6 +135,9 @@ class HistoryImporter:
         self._retry_at: datetime | None = None
         self._next_request_at = 0.0
         self._saved_last_good: datetime | None = None
+        # Called when a background import is done and imported hours: the
+        # usual occupancy need not wait for the next hour to see them.
+        self.on_imported: Callable[[], None] | None = None
         # Diagnostics.
         self.hours_imported = 0
         self.failures = 0
@@ -247,10 +250,13 @@ class HistoryImporter:
         The lock is taken per chunk: an ``import_history`` action waits for
         one chunk at most, not for a whole 30-day import.
         """
+        hours_before = self.hours_imported
         while True:
             async with self._lock:
                 chunk = self._next_chunk(await self._compiled_until())
                 if chunk is None:
+                    if self.hours_imported > hours_before and self.on_imported:
+                        self.on_imported()
                     return
                 try:
                     await self._import_chunk(chunk, ImportResult())

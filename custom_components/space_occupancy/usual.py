@@ -85,17 +85,32 @@ class UsualOccupancy:
     @callback
     def async_start(self) -> Callable[[], None]:
         """Refresh now and at the start of every hour; return the stop callback."""
-        self._refresh_in_background()
+        self.async_refresh_in_background()
         # A few seconds past the hour: the hour compared has just changed.
         return async_track_time_change(self.hass, self._on_hour, minute=0, second=5)
 
     @callback
     def _on_hour(self, now: datetime) -> None:
-        self._refresh_in_background()
+        self.async_refresh_in_background()
 
-    def _refresh_in_background(self) -> None:
+    @callback
+    def async_refresh_in_background(self) -> None:
+        """Refresh in a task of the entry's, which nothing waits for."""
         self.coordinator.config_entry.async_create_background_task(
             self.hass, self.async_refresh(), f"{DOMAIN} usual occupancy"
+        )
+
+    @callback
+    def async_refresh_after_import(self) -> None:
+        """Refresh once the recorder has written the statistics just imported."""
+
+        async def refresh() -> None:
+            # Imports are tasks in the recorder's queue: read after them.
+            await get_instance(self.hass).async_block_till_done()
+            await self.async_refresh()
+
+        self.coordinator.config_entry.async_create_background_task(
+            self.hass, refresh(), f"{DOMAIN} usual occupancy after import"
         )
 
     async def async_refresh(self) -> None:
