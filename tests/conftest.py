@@ -49,6 +49,11 @@ from .simulator.concordia import SEED_API_KEY, SEED_USER_ID
 from .simulator.occuspace import SEED_TOKEN
 
 
+# The harness logs every SQL statement at INFO; the recorder's thread writes
+# them past the test's output capture, thousands per recorder test.
+logging.getLogger("sqlalchemy.engine").setLevel(logging.WARNING)
+
+
 def usage_reports(records: Iterable[logging.LogRecord]) -> list[str]:
     """Return what Home Assistant logged against the integration's use of its API.
 
