@@ -152,12 +152,12 @@ class HistoryImporter:
             self.pending = add_range([], (self.covered_from, hour_floor(now)))
             self._save()
             return
-        self.pending = [
-            (dt_util.parse_datetime(start), dt_util.parse_datetime(end))  # type: ignore[misc]
-            for start, end in stored.get("pending", [])
-        ]
-        self.covered_from = dt_util.parse_datetime(stored.get("covered_from") or "")
-        self.last_good = dt_util.parse_datetime(stored.get("last_good") or "")
+        for stored_range in stored.get("pending", []):
+            start, end = (_moment(moment) for moment in stored_range)
+            if start is not None and end is not None:
+                self.pending = add_range(self.pending, (start, end))
+        self.covered_from = _moment(stored.get("covered_from"))
+        self.last_good = _moment(stored.get("last_good"))
         if self.last_good is not None:
             self._queue_gap(now)
 
@@ -342,6 +342,11 @@ class HistoryImporter:
             else None,
             "last_good": self.last_good.isoformat() if self.last_good else None,
         }
+
+
+def _moment(stored: str | None) -> datetime | None:
+    """Read a stored time; None stays None."""
+    return None if stored is None else dt_util.parse_datetime(stored)
 
 
 def _store(hass: HomeAssistant, entry_id: str) -> Store[dict[str, Any]]:
