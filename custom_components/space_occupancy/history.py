@@ -135,8 +135,8 @@ class HistoryImporter:
         self._retry_at: datetime | None = None
         self._next_request_at = 0.0
         self._saved_last_good: datetime | None = None
-        # Called when a background import is done and imported hours: the
-        # usual occupancy need not wait for the next hour to see them.
+        # Called after each chunk that imported hours: the usual occupancy
+        # need not wait for the next hour (or the whole import) to see them.
         self.on_imported: Callable[[], None] | None = None
         # Diagnostics.
         self.hours_imported = 0
@@ -250,14 +250,12 @@ class HistoryImporter:
         The lock is taken per chunk: an ``import_history`` action waits for
         one chunk at most, not for a whole 30-day import.
         """
-        hours_before = self.hours_imported
         while True:
             async with self._lock:
                 chunk = self._next_chunk(await self._compiled_until())
                 if chunk is None:
-                    if self.hours_imported > hours_before and self.on_imported:
-                        self.on_imported()
                     return
+                hours_before = self.hours_imported
                 try:
                     await self._import_chunk(chunk, ImportResult())
                 except ProviderError as err:
@@ -273,6 +271,8 @@ class HistoryImporter:
                 self._retry_at = None
                 self.pending = remove_range(self.pending, chunk)
                 self._save()
+            if self.hours_imported > hours_before and self.on_imported:
+                self.on_imported()
 
     def _next_chunk(self, compiled_until: datetime) -> Range | None:
         """Return the newest chunk of pending hours that the recorder has compiled."""

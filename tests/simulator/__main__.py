@@ -203,19 +203,25 @@ def _site_midnight(site: butlr.ButlrSite, now: datetime) -> datetime:
 
 
 def _step_traffic_room(
-    room: butlr.ButlrRoom, since: datetime, now: datetime, rng: random.Random
+    room: butlr.ButlrRoom,
+    since: datetime,
+    now: datetime,
+    rng: random.Random,
+    target: int,
 ) -> None:
     """Append an entry/exit event that keeps the room between empty and full.
 
-    The people inside afterwards (entries - exits since ``since``) go to the
-    room's occupancy history.
+    People drift towards ``target`` (the weekly profile's count now), so that
+    the live counts look like the history. The people inside afterwards
+    (entries - exits since ``since``) go to the room's occupancy history.
     """
     room.traffic = [event for event in room.traffic if event[0] >= now - TRAFFIC_KEPT]
     today = [event for event in room.traffic if event[0] >= since]
     inside = max(0, sum(event[1] for event in today) - sum(e[2] for e in today))
     limit = room.capacity or UNKNOWN_CAPACITY_LIMIT
-    entries = rng.randint(0, max(0, min(3, limit - inside)))
-    exits = rng.randint(0, min(3, inside + entries))
+    gap = target - inside
+    entries = min(max(0, limit - inside), rng.randint(0, 2) + min(3, max(0, gap)))
+    exits = min(inside + entries, rng.randint(0, 2) + min(3, max(0, -gap)))
     if entries or exits:
         room.traffic.append((now, entries, exits))
     _prune(room.occupancy_history, now - HISTORY_KEPT)
@@ -223,11 +229,13 @@ def _step_traffic_room(
 
 
 def _step_presence_room(
-    room: butlr.ButlrRoom, now: datetime, rng: random.Random
+    room: butlr.ButlrRoom, now: datetime, rng: random.Random, target: int
 ) -> None:
     """Move one person in or out under one of the room's presence sensors.
 
-    Every presence sensor's people afterwards go to its history.
+    Mostly towards ``target`` (the weekly profile's count now), so that the
+    live counts look like the history. Every presence sensor's people
+    afterwards go to its history.
     """
     sensors = [sensor for sensor in room.sensors if sensor.mode == "presence"]
     if not sensors:
@@ -235,7 +243,8 @@ def _step_presence_room(
     limit = room.capacity or UNKNOWN_CAPACITY_LIMIT
     inside = sum(sensor.people for sensor in sensors)
     sensor = rng.choice(sensors)
-    change = rng.choice((-1, 0, 0, 1))
+    towards = (target > inside) - (target < inside)
+    change = rng.choice((towards, towards, 0, -1, 1))
     if change > 0 and inside < limit:
         sensor.people += 1
     elif change < 0 and sensor.people > 0:
@@ -253,10 +262,11 @@ def _step_butlr(
         for building in site.buildings:
             for floor in building.floors:
                 for room in floor.rooms:
+                    target = profile_people(site, room, now, HISTORY_SEED)
                     if any(sensor.mode == "traffic" for sensor in room.sensors):
-                        _step_traffic_room(room, since, now, rng)
+                        _step_traffic_room(room, since, now, rng, target)
                     else:
-                        _step_presence_room(room, now, rng)
+                        _step_presence_room(room, now, rng, target)
 
 
 def _step_occuspace(scenario: occuspace.OccuspaceScenario, rng: random.Random) -> None:
