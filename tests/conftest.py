@@ -48,7 +48,6 @@ from .simulator.butlr import ACCOUNT, ButlrScenario, demo_scenario
 from .simulator.concordia import SEED_API_KEY, SEED_USER_ID
 from .simulator.occuspace import SEED_TOKEN
 
-
 # The harness logs every SQL statement at INFO; the recorder's thread writes
 # them past the test's output capture, thousands per recorder test.
 logging.getLogger("sqlalchemy.engine").setLevel(logging.WARNING)

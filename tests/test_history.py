@@ -138,6 +138,21 @@ async def hourly(
     }
 
 
+async def start(
+    hass: HomeAssistant,
+    scenario: ButlrScenario,
+    entry: MockConfigEntry,
+    *,
+    days: int,
+    history: tuple[datetime, datetime],
+) -> None:
+    """Give Butlr a history, set the entry's days to import, set it up, settle."""
+    give_history(scenario, *history)
+    hass.config_entries.async_update_entry(entry, options={CONF_HISTORY_DAYS: days})
+    await setup_entry(hass, entry)
+    await settle(hass)
+
+
 async def settle(hass: HomeAssistant) -> None:
     """Let the background import and the recorder finish."""
     await hass.async_block_till_done(wait_background_tasks=True)
@@ -184,10 +199,9 @@ async def test_importing_twice_changes_nothing(
     butlr_entry: MockConfigEntry,
 ) -> None:
     """The action over imported hours imports none and leaves them as they were."""
-    give_history(butlr_scenario, NOW - 3 * DAY, NOW + HOUR)
-    hass.config_entries.async_update_entry(butlr_entry, options={CONF_HISTORY_DAYS: 2})
-    await setup_entry(hass, butlr_entry)
-    await settle(hass)
+    await start(
+        hass, butlr_scenario, butlr_entry, days=2, history=(NOW - 3 * DAY, NOW + HOUR)
+    )
     before = await hourly(hass, NOW - 3 * DAY, NOW)
     assert len(before["sensor.focus_room_occupancy"]) == 48
 
@@ -218,10 +232,9 @@ async def test_action_imports_a_range_and_says_how_many_hours(
     butlr_entry: MockConfigEntry,
 ) -> None:
     """An entry set to import nothing imports the range the action names."""
-    give_history(butlr_scenario, NOW - 3 * DAY, NOW + HOUR)
-    hass.config_entries.async_update_entry(butlr_entry, options={CONF_HISTORY_DAYS: 0})
-    await setup_entry(hass, butlr_entry)
-    await settle(hass)
+    await start(
+        hass, butlr_scenario, butlr_entry, days=0, history=(NOW - 3 * DAY, NOW + HOUR)
+    )
     assert butlr_scenario.history_requests == []
 
     response = await hass.services.async_call(
@@ -349,10 +362,9 @@ async def test_six_hour_outage_is_filled_without_touching_compiled_hours(
     freezer: FrozenDateTimeFactory,
 ) -> None:
     """Hours the recorder compiled keep their values; the outage's hours come in."""
-    give_history(butlr_scenario, NOW - DAY, NOW + DAY)
-    hass.config_entries.async_update_entry(butlr_entry, options={CONF_HISTORY_DAYS: 0})
-    await setup_entry(hass, butlr_entry)
-    await settle(hass)
+    await start(
+        hass, butlr_scenario, butlr_entry, days=0, history=(NOW - DAY, NOW + DAY)
+    )
 
     # 15:00–16:00: Home Assistant records the live 3 people and compiles the hour.
     await _advance(hass, freezer, NOW + timedelta(minutes=55))
@@ -395,10 +407,9 @@ async def test_restart_after_a_stop_fills_the_gap(
     freezer: FrozenDateTimeFactory,
 ) -> None:
     """The last good poll is stored: after a stop, setup queues the hours since."""
-    give_history(butlr_scenario, NOW - DAY, NOW + DAY)
-    hass.config_entries.async_update_entry(butlr_entry, options={CONF_HISTORY_DAYS: 0})
-    await setup_entry(hass, butlr_entry)
-    await settle(hass)
+    await start(
+        hass, butlr_scenario, butlr_entry, days=0, history=(NOW - DAY, NOW + DAY)
+    )
     assert await hass.config_entries.async_unload(butlr_entry.entry_id)
     await settle(hass)
 
@@ -502,10 +513,9 @@ async def test_more_days_in_the_options_import_the_older_ones(
     butlr_entry: MockConfigEntry,
 ) -> None:
     """From 1 day to 3: the two older days come in, the first is not asked again."""
-    give_history(butlr_scenario, NOW - 4 * DAY, NOW + HOUR)
-    hass.config_entries.async_update_entry(butlr_entry, options={CONF_HISTORY_DAYS: 1})
-    await setup_entry(hass, butlr_entry)
-    await settle(hass)
+    await start(
+        hass, butlr_scenario, butlr_entry, days=1, history=(NOW - 4 * DAY, NOW + HOUR)
+    )
     assert len(butlr_scenario.history_requests) == 6
 
     result = await hass.config_entries.options.async_init(butlr_entry.entry_id)

@@ -351,7 +351,7 @@ class SpaceOccupancyOptionsFlow(OptionsFlow):
     async def async_step_settings(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
-        """Poll interval, thresholds and (Concordia) the stale limit."""
+        """Poll interval, thresholds, (Butlr) history days, (Concordia) stale limit."""
         provider = self.config_entry.data[CONF_PROVIDER]
         errors: dict[str, str] = {}
         if user_input is not None:
@@ -365,64 +365,36 @@ class SpaceOccupancyOptionsFlow(OptionsFlow):
             else:
                 return self._async_save({**self.config_entry.options, **user_input})
         options = self.config_entry.options
-        schema: dict[vol.Marker, Any] = {
-            vol.Required(
+        # (key, default, minimum, maximum, unit) of each number in the form.
+        fields: list[tuple[str, float, float, float, str]] = [
+            (
                 CONF_SCAN_INTERVAL,
-                default=options.get(
-                    CONF_SCAN_INTERVAL, DEFAULT_SCAN_INTERVAL[provider].total_seconds()
-                ),
-            ): NumberSelector(
-                NumberSelectorConfig(
-                    min=MIN_SCAN_INTERVAL[provider].total_seconds(),
-                    max=3600,
-                    unit_of_measurement="s",
-                    mode=NumberSelectorMode.BOX,
-                )
+                DEFAULT_SCAN_INTERVAL[provider].total_seconds(),
+                MIN_SCAN_INTERVAL[provider].total_seconds(),
+                3600,
+                "s",
             ),
-        }
-        for key, default in (
-            (CONF_THRESHOLD_LOW, DEFAULT_THRESHOLD_LOW),
-            (CONF_THRESHOLD_MODERATE, DEFAULT_THRESHOLD_MODERATE),
-            (CONF_THRESHOLD_HIGH, DEFAULT_THRESHOLD_HIGH),
-        ):
-            schema[vol.Required(key, default=options.get(key, default))] = (
-                NumberSelector(
-                    NumberSelectorConfig(
-                        min=1,
-                        max=200,
-                        unit_of_measurement="%",
-                        mode=NumberSelectorMode.BOX,
-                    )
-                )
-            )
+            (CONF_THRESHOLD_LOW, DEFAULT_THRESHOLD_LOW, 1, 200, "%"),
+            (CONF_THRESHOLD_MODERATE, DEFAULT_THRESHOLD_MODERATE, 1, 200, "%"),
+            (CONF_THRESHOLD_HIGH, DEFAULT_THRESHOLD_HIGH, 1, 200, "%"),
+        ]
         if provider in HISTORY_PROVIDERS:
-            schema[
-                vol.Required(
-                    CONF_HISTORY_DAYS,
-                    default=options.get(CONF_HISTORY_DAYS, DEFAULT_HISTORY_DAYS),
-                )
-            ] = NumberSelector(
-                NumberSelectorConfig(
-                    min=0,
-                    max=MAX_HISTORY_DAYS,
-                    unit_of_measurement="d",
-                    mode=NumberSelectorMode.BOX,
-                )
+            fields.append(
+                (CONF_HISTORY_DAYS, DEFAULT_HISTORY_DAYS, 0, MAX_HISTORY_DAYS, "d")
             )
         if provider == PROVIDER_CONCORDIA:
-            schema[
-                vol.Required(
-                    CONF_STALE_MINUTES,
-                    default=options.get(CONF_STALE_MINUTES, DEFAULT_STALE_MINUTES),
-                )
-            ] = NumberSelector(
+            fields.append((CONF_STALE_MINUTES, DEFAULT_STALE_MINUTES, 10, 1440, "min"))
+        schema: dict[vol.Marker, Any] = {
+            vol.Required(key, default=options.get(key, default)): NumberSelector(
                 NumberSelectorConfig(
-                    min=10,
-                    max=1440,
-                    unit_of_measurement="min",
+                    min=minimum,
+                    max=maximum,
+                    unit_of_measurement=unit,
                     mode=NumberSelectorMode.BOX,
                 )
             )
+            for key, default, minimum, maximum, unit in fields
+        }
         return self.async_show_form(
             step_id="settings",
             data_schema=self.add_suggested_values_to_schema(
