@@ -153,6 +153,13 @@ async def start(
     await settle(hass)
 
 
+async def import_history(hass: HomeAssistant, data: dict[str, Any]) -> Any:
+    """Call the import_history action and return its response."""
+    return await hass.services.async_call(
+        DOMAIN, SERVICE_IMPORT_HISTORY, data, blocking=True, return_response=True
+    )
+
+
 async def settle(hass: HomeAssistant) -> None:
     """Let the background import and the recorder finish."""
     await hass.async_block_till_done(wait_background_tasks=True)
@@ -205,16 +212,13 @@ async def test_importing_twice_changes_nothing(
     before = await hourly(hass, NOW - 3 * DAY, NOW)
     assert len(before["sensor.focus_room_occupancy"]) == 48
 
-    response = await hass.services.async_call(
-        DOMAIN,
-        SERVICE_IMPORT_HISTORY,
+    response = await import_history(
+        hass,
         {
             "config_entry_id": butlr_entry.entry_id,
             "start": NOW - 2 * DAY,
             "end": NOW,
         },
-        blocking=True,
-        return_response=True,
     )
     await settle(hass)
     assert response == {
@@ -237,9 +241,8 @@ async def test_action_imports_a_range_and_says_how_many_hours(
     )
     assert butlr_scenario.history_requests == []
 
-    response = await hass.services.async_call(
-        DOMAIN,
-        SERVICE_IMPORT_HISTORY,
+    response = await import_history(
+        hass,
         {
             "config_entry_id": butlr_entry.entry_id,
             # Not on the hour: the hour of the start, to the last hour ending by the end.
@@ -247,8 +250,6 @@ async def test_action_imports_a_range_and_says_how_many_hours(
             # Beyond now: only hours the recorder compiled, never this one.
             "end": NOW + 2 * HOUR,
         },
-        blocking=True,
-        return_response=True,
     )
     await settle(hass)
     assert response == {
@@ -283,17 +284,14 @@ async def test_action_refuses_what_it_cannot_do(
     """A wrong entry or range is a validation error with its own message."""
     await setup_entry(hass, butlr_entry)
     with pytest.raises(ServiceValidationError) as raised:
-        await hass.services.async_call(
-            DOMAIN,
-            SERVICE_IMPORT_HISTORY,
+        await import_history(
+            hass,
             {
                 "config_entry_id": butlr_entry.entry_id,
                 "start": NOW - DAY,
                 "end": NOW,
                 **data,
             },
-            blocking=True,
-            return_response=True,
         )
     assert raised.value.translation_key == error
 
@@ -312,23 +310,13 @@ async def test_action_needs_a_loaded_butlr_entry(
     assert occuspace_entry.state is ConfigEntryState.LOADED
     call = {"start": NOW - DAY, "end": NOW}
     with pytest.raises(ServiceValidationError) as raised:
-        await hass.services.async_call(
-            DOMAIN,
-            SERVICE_IMPORT_HISTORY,
-            {"config_entry_id": occuspace_entry.entry_id, **call},
-            blocking=True,
-            return_response=True,
+        await import_history(
+            hass, {"config_entry_id": occuspace_entry.entry_id, **call}
         )
     assert raised.value.translation_key == "history_not_supported"
     assert await hass.config_entries.async_unload(butlr_entry.entry_id)
     with pytest.raises(ServiceValidationError) as raised:
-        await hass.services.async_call(
-            DOMAIN,
-            SERVICE_IMPORT_HISTORY,
-            {"config_entry_id": butlr_entry.entry_id, **call},
-            blocking=True,
-            return_response=True,
-        )
+        await import_history(hass, {"config_entry_id": butlr_entry.entry_id, **call})
     assert raised.value.translation_key == "entry_not_loaded"
 
 
@@ -343,12 +331,9 @@ async def test_action_reports_a_provider_failure(
     await setup_entry(hass, butlr_entry)
     butlr_scenario.report_refusals["traffic_room_occupancy"] = 500
     with pytest.raises(HomeAssistantError) as raised:
-        await hass.services.async_call(
-            DOMAIN,
-            SERVICE_IMPORT_HISTORY,
+        await import_history(
+            hass,
             {"config_entry_id": butlr_entry.entry_id, "start": NOW - DAY, "end": NOW},
-            blocking=True,
-            return_response=True,
         )
     assert raised.value.translation_key == "history_failed"
     assert hass.states.get("sensor.meeting_room_occupancy").state == "3"

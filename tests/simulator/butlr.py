@@ -295,6 +295,15 @@ def _parse_time(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
+def _wanted_rooms(
+    scenario: ButlrScenario, report_filter: dict[str, Any]
+) -> set[str] | None:
+    """The rooms a report's ``filter.rooms.eq`` asks for; None for all."""
+    if not scenario.honours_room_filter:
+        return None
+    return set(report_filter.get("rooms", {}).get("eq", ())) or None
+
+
 def traffic_report(
     scenario: ButlrScenario, report_filter: dict[str, Any]
 ) -> dict[str, Any]:
@@ -305,11 +314,7 @@ def traffic_report(
         if "stop" in report_filter
         else scenario.clock()
     )
-    wanted = (
-        set(report_filter.get("rooms", {}).get("eq", ())) or None
-        if scenario.honours_room_filter
-        else None
-    )
+    wanted = _wanted_rooms(scenario, report_filter)
     data: dict[str, Any] = {}
     for room in scenario.rooms():
         if wanted is not None and room.id not in wanted:
@@ -443,11 +448,7 @@ def history_report(scenario: ButlrScenario, body: dict[str, Any]) -> dict[str, A
     if stop - start > HISTORY_WINDOWS[window["every"]][1]:
         raise HistoryRequestError(f"range too long for {window['every']} windows")
     minimum = report_filter.get("value", {}).get("gte")
-    wanted = (
-        set(report_filter.get("rooms", {}).get("eq", ())) or None
-        if scenario.honours_room_filter
-        else None
-    )
+    wanted = _wanted_rooms(scenario, report_filter)
     data: dict[str, Any] = {}
     for room in scenario.rooms():
         if wanted is not None and room.id not in wanted:
