@@ -16,9 +16,20 @@ view and saves a PNG. Everything it started is stopped before it returns.
 reaches it (Add integration, Space Occupancy, Butlr, Butlr account) and the
 integration's page, and fails when either shows a raw translation key, when
 the form's "Advanced" section is not there and collapsed, or when the
-integration's page counts services rather than devices. ``--url`` takes the
-shots of a Home Assistant that runs already (a ``scripts/develop``), signed
-in as its owner, without changing it.
+integration's page counts services rather than devices.
+
+``--actions`` takes, instead, the ``import_history`` action in Developer
+tools > Actions (UI mode; the Butlr account picked in its account picker,
+a past week entered as its range, then performed, so that its response
+shows) and the "settings" form of the Butlr entry's options flow (Configure,
+then the menu's "settings"), and fails when either shows a raw translation
+key or a field labelled with its key, or lacks a text of the integration's
+translations (the action's name, description and fields; the form's labels
+and descriptions; the form's "History to import").
+
+``--url`` takes the shots of a Home Assistant that runs already (a
+``scripts/develop``), signed in as its owner, without changing it: with
+``--actions``, the action is filled in but not performed.
 
 Chromium is driven over its DevTools protocol with aiohttp, and kept off the
 network: every host name but localhost fails to resolve, every request not to
@@ -33,7 +44,7 @@ import base64
 from collections.abc import AsyncIterator, Mapping, Sequence
 import contextlib
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, date, datetime, timedelta
 import json
 import os
 from pathlib import Path
@@ -53,10 +64,22 @@ from scripts import hass_bootstrap as hb
 OUTPUT = hb.REPO / "docs" / "dashboard.png"
 CONFIG_FLOW_OUTPUT = hb.REPO / "docs" / "config_flow.png"
 INTEGRATION_OUTPUT = hb.REPO / "docs" / "integration.png"
+ACTION_OUTPUT = hb.REPO / "docs" / "action.png"
+OPTIONS_OUTPUT = hb.REPO / "docs" / "options.png"
 # The menu choices that lead to the first form, and the form's step.
 INTEGRATION_NAME = "Space Occupancy"
 CONFIG_FLOW_MENU = ("butlr", "butlr_account")
 CONFIG_FLOW_FORM = "butlr_account"
+# The action --actions takes, and the range it imports: a week older than the
+# 30 days an entry imports when it is added, so that it has hours to import.
+ACTION = "import_history"
+ACTION_RANGE_AGO = timedelta(days=40)
+ACTION_RANGE = timedelta(days=7)
+# The options flow's menu choice that leads to the form, and the form's step.
+OPTIONS_MENU_CHOICE = "settings"
+OPTIONS_FORM = "settings"
+# The options flow's form shows in a dialog: as high as config_flow.png.
+DIALOG_HEIGHT = 1000
 VIEW = "butlr"
 WIDTH, HEIGHT = 1600, 1500
 MOVE_SECONDS = 60.0
@@ -214,6 +237,137 @@ RAW_KEY = re.compile(
 )
 # How the integration's page counts what an entry has: "3 devices", "1 service".
 COUNT_WORDING = re.compile(r"\b\d+\s+(?:devices?|services?|entit(?:y|ies))\b", re.I)
+
+# Whether the frontend has a translation of the given key (a JSON string):
+# the integrations' titles load after the first page shows.
+TRANSLATED = page_script("""
+  const ha = document.querySelector("home-assistant");
+  return Boolean(ha && ha.hass && ha.hass.localize(%s));
+""")
+
+# Open a path of the frontend as its own links do, without loading the page.
+NAVIGATE_IN_APP = """
+  history.pushState(null, "", %s);
+  window.dispatchEvent(new CustomEvent("location-changed", {detail: {replace: false}}));
+  true;
+"""
+
+# Developer tools > Actions: the action chosen, its data, whether the UI (not
+# YAML) shows, the action picker's text, the fields' keys, the text shown
+# (text nodes and the inputs' values), the response and the error shown;
+# null while the panel is not there.
+ACTION_PANEL = page_script("""
+  const panel = deepElements().find((element) => element.localName === "developer-tools-action");
+  if (!panel || !panel.shadowRoot) return null;
+  const inside = deepElements(panel.shadowRoot);
+  const inputValue = (element) => {
+    const input = element && deepElements(element.shadowRoot || element)
+      .find((each) => each.localName === "input");
+    return input ? input.value : null;
+  };
+  const action = panel._serviceData && panel._serviceData.action;
+  const [domain, service] = (action || ".").split(".", 2);
+  const services = document.querySelector("home-assistant").hass.services;
+  const alert = inside.find((element) => element.localName === "ha-alert");
+  return JSON.stringify({
+    action: action || null,
+    data: (panel._serviceData && panel._serviceData.data) || {},
+    yaml: Boolean(panel._yamlMode),
+    ui: inside.some((element) => element.localName === "ha-service-control"),
+    picker: inputValue(inside.find((element) => element.localName === "ha-service-picker")),
+    fields: Object.keys((services[domain] && services[domain][service] || {}).fields || {}),
+    lines: [
+      ...deepText(panel.shadowRoot),
+      ...inside.filter((element) => element.localName === "input" && element.value)
+        .map((input) => input.value),
+    ],
+    response: panel._response === undefined ? null : panel._response,
+    error: panel._error ? String(panel._error) : alert ? deepText(alert).join(" ") : null,
+  });
+""")
+
+# The config entries the open config entry picker offers; null while none shows.
+ENTRY_CHOICES = page_script("""
+  const items = deepElements().filter(
+    (element) => element.localName === "vaadin-combo-box-item" && element.item
+      && element.item.entry_id
+  );
+  if (!items.length) return null;
+  return JSON.stringify(items.map((item) => ({
+    entry_id: item.item.entry_id, text: deepText(item).join(" / "),
+  })));
+""")
+
+# Change the action's data (merged with %s) as its form does when edited.
+SET_ACTION_DATA = page_script("""
+  const panel = deepElements().find((element) => element.localName === "developer-tools-action");
+  const control = panel && deepElements(panel.shadowRoot)
+    .find((element) => element.localName === "ha-service-control");
+  if (!control) return false;
+  const value = {...panel._serviceData, data: {...panel._serviceData.data, ...%s}};
+  control.dispatchEvent(
+    new CustomEvent("value-changed", {detail: {value: value}, bubbles: true, composed: true})
+  );
+  return true;
+""")
+
+# Take the focus off the element that has it (no caret in the shot).
+BLUR = """
+  (() => {
+    let active = document.activeElement;
+    while (active && active.shadowRoot && active.shadowRoot.activeElement) {
+      active = active.shadowRoot.activeElement;
+    }
+    if (active && active.blur) active.blur();
+    return true;
+  })()
+"""
+
+# The bottom of what the actions panel shows, in CSS pixels.
+ACTION_PANEL_BOTTOM = page_script("""
+  const panel = deepElements().find((element) => element.localName === "developer-tools-action");
+  let bottom = 0;
+  for (const element of panel ? deepElements(panel.shadowRoot) : []) {
+    const box = element.getBoundingClientRect();
+    if (box.width && box.height) bottom = Math.max(bottom, box.bottom);
+  }
+  return bottom;
+""")
+
+# What a config or options flow's dialog shows: "menu" or "form"; null while
+# neither shows.
+FLOW_SHOWN = page_script("""
+  const all = deepElements();
+  if (all.some((element) => element.localName === "step-flow-menu")) return "menu";
+  const form = all.find((element) => element.localName === "step-flow-form");
+  return form && form.step ? "form" : null;
+""")
+
+# The text of the flow's dialog (a menu's title and options).
+FLOW_DIALOG_TEXT = page_script("""
+  const dialog = deepElements().find((element) => element.localName === "dialog-data-entry-flow");
+  return dialog ? deepText(dialog.shadowRoot || dialog) : null;
+""")
+
+# The flow form's step, its fields' keys and selectors, and the text fields'
+# label, value and unit; null while no form shows.
+FLOW_FIELDS = page_script("""
+  const form = deepElements().find((element) => element.localName === "step-flow-form");
+  if (!form || !form.step || !form.shadowRoot) return null;
+  return JSON.stringify({
+    step: form.step.step_id,
+    schema: (form.step.data_schema || []).map(
+      (field) => ({name: field.name, selector: field.selector || null})
+    ),
+    fields: deepElements(form.shadowRoot)
+      .filter((element) => element.localName === "ha-textfield")
+      .map((field) => ({
+        label: String(field.label || ""),
+        value: String(field.value === undefined ? "" : field.value),
+        unit: String(field.suffix || ""),
+      })),
+  });
+""")
 
 
 class ScreenshotError(RuntimeError):
@@ -432,10 +586,33 @@ async def open_path(page: DevTools, base_url: str, path: str) -> None:
         raise ScreenshotError("Chromium shows the sign-in page: the tokens failed")
 
 
-async def screenshot_png(page: DevTools) -> bytes:
-    """Return a PNG of the page as it shows now."""
-    shot = await page.call("Page.captureScreenshot", format="png")
+async def screenshot_png(page: DevTools, *, height: float | None = None) -> bytes:
+    """Return a PNG of the page as it shows now (its top ``height`` pixels)."""
+    clip = (
+        {}
+        if height is None
+        else {"clip": {"x": 0, "y": 0, "width": WIDTH, "height": height, "scale": 1}}
+    )
+    shot = await page.call("Page.captureScreenshot", format="png", **clip)
     return base64.b64decode(shot["data"])
+
+
+async def set_viewport(page: DevTools, height: int) -> None:
+    """Make the page WIDTH by ``height`` pixels."""
+    await page.call(
+        "Emulation.setDeviceMetricsOverride",
+        width=WIDTH,
+        height=height,
+        deviceScaleFactor=1,
+        mobile=False,
+    )
+
+
+async def park_mouse(page: DevTools, height: int) -> None:
+    """Move the mouse to the page's bottom right corner: nothing shows it hovered."""
+    await page.call(
+        "Input.dispatchMouseEvent", type="mouseMoved", x=WIDTH - 1, y=height - 1
+    )
 
 
 @dataclass
@@ -577,6 +754,293 @@ async def shoot_integration_page(page: DevTools, base_url: str, output: Path) ->
     return shot
 
 
+@dataclass(frozen=True)
+class Entry:
+    """A config entry of the integration."""
+
+    entry_id: str
+    title: str
+
+
+async def history_entry(client: hb.HassClient) -> Entry:
+    """Return the first loaded entry that imports history (the Butlr one).
+
+    Its diagnostics tell: an entry whose provider serves no history has none.
+    """
+    entries = await client.request(
+        "GET", f"/api/config/config_entries/entry?domain={hb.DOMAIN}"
+    )
+    for entry in entries:
+        if entry["state"] != "loaded":
+            continue
+        answer = await client.request(
+            "GET", f"/api/diagnostics/config_entry/{entry['entry_id']}"
+        )
+        if answer["data"].get("history") is not None:
+            return Entry(entry["entry_id"], entry["title"])
+    raise ScreenshotError("no loaded entry imports history (no Butlr entry)")
+
+
+def integration_texts() -> tuple[str, dict[str, Any]]:
+    """Return the integration's name and English texts, as Home Assistant has them."""
+    manifest = json.loads((hb.INTEGRATION_DIR / "manifest.json").read_text("utf-8"))
+    texts = json.loads(
+        (hb.INTEGRATION_DIR / "translations" / "en.json").read_text("utf-8")
+    )
+    return manifest["name"], texts
+
+
+def check_texts(
+    lines: Sequence[str], *, keys: Sequence[str], expected: Sequence[str]
+) -> list[str]:
+    """Return what is wrong with the text a page shows, a line per text node.
+
+    A translation key shows, a line is a field's key (its label left
+    untranslated), or an expected text (a label, a description) is not there.
+    """
+    problems = [
+        f"a translation key shows: {line!r}" for line in raw_keys("\n".join(lines))
+    ]
+    problems += [
+        f"a field is labelled with its key: {line!r}"
+        for line in sorted({line for line in lines if line.strip(" *") in keys})
+    ]
+    shown = " ".join(" ".join(lines).split())
+    problems += [
+        f"does not show {text!r}"
+        for text in expected
+        if " ".join(text.split()) not in shown
+    ]
+    return problems
+
+
+def action_range(today: date) -> dict[str, str]:
+    """Return the range the action imports: a week, ACTION_RANGE_AGO back."""
+    start = today - ACTION_RANGE_AGO
+    return {
+        "start": f"{start.isoformat()} 00:00:00",
+        "end": f"{(start + ACTION_RANGE).isoformat()} 00:00:00",
+    }
+
+
+async def action_panel(page: DevTools) -> dict[str, Any]:
+    """Return what Developer tools > Actions shows (ACTION_PANEL)."""
+    state: dict[str, Any] = json.loads(
+        await wait_until(page, ACTION_PANEL, "Developer tools > Actions")
+    )
+    return state
+
+
+async def shoot_action(
+    page: DevTools, base_url: str, entry: Entry, output: Path, *, perform: bool
+) -> Shot:
+    """Fill in the action in Developer tools > Actions; return a PNG of it.
+
+    The frontend opens on another tab of Developer tools until it has the
+    integrations' titles, then on the action (as its "My" link does): opened
+    at once, the action picker would show the domain rather than the
+    integration's name. The UI mode shows (switched to if need be); the
+    account is picked in the account picker, with the mouse; the range is
+    entered as the form enters it; ``perform``: the action is performed
+    (with the mouse) and its response shown. The page must show no
+    translation key, its fields labelled and described, and no error.
+    """
+    name, texts = integration_texts()
+    service = f"{hb.DOMAIN}.{ACTION}"
+    action_texts = texts["services"][ACTION]
+    await open_path(page, base_url, "/developer-tools/state")
+    await wait_until(
+        page,
+        TRANSLATED % json.dumps(f"component.{hb.DOMAIN}.title"),
+        "the integrations' titles",
+    )
+    await page.evaluate(
+        NAVIGATE_IN_APP % json.dumps(f"/developer-tools/action?service={service}")
+    )
+    await wait_until(
+        page,
+        page_script(
+            f"return deepElements().some((element) => element.localName === "
+            f'"developer-tools-action" && element._serviceData?.action === '
+            f"{json.dumps(service)});"
+        ),
+        f"the action {service}",
+    )
+    if (await action_panel(page))["yaml"]:
+        await click(
+            page,
+            'element.parentElement?.classList.contains("switch-mode-container")',
+            "the Go to UI mode button",
+        )
+    await click(
+        page, 'element.localName === "ha-config-entry-picker"', "the account picker"
+    )
+    choices = json.loads(await wait_until(page, ENTRY_CHOICES, "the accounts"))
+    print("The account picker offers: " + "; ".join(c["text"] for c in choices))
+    problems = []
+    if any(choice["entry_id"] == entry.entry_id for choice in choices):
+        await click(
+            page,
+            'element.localName === "vaadin-combo-box-item"'
+            f" && element.item?.entry_id === {json.dumps(entry.entry_id)}",
+            f"{entry.title} in the account picker",
+        )
+    else:
+        problems.append(f"the account picker does not offer {entry.title!r}")
+    if not await page.evaluate(
+        SET_ACTION_DATA % json.dumps(action_range(datetime.now(UTC).date()))
+    ):
+        raise ScreenshotError("the action's form did not take the range")
+    await asyncio.sleep(1)
+    if perform:
+        await click(
+            page, 'element.localName === "ha-progress-button"', "Perform action"
+        )
+        await wait_until(
+            page,
+            page_script(
+                "const panel = deepElements().find((element) => element.localName"
+                ' === "developer-tools-action");'
+                " return Boolean(panel && (panel._response !== undefined"
+                " || panel._error));"
+            ),
+            "the action's response",
+            within=180,
+        )
+        # The button shows its tick for 2 s.
+        await asyncio.sleep(3)
+    await park_mouse(page, HEIGHT)
+    await page.evaluate(BLUR)
+    await asyncio.sleep(0.5)
+    bottom = await page.evaluate(ACTION_PANEL_BOTTOM)
+    shot = Shot(output, await screenshot_png(page, height=min(HEIGHT, bottom + 24)))
+    state = await action_panel(page)
+    print(f"The action picker shows {state['picker']!r}, with data {state['data']}")
+    expected_picker = f"{name}: {action_texts['name']}"
+    if state["picker"] != expected_picker:
+        problems.append(
+            f"the action picker shows {state['picker']!r}, not {expected_picker!r}"
+        )
+    if state["yaml"] or not state["ui"]:
+        problems.append("the action's form shows in YAML mode, not the UI")
+    if state["data"].get("config_entry_id") != entry.entry_id:
+        problems.append(f"the account picked is not {entry.title!r}: {state['data']}")
+    problems += check_texts(
+        state["lines"],
+        keys=[ACTION, *state["fields"]],
+        expected=[
+            action_texts["description"],
+            *(
+                text
+                for field_texts in action_texts["fields"].values()
+                for text in (field_texts["name"], field_texts["description"])
+            ),
+        ],
+    )
+    if state["error"]:
+        problems.append(f"the action failed: {state['error']}")
+    if perform and state["response"] is not None:
+        print(f"The action answered: {json.dumps(state['response'])}")
+    shot.problems += problems
+    return shot
+
+
+async def shoot_options(
+    page: DevTools, base_url: str, entry: Entry, output: Path
+) -> Shot:
+    """Open the entry's options flow at its settings form; return a PNG of it.
+
+    Configure, on the integration's page, then the menu's "settings" (the
+    menu shows when some space has no capacity), each clicked with the
+    mouse. The menu and the form must show no translation key, the form its
+    fields' labels and descriptions and a "history_days" field.
+    """
+    _, texts = integration_texts()
+    step_texts = texts["options"]["step"]
+    await set_viewport(page, DIALOG_HEIGHT)
+    await open_path(page, base_url, f"/config/integrations/integration/{hb.DOMAIN}")
+    await wait_until(page, COUNTS_SHOWN, "the integration's entries")
+    # The entry's Configure button: the entry is a property of an ancestor.
+    entry_of = (
+        "(() => { for (let node = element; node; node = node.parentNode || node.host)"
+        " { const entry = node.configEntry || node.entry;"
+        f" if (entry && entry.entry_id) return entry.entry_id === "
+        f"{json.dumps(entry.entry_id)}; }} return false; }})()"
+    )
+    await click(
+        page,
+        '["ha-button", "mwc-button"].includes(element.localName)'
+        ' && deepText(element).join(" ") === "Configure"'
+        f" && {entry_of}",
+        f"the Configure button of {entry.title}",
+    )
+    problems = []
+    if await wait_until(page, FLOW_SHOWN, "the options flow") == "menu":
+        menu: list[str] = await page.evaluate(FLOW_DIALOG_TEXT)
+        print("The options flow's menu: " + " / ".join(menu))
+        problems += check_texts(
+            menu,
+            keys=list(step_texts["init"]["menu_options"]),
+            expected=list(step_texts["init"]["menu_options"].values()),
+        )
+        await click(
+            page,
+            f"element.step === {json.dumps(OPTIONS_MENU_CHOICE)}",
+            f"the options flow's menu option {OPTIONS_MENU_CHOICE!r}",
+        )
+    else:
+        print("The options flow shows no menu: every space has a capacity")
+    form = json.loads(
+        await wait_until(
+            page,
+            page_script(
+                f"const form = JSON.parse({FLOW_FIELDS.strip()} || 'null');"
+                " return form && form.step === "
+                f"{json.dumps(OPTIONS_FORM)} && form.fields.length"
+                " ? JSON.stringify(form) : null;"
+            ),
+            f"the options flow's form {OPTIONS_FORM!r}",
+        )
+    )
+    # The dialog grows to its content, and the fields fade in.
+    await asyncio.sleep(2)
+    await park_mouse(page, DIALOG_HEIGHT)
+    shot = Shot(output, await screenshot_png(page))
+    form = json.loads(await page.evaluate(FLOW_FIELDS))
+    text = (await page.evaluate(PAGE_TEXT)).splitlines()
+    keys = [field["name"] for field in form["schema"]]
+    print(f"The options flow's form {form['step']!r}:")
+    for schema, shown in zip(form["schema"], form["fields"], strict=False):
+        number = (schema["selector"] or {}).get("number") or {}
+        print(
+            f"  {schema['name']}: {shown['label']!r} = {shown['value']} {shown['unit']}"
+            f" ({number.get('min')} to {number.get('max')})"
+        )
+    form_texts = step_texts[OPTIONS_FORM]
+    problems += check_texts(
+        [*text, *(field["label"] for field in form["fields"])],
+        keys=keys,
+        expected=[
+            form_texts["title"],
+            *(form_texts["data"][key] for key in keys if key in form_texts["data"]),
+            *(
+                form_texts["data_description"][key]
+                for key in keys
+                if key in form_texts["data_description"]
+            ),
+        ],
+    )
+    problems += [
+        f"the form's field {key!r} has no label in the translations"
+        for key in keys
+        if key not in form_texts["data"]
+    ]
+    if "history_days" not in keys:
+        problems.append(f"the form has no 'history_days' field: {keys}")
+    shot.problems += problems
+    return shot
+
+
 @contextlib.asynccontextmanager
 async def signed_in_page(
     session: aiohttp.ClientSession,
@@ -586,13 +1050,7 @@ async def signed_in_page(
 ) -> AsyncIterator[DevTools]:
     """Yield a page of headless Chromium, signed in to Home Assistant."""
     async with open_chromium(session, workdir) as page:
-        await page.call(
-            "Emulation.setDeviceMetricsOverride",
-            width=WIDTH,
-            height=HEIGHT,
-            deviceScaleFactor=1,
-            mobile=False,
-        )
+        await set_viewport(page, HEIGHT)
         await page.call("Page.enable")
         await page.call(
             "Page.addScriptToEvaluateOnNewDocument",
@@ -760,6 +1218,25 @@ async def develop_stack(
 async def take_screenshots(args: argparse.Namespace, workdir: Path) -> list[Shot]:
     """Set up (or sign in to) Home Assistant; take the shots the arguments ask for."""
     async with develop_stack(args, workdir) as client:
+        if args.actions:
+            entry = await history_entry(client)
+            async with signed_in_page(
+                client.session, client.base_url, client.tokens, workdir
+            ) as page:
+                print(f"Taking the action and the options flow of {entry.title}")
+                return [
+                    await shoot_action(
+                        page,
+                        client.base_url,
+                        entry,
+                        args.action_output,
+                        # A running Home Assistant is left as it is.
+                        perform=not args.url,
+                    ),
+                    await shoot_options(
+                        page, client.base_url, entry, args.options_output
+                    ),
+                ]
         if args.config_flow:
             async with signed_in_page(
                 client.session, client.base_url, client.tokens, workdir
@@ -804,14 +1281,23 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="scripts/screenshot")
     parser.add_argument("--output", type=Path, default=OUTPUT)
     parser.add_argument("--view", default=VIEW, help="the view's path")
-    parser.add_argument(
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument(
         "--config-flow",
         action="store_true",
         help="take the config flow's first form and the integration's page instead, "
         "and check their wording",
     )
+    mode.add_argument(
+        "--actions",
+        action="store_true",
+        help=f"take the {ACTION} action (Developer tools > Actions) and the Butlr "
+        "entry's options form instead, and check their wording",
+    )
     parser.add_argument("--config-flow-output", type=Path, default=CONFIG_FLOW_OUTPUT)
     parser.add_argument("--integration-output", type=Path, default=INTEGRATION_OUTPUT)
+    parser.add_argument("--action-output", type=Path, default=ACTION_OUTPUT)
+    parser.add_argument("--options-output", type=Path, default=OPTIONS_OUTPUT)
     parser.add_argument(
         "--url",
         help="a running Home Assistant (scripts/develop's, a loopback URL) to take "

@@ -222,9 +222,9 @@ async def test_importing_twice_changes_nothing(
     )
     await settle(hass)
     assert response == {
-        "spaces": dict.fromkeys(sorted(EXPECTED), 0),
+        "sensors": dict.fromkeys(sorted(EXPECTED), 0),
         "hours": 0,
-        "requests": 6,
+        "requests": 0,  # every hour has a statistic: Butlr is not asked
     }
     assert await hourly(hass, NOW - 3 * DAY, NOW) == before
 
@@ -253,7 +253,7 @@ async def test_action_imports_a_range_and_says_how_many_hours(
     )
     await settle(hass)
     assert response == {
-        "spaces": dict.fromkeys(sorted(EXPECTED), 3),
+        "sensors": dict.fromkeys(sorted(EXPECTED), 3),
         "hours": 18,
         "requests": 6,
     }

@@ -56,7 +56,7 @@ def async_setup_services(hass: HomeAssistant) -> None:
                 translation_placeholders={"error": type(err).__name__},
             ) from err
         return {
-            "spaces": dict(sorted(result.hours.items())),
+            "sensors": dict(sorted(result.hours.items())),
             "hours": sum(result.hours.values()),
             "requests": result.requests,
         }
