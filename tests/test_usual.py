@@ -147,6 +147,7 @@ async def test_usual_needs_two_weeks_and_follows_the_hour(
     butlr_scenario: ButlrScenario,
     no_import: MockConfigEntry,
     freezer: FrozenDateTimeFactory,
+    state_changes: list[str],
 ) -> None:
     """One week is not usual yet; at the next hour, that hour's weeks count."""
     freezer.move_to(NOW + timedelta(minutes=20))  # clear of the hourly refresh
@@ -181,11 +182,17 @@ async def test_usual_needs_two_weeks_and_follows_the_hour(
         assert len(reads) == 4
 
         # 16:00:05: the hour compared is 16:00, which has two weeks: (1 + 2) / 2.
+        state_changes.clear()
         freezer.move_to(NOW + HOUR + timedelta(seconds=5))
         async_fire_time_changed(hass)
         await hass.async_block_till_done(wait_background_tasks=True)
     assert len(reads) == 8
     assert hass.states.get("sensor.meeting_room_usual_occupancy").state == "1.5"
+    # Only the entities showing the usual of the space whose usual changed.
+    assert sorted(state_changes) == [
+        "sensor.meeting_room_compared_with_usual",
+        "sensor.meeting_room_usual_occupancy",
+    ]
     # 3 people now, usually 1.5: busier than usual (above 1.5 + 1).
     assert (
         hass.states.get("sensor.meeting_room_compared_with_usual").state

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import CONF_SCAN_INTERVAL, Platform
-from homeassistant.core import HomeAssistant, callback
+from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.exceptions import ConfigEntryAuthFailed, ConfigEntryNotReady
 from homeassistant.helpers import entity_registry as er, issue_registry as ir
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
@@ -108,6 +108,8 @@ class OccupancyCoordinator(DataUpdateCoordinator[Snapshot]):
         # (history.py): both need the recorder, and are set up after the
         # first refresh, where there is one.
         self.usual: dict[str, float] = {}
+        self.usual_changed_spaces: frozenset[str] = frozenset()
+        self._usual_listeners: list[CALLBACK_TYPE] = []
         self.history: HistoryImporter | None = None
         self.apply_options(entry.options, initial=True)
         self.devices = SpaceDevices(hass, entry, PROVIDER_NAMES[self.provider_key])
@@ -144,22 +146,30 @@ class OccupancyCoordinator(DataUpdateCoordinator[Snapshot]):
 
     @callback
     def async_set_usual(self, usual: dict[str, float]) -> None:
-        """Take the hour's usual occupancy; only the spaces it changed update."""
-        changed = {
+        """Take the hour's usual occupancy and tell the entities that show it.
+
+        Only the entities that show the usual listen (two per space), and of
+        those only the spaces whose usual changed write: the other entities
+        are not woken every hour.
+        """
+        changed = frozenset(
             space_id
             for space_id in self.usual.keys() | usual.keys()
             if self.usual.get(space_id) != usual.get(space_id)
-        }
+        )
         self.usual = usual
         if not changed:
             return
         self._states_of = None
-        if self.changed_spaces is not None:
-            self.changed_spaces = frozenset(changed)
-            self.restamped_spaces = frozenset()
-        # The snapshot is the one the entities were last told of: they are
-        # told again, with these spaces marked (see _note_changes).
-        super().async_update_listeners()
+        self.usual_changed_spaces = changed
+        for update in list(self._usual_listeners):
+            update()
+
+    @callback
+    def async_add_usual_listener(self, update: CALLBACK_TYPE) -> CALLBACK_TYPE:
+        """Call update when the usual occupancy changes; return the remover."""
+        self._usual_listeners.append(update)
+        return lambda: self._usual_listeners.remove(update)
 
     def occupancy_statistic_ids(self) -> dict[str, str]:
         """Return the statistic id (entity id) of each space's enabled occupancy sensor."""

@@ -45,6 +45,8 @@ class SpaceEntity(CoordinatorEntity[OccupancyCoordinator]):
         self._shown: tuple[bool, object] | None = None
         # Whether the entity shows the reading's time (a new time alone changes it).
         self._follows_time: bool = getattr(description, "follows_time", False)
+        # Whether it shows the usual occupancy, which changes between polls.
+        self._follows_usual: bool = getattr(description, "follows_usual", False)
 
     @property
     def state_of_space(self) -> SpaceState | None:
@@ -74,16 +76,30 @@ class SpaceEntity(CoordinatorEntity[OccupancyCoordinator]):
             )
         ):
             return  # Its space's reading is the same as last time.
+        self._write_if_shown_changed()
+
+    @callback
+    def _handle_usual_update(self) -> None:
+        """Write state when the usual occupancy of this entity's space changed."""
+        if self.space_id in self.coordinator.usual_changed_spaces:
+            self._write_if_shown_changed()
+
+    @callback
+    def _write_if_shown_changed(self) -> None:
         shown = (self.available, self.shown_value)
         if shown == self._shown:
             return
         self._shown = shown
-        super()._handle_coordinator_update()
+        self.async_write_ha_state()
 
     async def async_added_to_hass(self) -> None:
-        """Remember what was first written."""
+        """Remember what was first written; follow the usual where it is shown."""
         await super().async_added_to_hass()
         self._shown = (self.available, self.shown_value)
+        if self._follows_usual:
+            self.async_on_remove(
+                self.coordinator.async_add_usual_listener(self._handle_usual_update)
+            )
 
 
 class SpaceEntityDescriptionLike(Protocol):

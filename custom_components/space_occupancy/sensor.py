@@ -45,6 +45,8 @@ class SpaceSensorEntityDescription(SensorEntityDescription):
     follows_time: bool = False
     # Counts since local midnight of the space's site: last_reset says which day.
     resets_daily: bool = False
+    # Shows the usual occupancy, which the hourly refresh changes between polls.
+    follows_usual: bool = False
     # The states of an enum sensor, which may depend on the space's state.
     options_fn: Callable[[SpaceState | None], list[str]] | None = None
 
@@ -89,6 +91,7 @@ SENSORS: tuple[SpaceSensorEntityDescription, ...] = (
         # Unknown (not unavailable) until two weeks of statistics have it.
         value_fn=lambda state: state.usual,
         available_fn=lambda _: True,
+        follows_usual=True,
     ),
     SpaceSensorEntityDescription(
         key="versus_usual",
@@ -97,6 +100,7 @@ SENSORS: tuple[SpaceSensorEntityDescription, ...] = (
         value_fn=lambda state: state.versus_usual,
         available_fn=lambda _: True,
         options_fn=lambda _: VERSUS_USUAL,
+        follows_usual=True,
     ),
     SpaceSensorEntityDescription(
         key="entries_today",
