@@ -553,3 +553,39 @@ def test_pending_ranges_merge_and_shrink() -> None:
     ]
     assert remove_range(ranges, (t[0], t[9])) == []
     assert remove_range(ranges, (t[7], t[9])) == ranges
+
+
+async def test_an_import_cut_short_goes_on_after_a_restart(
+    recorder_mock: Recorder,
+    hass: HomeAssistant,
+    butlr_scenario: ButlrScenario,
+    butlr_entry: MockConfigEntry,
+    hass_storage: dict[str, Any],
+) -> None:
+    """The ranges left to import are stored; setup takes them up again."""
+    key = f"{DOMAIN}.history.{butlr_entry.entry_id}"
+    hass_storage[key] = {
+        "version": 1,
+        "minor_version": 1,
+        "key": key,
+        "data": {
+            "pending": [
+                [(NOW - 2 * DAY).isoformat(), (NOW - DAY).isoformat()],
+                [None, NOW.isoformat()],  # unreadable: skipped
+            ],
+            "covered_from": (NOW - 2 * DAY).isoformat(),
+            "last_good": None,
+        },
+    }
+    await start(
+        hass,
+        butlr_scenario,
+        butlr_entry,
+        days=2,
+        history=(NOW - 3 * DAY, NOW + HOUR),
+    )
+    statistics = await hourly(hass, NOW - 3 * DAY, NOW + HOUR)
+    assert sorted(statistics["sensor.hq_occupancy"]) == [
+        NOW - 2 * DAY + n * HOUR for n in range(24)
+    ]
+    assert butlr_entry.runtime_data.history.pending == []

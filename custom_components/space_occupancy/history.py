@@ -389,8 +389,6 @@ def _hours_with_statistics(
     hass: HomeAssistant, statistic_ids: set[str], start: datetime, end: datetime
 ) -> dict[str, set[float]]:
     """Return the hour starts (timestamps) that already have a statistic, per id."""
-    if not statistic_ids:
-        return {}
     rows = statistics_during_period(
         hass, start, end, statistic_ids, "hour", None, {"mean"}
     )
