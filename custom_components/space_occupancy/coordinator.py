@@ -33,9 +33,6 @@ from .const import (
     STALE_LIMITED,
 )
 from .devices import SpaceDevices
-
-if TYPE_CHECKING:
-    from .history import HistoryImporter
 from .providers import (
     Provider,
     ProviderAuthError,
@@ -52,6 +49,9 @@ from .state import (
     stale_limit,
     without_stale,
 )
+
+if TYPE_CHECKING:
+    from .history import HistoryImporter
 
 type SpaceOccupancyConfigEntry = ConfigEntry[OccupancyCoordinator]
 
@@ -104,9 +104,9 @@ class OccupancyCoordinator(DataUpdateCoordinator[Snapshot]):
         self.restamped_spaces: frozenset[str] = frozenset()
         self._told: tuple[Snapshot | None, bool, int] | None = None
         self._options_version = 0
-        # Usual occupancy per space (usual.py), and the history import
-        # (history.py): both need the recorder, and are set up after the
-        # first refresh, where there is one.
+        # Usual occupancy per space (usual.py) and the history import
+        # (history.py): both need the recorder; async_setup_entry attaches
+        # them where it runs.
         self.usual: dict[str, float] = {}
         self.usual_changed_spaces: frozenset[str] = frozenset()
         self._usual_listeners: list[CALLBACK_TYPE] = []
