@@ -62,35 +62,43 @@ async def test_seed_example(
     assert hass.states.get("sensor.webster_library_occupancy_percentage") is None
 
 
-async def test_stale_reading_makes_library_inactive(
+async def test_frozen_feed_makes_library_inactive(
     hass: HomeAssistant,
     simulator: SimulatorServer,
     concordia_entry: MockConfigEntry,
     freezer: FrozenDateTimeFactory,
 ) -> None:
-    """A record older than 90 minutes: occupancy unavailable, activity inactive."""
+    """A library whose answer has not changed for 90 minutes shows inactive."""
     await setup_entry(hass, concordia_entry)
-    simulator.concordia.libraries["Vanier"] = (
-        "104.0000",
-        record_time(SEED_NOW - timedelta(minutes=45)),
+    await poll(hass, freezer, 90 * 60)  # unchanged for exactly the limit
+    assert hass.states.get("sensor.vanier_library_occupancy").state == "104"
+    simulator.concordia.libraries["Webster"] = (
+        "370.0000",
+        record_time(SEED_NOW + timedelta(minutes=90)),
     )
-    await poll(hass, freezer, 50 * 60)  # Vanier's record is now 95 minutes old
+    await poll(hass, freezer, 300)  # Vanier unchanged for 95 minutes
     assert hass.states.get("sensor.vanier_library_occupancy").state == STATE_UNAVAILABLE
     assert hass.states.get("sensor.vanier_library_activity").state == "inactive"
     assert (
         hass.states.get("binary_sensor.vanier_library_occupied").state
         == STATE_UNAVAILABLE
     )
+    # Webster's feed moved meanwhile.
+    assert hass.states.get("sensor.webster_library_occupancy").state == "370"
 
 
-async def test_never_reported_and_future_readings(
+@pytest.mark.usefixtures("entity_registry_enabled_by_default")
+async def test_record_times_ahead_of_our_clock_are_readings(
     hass: HomeAssistant, simulator: SimulatorServer, concordia_entry: MockConfigEntry
 ) -> None:
-    """A 1900 record (never reported) and a record in the future are not readings."""
+    """The real feed's record times run up to 86 minutes ahead: still readings.
+
+    A 1900 record (never reported) is no reading.
+    """
     simulator.concordia.libraries["GreyNuns"] = (".0000", "1900-01-01 00:00:00.000")
     simulator.concordia.libraries["Vanier"] = (
         "12.0000",
-        record_time(SEED_NOW + timedelta(minutes=10)),
+        record_time(SEED_NOW + timedelta(minutes=82)),
     )
     await setup_entry(hass, concordia_entry)
     assert hass.states.get("sensor.grey_nuns_reading_room_activity").state == "inactive"
@@ -98,8 +106,13 @@ async def test_never_reported_and_future_readings(
         hass.states.get("sensor.grey_nuns_reading_room_occupancy").state
         == STATE_UNAVAILABLE
     )
-    assert hass.states.get("sensor.vanier_library_activity").state == "inactive"
-    assert hass.states.get("sensor.webster_library_occupancy").state == "367"
+    assert hass.states.get("sensor.vanier_library_occupancy").state == "12"
+    assert hass.states.get("sensor.vanier_library_activity").state == "occupied"
+    # The feed's own time, as it says it.
+    assert (
+        hass.states.get("sensor.vanier_library_last_reading").state
+        == "2018-08-27T22:22:00+00:00"
+    )
 
 
 async def test_one_request_per_poll(
@@ -223,7 +236,7 @@ async def test_stale_limit_option_applies_without_reload(
 ) -> None:
     """A longer stale limit keeps an older record active, from the next poll on."""
     await setup_entry(hass, concordia_entry)
-    await poll(hass, freezer, 50 * 60)
+    await poll(hass, freezer, 100 * 60)  # nothing changed for 100 minutes
     assert hass.states.get("sensor.vanier_library_activity").state == "inactive"
     result = await hass.config_entries.options.async_init(concordia_entry.entry_id)
     result = await hass.config_entries.options.async_configure(

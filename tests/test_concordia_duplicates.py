@@ -39,7 +39,9 @@ ANSWER = """{
     "Webster": {"Occupancy": "12.0000", "LastRecordTime": "2018-08-27 16:50:00.000"}
 }"""
 SEED_WEBSTER = Reading(
-    occupancy=367, observed_at=datetime(2018, 8, 27, 16, 45, tzinfo=MONTREAL)
+    occupancy=367,
+    observed_at=datetime(2018, 8, 27, 16, 45, tzinfo=MONTREAL),
+    changed_at=SEED_NOW,
 )
 
 
@@ -89,7 +91,7 @@ def test_parse_keeps_the_first_entry() -> None:
     spaces, readings = parse_occupancy(
         json.loads(ANSWER, object_pairs_hook=keep_first_pairs),
         SEED_NOW,
-        duplicates,
+        duplicates=duplicates,
     )
 
     assert list(spaces) == ["Webster", "Vanier", "GreyNuns"]

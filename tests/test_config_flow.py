@@ -26,6 +26,7 @@ from homeassistant.data_entry_flow import (
     section,
 )
 from homeassistant.helpers import entity_registry as er
+from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
@@ -997,7 +998,6 @@ async def test_options_concordia_stale_limit(
     entry = _add_entry(hass, providers, AUTH_CONCORDIA)
     await setup_entry(hass, entry)
     coordinator = entry.runtime_data
-    # Vanier's last record is 45 minutes old, Webster's 15.
     assert hass.states.get("sensor.vanier_library_activity").state == "occupied"
 
     result = await _options_step(hass, entry, "settings")
@@ -1013,8 +1013,16 @@ async def test_options_concordia_stale_limit(
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert entry.options == new
 
-    # The poll already scheduled (300 s after setup): Vanier is 50 minutes old.
+    # The poll already scheduled (300 s after setup), then every 120 s: Webster's
+    # feed moves, Vanier's stays the same for 31 minutes.
     await _tick(hass, freezer, 300)
+    assert hass.states.get("sensor.vanier_library_activity").state == "occupied"
+    webster = dt_util.utcnow() + timedelta(minutes=80)
+    providers.concordia.libraries["Webster"] = (
+        "300.0000",
+        concordia.record_time(webster),
+    )
+    await _tick(hass, freezer, 26 * 60)
     assert entry.runtime_data is coordinator
     assert hass.states.get("sensor.vanier_library_activity").state == "inactive"
     assert hass.states.get("sensor.vanier_library_occupancy").state == (

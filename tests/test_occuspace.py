@@ -142,3 +142,21 @@ async def test_new_timestamp_writes_only_last_reading(
     assert sorted(state_changes) == (
         ["sensor.campus_last_reading", "sensor.library_last_reading"] if enabled else []
     )
+
+
+async def test_location_over_capacity_shows_over_100_percent(
+    hass: HomeAssistant, simulator: SimulatorServer, occuspace_entry: MockConfigEntry
+) -> None:
+    """A library at 1.2 on the wire shows 120 % and is full."""
+    simulator.occuspace = OccuspaceScenario(
+        locations=[
+            OccuspaceLocation(1, "Campus", None, 300, count=260),
+            OccuspaceLocation(2, "Library", 1, 200, count=240),
+            OccuspaceLocation(3, "Gym", 1, 100, count=20),
+        ],
+        tokens={SEED_TOKEN},
+    )
+    await setup_entry(hass, occuspace_entry)
+    assert hass.states.get("sensor.library_occupancy").state == "240"
+    assert hass.states.get("sensor.library_occupancy_percentage").state == "120.0"
+    assert hass.states.get("sensor.library_activity").state == "full"

@@ -42,10 +42,7 @@ from custom_components.space_occupancy.providers.butlr import (
     parse_topology,
     traffic_reading,
 )
-from custom_components.space_occupancy.providers.concordia import (
-    FUTURE_TOLERANCE,
-    parse_occupancy,
-)
+from custom_components.space_occupancy.providers.concordia import parse_occupancy
 from custom_components.space_occupancy.providers.http import (
     HttpClient,
     parse_retry_after,
@@ -717,7 +714,7 @@ CONCORDIA_ANSWER = st.dictionaries(
 @PROPERTY
 @given(payload=st.one_of(CONCORDIA_ANSWER, JSON))
 def test_concordia(payload: Any) -> None:
-    """A library per non-empty key; an active one has a record time, not ahead."""
+    """A library per non-empty key; an active one has a record time and a change time."""
     try:
         spaces, readings = parse_occupancy(payload, NOW)
     except ProviderResponseError:
@@ -728,7 +725,7 @@ def test_concordia(payload: Any) -> None:
     for reading in readings.values():
         if reading.active:
             assert reading.observed_at is not None
-            assert reading.observed_at <= NOW + FUTURE_TOLERANCE
+            assert reading.changed_at == NOW
 
 
 # --- The HTTP layer -------------------------------------------------------------

@@ -174,10 +174,10 @@ async def test_seed_verbatim_payload(feed: Feed) -> None:
         occupancy=367,
         active=True,
         observed_at=datetime(2018, 8, 27, 16, 45, tzinfo=MONTREAL),
+        changed_at=SEED_NOW,
     )
     # 16:45 in Montreal (EDT, UTC-4) is 20:45 UTC.
     assert webster.observed_at == datetime(2018, 8, 27, 20, 45, tzinfo=UTC)
-    # Vanier's 16:15 record is 45 minutes old: under the 90-minute limit.
     assert snapshot.readings["Vanier"].occupancy == 104
     assert snapshot.readings["Vanier"].active
     assert snapshot.readings["GreyNuns"].occupancy == 0
@@ -203,34 +203,137 @@ async def test_spaces_are_named_libraries_in_montreal(feed: Feed) -> None:
 
 
 # --- freshness ------------------------------------------------------------------
+#
+# Real answers of the feed (202 hourly ones, February 2026) put LastRecordTime,
+# read as Montreal time, from 4 minutes behind to 86 minutes ahead of the
+# moment they were fetched (82 ahead in the median); counts were negative for
+# much of the night; a record was sometimes repeated across midnight. The
+# tests below replay those patterns on our clock.
+
+
+@pytest.mark.parametrize("offset_minutes", [-4, 0, 5, 30, 82, 86, 24 * 60])
+async def test_record_time_ahead_or_behind_is_a_reading(
+    feed: Feed, offset_minutes: int
+) -> None:
+    """A record time ahead of ours (or behind) is shown, never judged by our clock."""
+    feed.scenario.libraries["Webster"] = ("120.0000", _at(-offset_minutes))
+
+    snapshot = await feed.client().async_fetch()
+    reading = _shown(snapshot, "Webster", DEFAULT_STALE_AFTER)
+
+    assert reading.active
+    assert reading.occupancy == 120
+    # The feed's time is kept as the observation time, whatever its zone.
+    assert reading.observed_at == SEED_NOW + timedelta(minutes=offset_minutes)
+    assert reading.changed_at == SEED_NOW
+
+
+async def test_a_day_of_real_shaped_answers_stays_active(feed: Feed) -> None:
+    """Hourly answers with clocks 4 min behind to 86 min ahead, night-long negatives.
+
+    Every hour the feed has a new record: the library is active all day, with
+    its count (negatives shown as 0).
+    """
+    client = feed.client()
+    offsets = [82, 86, -4, 80, 83, 84, 12, 82, 85, 79, 82, 81]
+    start = SEED_NOW.replace(hour=0)
+    shown: list[int | None] = []
+    for hour in range(24):
+        feed.clock.now = start + timedelta(hours=hour)
+        night = hour < 8 or hour >= 22
+        count = -(hour * 10 + 7) if night else 40 * hour
+        record = feed.clock.now + timedelta(minutes=offsets[hour % len(offsets)])
+        feed.scenario.libraries["Webster"] = (f"{count}.0000", record_time(record))
+        snapshot = await client.async_fetch()
+        reading = _shown(snapshot, "Webster", DEFAULT_STALE_AFTER)
+        assert reading.active, f"inactive at {hour}:00"
+        shown.append(reading.occupancy)
+
+    assert shown == [0] * 8 + [40 * hour for hour in range(8, 22)] + [0, 0]
+
+
+async def test_repeated_record_across_midnight(feed: Feed) -> None:
+    """A record repeated for a while (here across midnight) stays within the limit."""
+    client = feed.client()
+    evening = datetime(2026, 2, 10, 23, 30, tzinfo=MONTREAL)
+    feed.clock.now = evening
+    feed.scenario.libraries["Vanier"] = ("-12.0000", record_time(evening))
+    await client.async_fetch()
+
+    feed.clock.now = evening + timedelta(minutes=75)  # 00:45 the next day
+    snapshot = await client.async_fetch()
+
+    reading = _shown(snapshot, "Vanier", DEFAULT_STALE_AFTER)
+    assert reading.active
+    assert reading.occupancy == 0
+    assert reading.changed_at == evening
 
 
 @pytest.mark.parametrize(
-    ("minutes_ago", "active"),
-    [
-        (0, True),
-        (90, True),  # exactly at the limit: still fresh
-        (91, False),
-        (24 * 60, False),
-        (-5, True),  # a little ahead of our clock: tolerated
-        (-6, False),  # further in the future: not a real reading
-        (-24 * 60, False),
-    ],
+    ("frozen_minutes", "active"),
+    [(0, True), (90, True), (91, False), (24 * 60, False)],
 )
-async def test_freshness(feed: Feed, minutes_ago: float, active: bool) -> None:
-    """Readings older than the stale limit (default 90 min) or too far ahead are inactive.
+async def test_frozen_feed_goes_stale_by_our_clock(
+    feed: Feed, frozen_minutes: int, active: bool
+) -> None:
+    """The same answer for longer than the limit (90 min by default) is inactive."""
+    client = feed.client()
+    feed.scenario.libraries["Webster"] = ("12.0000", _at(-82))
+    await client.async_fetch()
+    feed.clock.now += timedelta(minutes=frozen_minutes)
 
-    The client drops a record from the future; the host applies the stale limit.
-    """
-    feed.scenario.libraries["Webster"] = ("12.0000", _at(minutes_ago))
-
-    snapshot = await feed.client().async_fetch()
-    reading = _shown(snapshot, "Webster", stale_limit({}))
+    snapshot = await client.async_fetch()
+    reading = _shown(snapshot, "Webster", DEFAULT_STALE_AFTER)
 
     assert reading.active is active
     assert reading.occupancy == (12 if active else None)
-    # The observation time is kept either way: it tells how old the data is.
-    assert reading.observed_at == SEED_NOW - timedelta(minutes=minutes_ago)
+    # The times are kept either way: they tell how old the data is.
+    assert reading.observed_at == SEED_NOW + timedelta(minutes=82)
+    assert reading.changed_at == SEED_NOW
+
+
+@pytest.mark.parametrize(
+    "change",
+    [("13.0000", None), (None, 1)],
+    ids=["count", "record time"],
+)
+async def test_a_change_of_count_or_record_time_is_fresh(
+    feed: Feed, change: tuple[str | None, int | None]
+) -> None:
+    """A new count, or a new record time with the same count, shows the feed alive."""
+    client = feed.client()
+    feed.scenario.libraries["Webster"] = ("12.0000", _at(0))
+    await client.async_fetch()
+    feed.clock.now += timedelta(minutes=89)
+    count, record_minutes = change
+    feed.scenario.libraries["Webster"] = (
+        count or "12.0000",
+        _at(0) if record_minutes is None else _at(-record_minutes),
+    )
+    await client.async_fetch()
+    feed.clock.now += timedelta(minutes=89)
+
+    snapshot = await client.async_fetch()
+
+    reading = _shown(snapshot, "Webster", DEFAULT_STALE_AFTER)
+    assert reading.active
+    assert reading.changed_at == SEED_NOW + timedelta(minutes=89)
+
+
+async def test_negative_counts_changing_keep_the_library_fresh(feed: Feed) -> None:
+    """-5 then -7 both show 0, but the feed moved: the reading is not frozen."""
+    client = feed.client()
+    feed.scenario.libraries["GreyNuns"] = ("-5.0000", _at(0))
+    await client.async_fetch()
+    feed.clock.now += timedelta(minutes=80)
+    feed.scenario.libraries["GreyNuns"] = ("-7.0000", _at(0))
+    await client.async_fetch()
+    feed.clock.now += timedelta(minutes=80)
+
+    reading = _shown(await client.async_fetch(), "GreyNuns", DEFAULT_STALE_AFTER)
+
+    assert reading.active
+    assert reading.occupancy == 0
 
 
 async def test_never_reported(feed: Feed) -> None:
@@ -254,26 +357,32 @@ async def test_before_2000_is_never_reported(feed: Feed) -> None:
 
 async def test_custom_stale_limit(feed: Feed) -> None:
     """The stale_minutes option replaces the 90-minute default."""
-    feed.scenario.libraries["Webster"] = ("12.0000", _at(20))
-    feed.scenario.libraries["Vanier"] = ("13.0000", _at(40))
+    client = feed.client()
+    await client.async_fetch()
+    feed.clock.now += timedelta(minutes=40)
+    feed.scenario.libraries["Webster"] = ("12.0000", _at(-40))
 
-    snapshot = await feed.client().async_fetch()
+    snapshot = await client.async_fetch()
     limit = stale_limit({"stale_minutes": 30})
 
-    assert _shown(snapshot, "Webster", limit).active
-    assert not _shown(snapshot, "Vanier", limit).active
+    assert _shown(snapshot, "Webster", limit).active  # changed just now
+    assert not _shown(snapshot, "Vanier", limit).active  # unchanged for 40 minutes
     assert _shown(snapshot, "Vanier", limit).occupancy is None
 
 
 async def test_long_stale_limit(feed: Feed) -> None:
-    """A longer limit keeps an older reading active."""
-    feed.scenario.libraries["Webster"] = ("12.0000", _at(180))
+    """A longer limit keeps a reading frozen for longer active."""
+    client = feed.client()
+    await client.async_fetch()
+    feed.clock.now += timedelta(minutes=180)
 
-    snapshot = await feed.client().async_fetch()
+    snapshot = await client.async_fetch()
 
     assert (
-        _shown(snapshot, "Webster", stale_limit({"stale_minutes": 240})).occupancy == 12
+        _shown(snapshot, "Webster", stale_limit({"stale_minutes": 240})).occupancy
+        == 367
     )
+    assert not _shown(snapshot, "Webster", DEFAULT_STALE_AFTER).active
 
 
 @pytest.mark.parametrize(

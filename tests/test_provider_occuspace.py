@@ -578,24 +578,57 @@ async def test_inactive_parent_location(
     assert not snapshot.readings["142"].active
 
 
-async def test_percentage_0_to_100_accepted(
+async def test_over_capacity_is_shown_over_100_percent(
     serve: Serve, make_client: Callable[..., OccuspaceClient], clock: FakeClock
 ) -> None:
-    """A deployment sending 0-100 percentages gives the same result."""
+    """1.2 on the wire is 120 % of capacity, with or without a listed capacity.
+
+    Seed 002's percentage is count / capacity (100 people, 0.20 of 500); a
+    university library can "easily" hold double its nominal capacity.
+    """
     payload = load_fixture("occuspace_now_2.json")
-    payload["data"]["percentage"] = 20
-    payload["data"]["childCounts"][0]["percentage"] = 18
-    payload["data"]["childCounts"][1]["percentage"] = 30.0
+    payload["data"]["count"] = 600
+    payload["data"]["percentage"] = 1.2
+    payload["data"]["childCounts"][0]["percentage"] = 2.05
     scenario = seed_scenario(clock=clock, now_payloads={2: payload})
     client = make_client(await serve(scenario), SEED_TOKEN)
 
     snapshot = await client.async_fetch()
 
-    assert [snapshot.readings[key].percentage for key in ("2", "3", "4")] == [
-        20.0,
-        18.0,
-        30.0,
-    ]
+    assert snapshot.readings["2"].occupancy == 600
+    assert snapshot.readings["2"].percentage == 120.0
+    assert snapshot.readings["3"].percentage == 205.0
+
+
+async def test_percentage_without_capacity_is_a_fraction(
+    serve: Serve, make_client: Callable[..., OccuspaceClient], clock: FakeClock
+) -> None:
+    """A location with no listed capacity still reads 1.2 as 120 %, not 1.2 %."""
+    scenario = OccuspaceScenario(
+        locations=[OccuspaceLocation(7, "Reading room", None, 0, count=30)],
+        tokens={TOKEN},
+        clock=clock,
+        now_payloads={
+            7: {
+                "message": "OK",
+                "data": {
+                    "id": 7,
+                    "name": "Reading room",
+                    "count": 30,
+                    "percentage": 1.2,
+                    "timestamp": "2024-06-12T15:00:00.000Z",
+                    "isActive": True,
+                    "childCounts": None,
+                },
+            }
+        },
+    )
+    client = make_client(await serve(scenario))
+
+    reading = (await client.async_fetch()).readings["7"]
+
+    assert reading.capacity is None
+    assert reading.percentage == 120.0
 
 
 async def test_missing_percentage_is_computed(
@@ -615,29 +648,30 @@ async def test_missing_percentage_is_computed(
 
 
 @pytest.mark.parametrize(
-    ("value", "occupancy", "capacity", "expected"),
+    ("value", "expected"),
     [
-        (0.62, None, None, 62.0),
-        (62, None, None, 62.0),
-        (1, None, None, 100.0),  # no capacity: up to 1 is a fraction
-        (1.2, None, None, 1.2),
-        (1.2, 120, 100, 120.0),  # an over-full room, told apart by capacity
-        (1, 1, 100, 1.0),  # 1 person in 100: 1 %, not 100 %
-        (1, 100, 100, 100.0),
-        (0, 0, 100, 0.0),
-        (0.07, 7, 100, 7.0),
-        (None, 5, 10, None),
-        ("0.5", 5, 10, None),
-        (True, 5, 10, None),
-        (-0.5, 5, 10, None),
-        (float("nan"), 5, 10, None),
+        (0.62, 62.0),
+        (0.2, 20.0),  # seed 002: 100 people of 500
+        (1, 100.0),
+        (1.2, 120.0),  # over capacity is normal, and shown
+        (2.5, 250.0),
+        (10, 1000.0),  # the most a room can be, however crowded
+        (10.01, None),  # past it: not an occupancy (62 meant as 62 % lands here)
+        (62, None),
+        (0, 0.0),
+        (0.0712, 7.1),
+        (None, None),
+        ("0.5", None),
+        (True, None),
+        (-0.5, None),
+        (float("nan"), None),
+        (float("inf"), None),
+        (10**400, None),
     ],
 )
-def test_normalise_percentage(
-    value: Any, occupancy: int | None, capacity: int | None, expected: float | None
-) -> None:
-    """Fractions and percentages end up as 0-100 %, in one place."""
-    assert normalise_percentage(value, occupancy, capacity) == expected
+def test_normalise_percentage(value: Any, expected: float | None) -> None:
+    """The wire's fraction of capacity becomes a percentage, in one place."""
+    assert normalise_percentage(value) == expected
 
 
 async def test_capacity_unset_and_leaf_root(

@@ -86,9 +86,10 @@ class SpaceState:
     versus_usual: str | None = None
 
 
-# Everything a reading says but its time: what the entities of a space show,
+# Everything a reading says but its times: what the entities of a space show,
 # the last-reading sensor's timestamp aside.
-_COUNTS = attrgetter(*(f.name for f in fields(Reading) if f.name != "observed_at"))
+_TIMES = frozenset({"observed_at", "changed_at"})
+_COUNTS = attrgetter(*(f.name for f in fields(Reading) if f.name not in _TIMES))
 
 
 def counts_of(reading: Reading) -> tuple[object, ...]:
@@ -121,16 +122,21 @@ def stale_limit(options: Mapping[str, Any]) -> timedelta:
 
 
 def is_stale(reading: Reading, now: datetime, stale_after: timedelta) -> bool:
-    """Tell whether a reading is older than the stale limit."""
-    return reading.observed_at is not None and now - reading.observed_at > stale_after
+    """Tell whether a reading has not changed for longer than the stale limit.
+
+    Judged by when the client saw it change (our clock), never by the
+    provider's own time, which may run ahead or behind (Concordia).
+    """
+    return reading.changed_at is not None and now - reading.changed_at > stale_after
 
 
 def without_stale(snapshot: Snapshot, stale_after: timedelta) -> Snapshot:
     """Return the snapshot with its stale readings made inactive, as of its poll.
 
-    A stale reading shows as the provider's inactive ones do: no occupancy,
-    activity ``inactive``, its time kept. Done on the snapshot, so that a
-    reading going stale is a change like any other.
+    A stale reading (a feed frozen for longer than the limit) shows as the
+    provider's inactive ones do: no occupancy, activity ``inactive``, its
+    times kept. Done on the snapshot, so that a reading going stale is a
+    change like any other.
     """
     now = snapshot.fetched_at
     stale = {

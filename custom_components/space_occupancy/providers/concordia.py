@@ -3,16 +3,24 @@
 One call (``GET library/occupancy/``, HTTP Basic auth) answers every library
 at once, so a poll is exactly one request: the daily quota is 10,000 calls.
 Each top-level key of the answer is a library; occupancy comes as a decimal
-string that goes negative when the door counters reset at midnight, and the
-time of the last sensor record is Montreal wall-clock time without a zone. A
-library listed twice (a key repeated in the answer's object) keeps its first
-entry, as far as the decoder keeps repeated keys (``keep_first_pairs``).
+string that goes negative (for much of the night, not only around midnight)
+and is shown as 0. A library listed twice (a key repeated in the answer's
+object) keeps its first entry, as far as the decoder keeps repeated keys
+(``keep_first_pairs``).
+
+The feed's own clock cannot be trusted: real answers put ``LastRecordTime``,
+read as Montreal wall-clock time, anywhere from 4 minutes behind to 86
+minutes ahead of the moment they were fetched, and the feed repeats a record
+for a while (across midnight too). So freshness is judged by our clock alone:
+each reading carries ``changed_at``, when this client last saw the library's
+answer change (its count or its record time). The record time is kept as the
+observation time, for what it is worth, never compared with ours.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
 import logging
 from typing import Any, Self
 from zoneinfo import ZoneInfo
@@ -36,10 +44,6 @@ OCCUPANCY_PATH = "/library/occupancy/"
 TIMEZONE = "America/Montreal"
 MONTREAL = ZoneInfo(TIMEZONE)
 
-# The counters report every few minutes while a library is open; a record this
-# old means the feed has stopped for that library.
-# Clocks drift a little; a record further ahead than this is not a real reading.
-FUTURE_TOLERANCE = timedelta(minutes=5)
 # GreyNuns answers a 1900 record time when its sensors never reported: any
 # record before this year is a placeholder, not an observation.
 EARLIEST_REAL_YEAR = 2000
@@ -118,8 +122,12 @@ def library_space(key: str) -> Space:
     )
 
 
-def library_reading(value: Any, now: datetime) -> Reading:
-    """One library's reading; anything unusable makes it inactive, not the poll fail."""
+def library_reading(value: Any, changed_at: datetime | None = None) -> Reading:
+    """One library's reading; anything unusable makes it inactive, not the poll fail.
+
+    ``changed_at`` is when the library's answer last changed by our clock:
+    the host judges staleness by it (see the module's docstring).
+    """
     if not isinstance(value, dict):
         return Reading(occupancy=None, active=False)
     observed_at = parse_record_time(value.get(FIELD_LAST_RECORD_TIME))
@@ -129,27 +137,51 @@ def library_reading(value: Any, now: datetime) -> Reading:
         # "Never reported" has no observation time worth showing.
         return Reading(occupancy=None, active=False)
     people = whole_people(value.get(FIELD_OCCUPANCY))
-    # How old a record may be is the host's choice (its stale limit); one
-    # from the future is not a real reading.
-    if people is None or observed_at > now + FUTURE_TOLERANCE:
+    if people is None:
         return Reading(occupancy=None, active=False, observed_at=observed_at)
-    return Reading(occupancy=people, observed_at=observed_at)
+    return Reading(occupancy=people, observed_at=observed_at, changed_at=changed_at)
+
+
+class ChangeClock:
+    """When each library's answer last changed, by the client's own clock."""
+
+    def __init__(self) -> None:
+        """Start with no library seen."""
+        self._seen: dict[str, tuple[Any, datetime]] = {}
+
+    def changed_at(self, key: str, value: Any, now: datetime) -> datetime:
+        """Return when ``value`` (a library's raw answer) was first seen unchanged."""
+        seen = self._seen.get(key)
+        if seen is None or seen[0] != value:
+            seen = (value, now)
+            self._seen[key] = seen
+        return seen[1]
+
+    def keep_only(self, keys: Iterable[str]) -> None:
+        """Forget the libraries the feed no longer lists."""
+        wanted = set(keys)
+        for key in self._seen.keys() - wanted:
+            del self._seen[key]
 
 
 def parse_occupancy(
     payload: Any,
     now: datetime,
+    *,
+    changes: ChangeClock | None = None,
     duplicates: set[str] | None = None,
 ) -> tuple[dict[str, Space], dict[str, Reading]]:
     """Spaces and readings from the occupancy answer, in the answer's order.
 
-    A library listed twice keeps its first entry (the decoder said which keys
-    were repeated: see ``keep_first_pairs``); its key goes into ``duplicates``
-    when given.
+    ``changes`` dates each reading's last change (without one, every reading
+    is new as of ``now``). A library listed twice keeps its first entry (the
+    decoder said which keys were repeated: see ``keep_first_pairs``); its key
+    goes into ``duplicates`` when given.
     """
     libraries = expect_dict(payload, "occupancy answer")
     if duplicates is not None and isinstance(libraries, JsonObject):
         duplicates.update(key for key in libraries.repeated if key)
+    changes = changes or ChangeClock()
     spaces: dict[str, Space] = {}
     readings: dict[str, Reading] = {}
     for key, value in libraries.items():
@@ -157,7 +189,8 @@ def parse_occupancy(
             # An empty key cannot be a stable id for a device.
             continue
         spaces[key] = library_space(key)
-        readings[key] = library_reading(value, now)
+        readings[key] = library_reading(value, changes.changed_at(key, value, now))
+    changes.keep_only(spaces)
     return spaces, readings
 
 
@@ -179,6 +212,7 @@ class ConcordiaClient:
         self._clock = context.clock
         self._user_id = str(user_id)
         self._headers = {"Authorization": basic_authorization(self._user_id, api_key)}
+        self._changes = ChangeClock()
         self._last_keys: tuple[str, ...] = ()
         self._last_fetched_at: datetime | None = None
         # Libraries already logged as listed twice: logged once, not every poll.
@@ -218,7 +252,9 @@ class ConcordiaClient:
         )
         now = self._clock()
         duplicates: set[str] = set()
-        spaces, readings = parse_occupancy(payload, now, duplicates)
+        spaces, readings = parse_occupancy(
+            payload, now, changes=self._changes, duplicates=duplicates
+        )
         for key in sorted(duplicates - self._duplicates_logged):
             self._duplicates_logged.add(key)
             _LOGGER.debug(

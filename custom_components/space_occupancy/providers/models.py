@@ -45,6 +45,9 @@ class Reading:
     observed_at: datetime | None = None
     entries_today: int | None = None
     exits_today: int | None = None
+    # When the provider's answer for this space last changed, by the client's
+    # own clock: the freshness of a feed whose own times cannot be trusted.
+    changed_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -195,34 +195,24 @@ def root_location(tree: _Tree) -> Space:
     return tree.spaces[min(candidates, key=_id_order)]
 
 
-def normalise_percentage(
-    value: Any, occupancy: int | None, capacity: int | None
-) -> float | None:
-    """Return the provider's percentage as 0-100 %, or None when it sent none.
+def normalise_percentage(value: Any) -> float | None:
+    """Return the provider's percentage as 0-100+ %, or None when it sent none.
 
-    The wire carries a 0-1 fraction (0.62 = 62 %), although the field table
-    says integer, and a 0-100 value must be accepted too. The two overlap: 1
-    is 100 % or 1 %, and 1.2 is an over-full room or 1.2 %. When occupancy
-    and capacity are known, the reading closer to occupancy / capacity wins.
-    Otherwise a value up to 1 is a fraction and a larger one a percentage:
-    the fraction is what the API sends in practice.
+    The wire carries the fraction count / capacity (0.62 = 62 %), although
+    the field table says integer: 1.2 is a room at 120 % of its capacity,
+    which is normal (occupancy "can easily be double the nominal capacity").
+    A value past ``MAX_PERCENTAGE`` is no room's occupancy, however crowded:
+    it is ignored, and occupancy / capacity shown instead where both are known.
     """
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
     try:
-        value = float(value)
+        percentage = float(value) * 100
     except OverflowError:
         return None  # An integer too large for a float is no percentage.
-    if not math.isfinite(value) or value < 0:
+    if not math.isfinite(percentage) or not 0 <= percentage <= MAX_PERCENTAGE:
         return None
-    as_fraction = value * 100
-    expected = percentage_of(occupancy, capacity)
-    if expected is not None:
-        fraction_wins = abs(as_fraction - expected) <= abs(value - expected)
-    else:
-        fraction_wins = value <= 1
-    percentage = round(as_fraction if fraction_wins else value, 1)
-    return percentage if percentage <= MAX_PERCENTAGE else None
+    return round(percentage, 1)
 
 
 def parse_timestamp(value: Any) -> datetime | None:
@@ -254,7 +244,7 @@ def location_reading(
     occupancy = whole_people(node.get("count"))
     if not active or occupancy is None:
         return inactive_reading(capacity, observed_at)
-    percentage = normalise_percentage(node.get("percentage"), occupancy, capacity)
+    percentage = normalise_percentage(node.get("percentage"))
     return Reading(
         occupancy=occupancy,
         capacity=capacity,
