@@ -931,7 +931,12 @@ async def run_provider(
     import aiohttp  # noqa: PLC0415
     from aiohttp.resolver import AsyncResolver  # noqa: PLC0415
     from homeassistant import loader  # noqa: PLC0415
-    from homeassistant.const import CONF_PASSWORD, CONF_USERNAME, EVENT_STATE_CHANGED  # noqa: PLC0415
+    from homeassistant.const import (  # noqa: PLC0415
+        CONF_API_TOKEN,
+        CONF_PASSWORD,
+        CONF_USERNAME,
+        EVENT_STATE_CHANGED,
+    )
     from homeassistant.core import Event, callback  # noqa: PLC0415
     from homeassistant.helpers import (  # noqa: PLC0415
         device_registry as dr,
@@ -960,7 +965,6 @@ async def run_provider(
         PROVIDER_BUTLR,
         PROVIDER_OCCUSPACE,
     )
-    from custom_components.space_occupancy.providers.base import KEY_API_TOKEN  # noqa: PLC0415
     from custom_components.space_occupancy.providers.http import HttpClient  # noqa: PLC0415
     from tests.simulator.butlr import ACCOUNT  # noqa: PLC0415
     from tests.simulator.occuspace import SEED_TOKEN  # noqa: PLC0415
@@ -1036,7 +1040,7 @@ async def run_provider(
             data = {
                 CONF_PROVIDER: PROVIDER_OCCUSPACE,
                 CONF_AUTH_METHOD: AUTH_OCCUSPACE,
-                KEY_API_TOKEN: SEED_TOKEN,
+                CONF_API_TOKEN: SEED_TOKEN,
                 CONF_BASE_URL: f"{base_url}/v1",
             }
             unique_id = "1"

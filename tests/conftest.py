@@ -5,12 +5,20 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 import logging
+from pathlib import Path
 from unittest.mock import PropertyMock, patch
 
 from aiohttp import ClientSession
 from aiohttp.test_utils import TestServer
 from freezegun.api import FrozenDateTimeFactory
-from homeassistant.const import CONF_PASSWORD, CONF_USERNAME, EVENT_STATE_CHANGED
+from homeassistant.const import (
+    CONF_API_KEY,
+    CONF_API_TOKEN,
+    CONF_PASSWORD,
+    CONF_USERNAME,
+    EVENT_STATE_CHANGED,
+    MAJOR_VERSION,
+)
 from homeassistant.core import Event, HomeAssistant, callback
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.entity import Entity
@@ -19,6 +27,9 @@ from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
     async_fire_time_changed,
 )
+from pytest_homeassistant_custom_component.syrupy import HomeAssistantSnapshotExtension
+from syrupy.assertion import SnapshotAssertion
+from syrupy.location import PyTestLocation
 
 # Import the integration before any test runs: otherwise Home Assistant's loader
 # finds the test harness's own (empty) custom_components package first.
@@ -30,17 +41,13 @@ from custom_components.space_occupancy.const import (
     CONF_AUTH_METHOD,
     CONF_BASE_URL,
     CONF_PROVIDER,
+    CONF_USER_ID,
     DOMAIN,
 )
 from custom_components.space_occupancy.providers import (
     PROVIDER_BUTLR,
     PROVIDER_CONCORDIA,
     PROVIDER_OCCUSPACE,
-)
-from custom_components.space_occupancy.providers.base import (
-    KEY_API_KEY,
-    KEY_API_TOKEN,
-    KEY_USER_ID,
 )
 
 from .simulator import Simulator, create_app
@@ -80,6 +87,23 @@ def no_usage_report(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
 @pytest.fixture(autouse=True)
 def auto_enable_custom_integrations(enable_custom_integrations: None) -> None:
     """Let Home Assistant load integrations from custom_components."""
+
+
+class LineSnapshotExtension(HomeAssistantSnapshotExtension):
+    """Snapshots kept per Home Assistant line: its registry and states differ."""
+
+    @classmethod
+    def dirname(cls, *, test_location: PyTestLocation) -> str:
+        """Return ``snapshots/ha<major version>`` beside the test file."""
+        return str(
+            Path(test_location.filepath).parent / "snapshots" / f"ha{MAJOR_VERSION}"
+        )
+
+
+@pytest.fixture
+def line_snapshot(snapshot: SnapshotAssertion) -> SnapshotAssertion:
+    """A snapshot assertion for what differs between Home Assistant lines."""
+    return snapshot.use_extension(LineSnapshotExtension)
 
 
 class SimulatorServer(Simulator):
@@ -188,7 +212,7 @@ def occuspace_entry(hass: HomeAssistant, simulator: SimulatorServer) -> MockConf
         data={
             CONF_PROVIDER: PROVIDER_OCCUSPACE,
             CONF_AUTH_METHOD: AUTH_OCCUSPACE,
-            KEY_API_TOKEN: SEED_TOKEN,
+            CONF_API_TOKEN: SEED_TOKEN,
             CONF_BASE_URL: f"{simulator.base_url}/v1",
         },
     )
@@ -207,8 +231,8 @@ def concordia_entry(hass: HomeAssistant, simulator: SimulatorServer) -> MockConf
         data={
             CONF_PROVIDER: PROVIDER_CONCORDIA,
             CONF_AUTH_METHOD: AUTH_CONCORDIA,
-            KEY_USER_ID: SEED_USER_ID,
-            KEY_API_KEY: SEED_API_KEY,
+            CONF_USER_ID: SEED_USER_ID,
+            CONF_API_KEY: SEED_API_KEY,
             CONF_BASE_URL: f"{simulator.base_url}/API/v1",
         },
     )

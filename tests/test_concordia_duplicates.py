@@ -18,7 +18,11 @@ from aiohttp import ClientSession, web
 from aiohttp.test_utils import TestServer
 import pytest
 
-from custom_components.space_occupancy.providers import ClientContext, Reading
+from custom_components.space_occupancy.providers import (
+    ClientContext,
+    ConcordiaApplication,
+    Reading,
+)
 from custom_components.space_occupancy.providers.concordia import (
     ConcordiaClient,
     keep_first_pairs,
@@ -104,7 +108,7 @@ def test_parse_keeps_the_first_entry() -> None:
 async def test_client_logs_a_duplicate_once(caplog: pytest.LogCaptureFixture) -> None:
     """Three polls of an answer listing Webster twice: each kept, one debug line."""
     context = ClientContext(session=cast("ClientSession", None), clock=lambda: SEED_NOW)
-    client = ConcordiaClient(context, user_id=SEED_USER_ID, api_key=SEED_API_KEY)
+    client = ConcordiaClient(context, ConcordiaApplication(SEED_USER_ID, SEED_API_KEY))
     client._http = cast("HttpClient", FakeHttp())
 
     with caplog.at_level(logging.DEBUG, logger=LOGGER):
@@ -114,7 +118,10 @@ async def test_client_logs_a_duplicate_once(caplog: pytest.LogCaptureFixture) ->
         assert list(snapshot.spaces) == ["Webster", "Vanier", "GreyNuns"]
         assert snapshot.readings["Webster"] == SEED_WEBSTER
     assert duplicate_records(caplog) == [
-        "Concordia lists library Webster more than once: the first is kept"
+        (
+            "Concordia listed these more than once in the occupancy answer "
+            "(the first is kept): Webster"
+        )
     ]
     assert client.request_count == 3
 
@@ -136,9 +143,8 @@ async def test_duplicate_over_the_wire(session: ClientSession, feed_url: str) ->
     """Over HTTP too, Webster reads as its first entry."""
     client = ConcordiaClient(
         ClientContext(session=session, clock=lambda: SEED_NOW),
-        user_id=SEED_USER_ID,
-        api_key=SEED_API_KEY,
-        base_url=feed_url,
+        ConcordiaApplication(SEED_USER_ID, SEED_API_KEY),
+        feed_url,
     )
 
     snapshot = await client.async_fetch()

@@ -17,7 +17,16 @@ from homeassistant.config_entries import (
     SOURCE_USER,
     ConfigEntryState,
 )
-from homeassistant.const import CONF_SCAN_INTERVAL, STATE_UNAVAILABLE
+from homeassistant.const import (
+    CONF_API_KEY,
+    CONF_API_TOKEN,
+    CONF_CLIENT_ID,
+    CONF_CLIENT_SECRET,
+    CONF_PASSWORD,
+    CONF_SCAN_INTERVAL,
+    CONF_USERNAME,
+    STATE_UNAVAILABLE,
+)
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import (
     FlowResult,
@@ -50,20 +59,12 @@ from custom_components.space_occupancy.const import (
     CONF_THRESHOLD_HIGH,
     CONF_THRESHOLD_LOW,
     CONF_THRESHOLD_MODERATE,
+    CONF_USER_ID,
     DEFAULT_HISTORY_DAYS,
     DOMAIN,
     PROVIDER_OF_AUTH,
 )
 from custom_components.space_occupancy.providers import DEFAULT_BASE_URLS, Account
-from custom_components.space_occupancy.providers.base import (
-    KEY_API_KEY,
-    KEY_API_TOKEN,
-    KEY_CLIENT_ID,
-    KEY_CLIENT_SECRET,
-    KEY_PASSWORD,
-    KEY_USER_ID,
-    KEY_USERNAME,
-)
 
 from .conftest import NOW, SimulatorServer, setup_entry, usage_reports
 from .simulator import Fault, concordia, occuspace
@@ -100,32 +101,35 @@ NEW_SECRET = "rotated-secret-value"
 CASES: dict[str, dict[str, Any]] = {
     AUTH_BUTLR_ACCOUNT: {
         "path": "",
-        "credentials": {KEY_USERNAME: ACCOUNT[0], KEY_PASSWORD: ACCOUNT[1]},
-        "secret": KEY_PASSWORD,
+        "credentials": {CONF_USERNAME: ACCOUNT[0], CONF_PASSWORD: ACCOUNT[1]},
+        "secret": CONF_PASSWORD,
         "title": f"Butlr ({ACCOUNT[0]})",
         "unique_id": ACCOUNT[0],
     },
     AUTH_BUTLR_API_CLIENT: {
         "path": "",
-        "credentials": {KEY_CLIENT_ID: API_CLIENT[0], KEY_CLIENT_SECRET: API_CLIENT[1]},
-        "secret": KEY_CLIENT_SECRET,
+        "credentials": {
+            CONF_CLIENT_ID: API_CLIENT[0],
+            CONF_CLIENT_SECRET: API_CLIENT[1],
+        },
+        "secret": CONF_CLIENT_SECRET,
         "title": f"Butlr ({API_CLIENT[0]})",
         "unique_id": API_CLIENT[0],
     },
     AUTH_OCCUSPACE: {
         "path": "/v1",
-        "credentials": {KEY_API_TOKEN: occuspace.SEED_TOKEN},
-        "secret": KEY_API_TOKEN,
+        "credentials": {CONF_API_TOKEN: occuspace.SEED_TOKEN},
+        "secret": CONF_API_TOKEN,
         "title": "Occuspace (Sales)",
         "unique_id": "1",
     },
     AUTH_CONCORDIA: {
         "path": "/API/v1",
         "credentials": {
-            KEY_USER_ID: concordia.SEED_USER_ID,
-            KEY_API_KEY: concordia.SEED_API_KEY,
+            CONF_USER_ID: concordia.SEED_USER_ID,
+            CONF_API_KEY: concordia.SEED_API_KEY,
         },
-        "secret": KEY_API_KEY,
+        "secret": CONF_API_KEY,
         "title": f"Concordia University ({concordia.SEED_USER_ID})",
         "unique_id": concordia.SEED_USER_ID,
     },
@@ -367,7 +371,7 @@ async def test_cannot_connect_closed_port(
         hass,
         result["flow_id"],
         {
-            KEY_API_TOKEN: occuspace.SEED_TOKEN,
+            CONF_API_TOKEN: occuspace.SEED_TOKEN,
             CONF_BASE_URL: f"http://127.0.0.1:{_closed_port()}/v1",
         },
     )
@@ -531,7 +535,7 @@ async def test_reauth_account_without_spaces(
     providers.concordia.libraries = {}
     result = await entry.start_reauth_flow(hass)
     result = await _configure(
-        hass, result["flow_id"], {KEY_API_KEY: concordia.SEED_API_KEY}
+        hass, result["flow_id"], {CONF_API_KEY: concordia.SEED_API_KEY}
     )
     _assert_abort(result, "no_spaces")
 
@@ -547,7 +551,7 @@ async def test_reauth_other_account(
     )
     result = await entry.start_reauth_flow(hass)
     result = await _configure(
-        hass, result["flow_id"], {KEY_API_TOKEN: "marketing-token"}
+        hass, result["flow_id"], {CONF_API_TOKEN: "marketing-token"}
     )
     _assert_abort(result, "unique_id_mismatch")
     assert dict(entry.data) == _entry_data(simulator, AUTH_OCCUSPACE)
@@ -574,14 +578,14 @@ async def test_reconfigure_butlr_account(
     )
     _assert_form(result, AUTH_BUTLR_ACCOUNT, {})
     assert _fields(result) == {
-        KEY_USERNAME: ACCOUNT[0],
-        KEY_PASSWORD: None,
+        CONF_USERNAME: ACCOUNT[0],
+        CONF_PASSWORD: None,
         CONF_BASE_URL: providers.base_url,
     }
 
     user_input = {
-        KEY_USERNAME: ACCOUNT[0],
-        KEY_PASSWORD: ACCOUNT[1],
+        CONF_USERNAME: ACCOUNT[0],
+        CONF_PASSWORD: ACCOUNT[1],
         CONF_BASE_URL: "http://example.com",
     }
     result = await _configure(hass, result["flow_id"], user_input)
@@ -591,13 +595,13 @@ async def test_reconfigure_butlr_account(
     result = await _configure(hass, result["flow_id"], user_input)
     _assert_form(result, AUTH_BUTLR_ACCOUNT, {"base": "invalid_auth"})
 
-    user_input[KEY_PASSWORD] = NEW_SECRET
+    user_input[CONF_PASSWORD] = NEW_SECRET
     result = await _configure(hass, result["flow_id"], user_input)
     _assert_abort(result, "reconfigure_successful")
     await hass.async_block_till_done(wait_background_tasks=True)
     assert dict(butlr_entry.data) == {
         **_entry_data(providers, AUTH_BUTLR_ACCOUNT),
-        KEY_PASSWORD: NEW_SECRET,
+        CONF_PASSWORD: NEW_SECRET,
     }
     assert butlr_entry.state is ConfigEntryState.LOADED
     assert butlr_entry.runtime_data is not coordinator  # reloaded
@@ -625,16 +629,16 @@ async def test_reconfigure_butlr_to_api_client(
     )
     _assert_form(result, AUTH_BUTLR_API_CLIENT, {})
     assert _fields(result) == {
-        KEY_CLIENT_ID: None,
-        KEY_CLIENT_SECRET: None,
+        CONF_CLIENT_ID: None,
+        CONF_CLIENT_SECRET: None,
         CONF_BASE_URL: providers.base_url,
     }
     result = await _configure(
         hass,
         result["flow_id"],
         {
-            KEY_CLIENT_ID: API_CLIENT[0],
-            KEY_CLIENT_SECRET: API_CLIENT[1],
+            CONF_CLIENT_ID: API_CLIENT[0],
+            CONF_CLIENT_SECRET: API_CLIENT[1],
             CONF_BASE_URL: providers.base_url,
         },
     )
@@ -643,8 +647,8 @@ async def test_reconfigure_butlr_to_api_client(
     assert dict(butlr_entry.data) == {
         CONF_PROVIDER: "butlr",
         CONF_AUTH_METHOD: AUTH_BUTLR_API_CLIENT,
-        KEY_CLIENT_ID: API_CLIENT[0],
-        KEY_CLIENT_SECRET: API_CLIENT[1],
+        CONF_CLIENT_ID: API_CLIENT[0],
+        CONF_CLIENT_SECRET: API_CLIENT[1],
         CONF_BASE_URL: providers.base_url,
         CONF_ACCOUNT_ID: API_CLIENT[0],
     }
@@ -659,10 +663,10 @@ async def test_reconfigure_butlr_to_api_client(
     # The client's secret is rotated: reauth accepts the same client.
     providers.butlr.api_clients[API_CLIENT[0]] = NEW_SECRET
     result = await butlr_entry.start_reauth_flow(hass)
-    result = await _configure(hass, result["flow_id"], {KEY_CLIENT_SECRET: NEW_SECRET})
+    result = await _configure(hass, result["flow_id"], {CONF_CLIENT_SECRET: NEW_SECRET})
     _assert_abort(result, "reauth_successful")
     await hass.async_block_till_done(wait_background_tasks=True)
-    assert butlr_entry.data[KEY_CLIENT_SECRET] == NEW_SECRET
+    assert butlr_entry.data[CONF_CLIENT_SECRET] == NEW_SECRET
 
     # Back to the account: its id is the unique id, nothing extra is kept.
     result = await butlr_entry.start_reconfigure_flow(hass)
@@ -673,8 +677,8 @@ async def test_reconfigure_butlr_to_api_client(
         hass,
         result["flow_id"],
         {
-            KEY_USERNAME: ACCOUNT[0],
-            KEY_PASSWORD: ACCOUNT[1],
+            CONF_USERNAME: ACCOUNT[0],
+            CONF_PASSWORD: ACCOUNT[1],
             CONF_BASE_URL: providers.base_url,
         },
     )
@@ -737,15 +741,15 @@ async def test_reconfigure_keeps_base_url(
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"],
         {
-            KEY_USERNAME: suggested[KEY_USERNAME],
-            KEY_PASSWORD: NEW_SECRET,
+            CONF_USERNAME: suggested[CONF_USERNAME],
+            CONF_PASSWORD: NEW_SECRET,
             ADVANCED: {CONF_BASE_URL: suggested[CONF_BASE_URL]},
         },
     )
     _assert_abort(result, "reconfigure_successful")
     await hass.async_block_till_done(wait_background_tasks=True)
     assert butlr_entry.data[CONF_BASE_URL] == providers.base_url
-    assert butlr_entry.data[KEY_PASSWORD] == NEW_SECRET
+    assert butlr_entry.data[CONF_PASSWORD] == NEW_SECRET
     assert butlr_entry.state is ConfigEntryState.LOADED
 
 
@@ -761,15 +765,15 @@ async def test_reconfigure_occuspace(
     result = await entry.start_reconfigure_flow(hass)
     _assert_form(result, AUTH_OCCUSPACE, {})
     base_url = f"{providers.base_url}/v1"
-    assert _fields(result) == {KEY_API_TOKEN: None, CONF_BASE_URL: base_url}
+    assert _fields(result) == {CONF_API_TOKEN: None, CONF_BASE_URL: base_url}
     result = await _configure(
-        hass, result["flow_id"], {KEY_API_TOKEN: NEW_SECRET, CONF_BASE_URL: base_url}
+        hass, result["flow_id"], {CONF_API_TOKEN: NEW_SECRET, CONF_BASE_URL: base_url}
     )
     _assert_abort(result, "reconfigure_successful")
     await hass.async_block_till_done(wait_background_tasks=True)
     assert dict(entry.data) == {
         **_entry_data(providers, AUTH_OCCUSPACE),
-        KEY_API_TOKEN: NEW_SECRET,
+        CONF_API_TOKEN: NEW_SECRET,
     }
     assert entry.state is ConfigEntryState.LOADED
     assert entry.runtime_data is not coordinator
@@ -786,14 +790,14 @@ async def test_reconfigure_concordia_other_user(
     _assert_form(result, AUTH_CONCORDIA, {})
     base_url = f"{providers.base_url}/API/v1"
     assert _fields(result) == {
-        KEY_USER_ID: concordia.SEED_USER_ID,
-        KEY_API_KEY: None,
+        CONF_USER_ID: concordia.SEED_USER_ID,
+        CONF_API_KEY: None,
         CONF_BASE_URL: base_url,
     }
     result = await _configure(
         hass,
         result["flow_id"],
-        {KEY_USER_ID: "5678", KEY_API_KEY: "other-key", CONF_BASE_URL: base_url},
+        {CONF_USER_ID: "5678", CONF_API_KEY: "other-key", CONF_BASE_URL: base_url},
     )
     _assert_abort(result, "unique_id_mismatch")
     assert dict(entry.data) == _entry_data(providers, AUTH_CONCORDIA)
@@ -899,7 +903,7 @@ async def test_options_poll_interval(
 ) -> None:
     """A new poll interval drives the polls from the next one on, without reload."""
     await setup_entry(hass, butlr_entry)
-    coordinator = butlr_entry.runtime_data
+    coordinator = butlr_entry.runtime_data.coordinator
     result = await _options_step(hass, butlr_entry, "settings")
     result = await hass.config_entries.options.async_configure(
         result["flow_id"], _settings(30, 40, 75, 100)
@@ -914,7 +918,7 @@ async def test_options_poll_interval(
         await _tick(hass, freezer, 30)
         assert len(providers.requests_to("/api/v3/reporting")) > polls
     assert coordinator.update_interval == timedelta(seconds=30)
-    assert butlr_entry.runtime_data is coordinator
+    assert butlr_entry.runtime_data.coordinator is coordinator
 
 
 async def test_options_capacity(
@@ -1095,7 +1099,7 @@ async def test_no_deprecation_warning(
     assert result["type"] is FlowResultType.CREATE_ENTRY
     entry = result["result"]
     await hass.async_block_till_done(wait_background_tasks=True)
-    coordinator = entry.runtime_data
+    coordinator = entry.runtime_data.coordinator
 
     for _ in range(2):  # polls
         freezer.tick(coordinator.update_interval)

@@ -162,7 +162,7 @@ class Run:
 
     @property
     def coordinator(self) -> OccupancyCoordinator:
-        coordinator: OccupancyCoordinator = self.entry.runtime_data
+        coordinator: OccupancyCoordinator = self.entry.runtime_data.coordinator
         return coordinator
 
     async def poll(self, seconds: float | None = None) -> None:

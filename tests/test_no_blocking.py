@@ -47,7 +47,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 import custom_components.space_occupancy
 from custom_components.space_occupancy.const import DOMAIN
-from custom_components.space_occupancy.providers import butlr
+from custom_components.space_occupancy.providers import butlr_topology
 
 from .conftest import SimulatorServer
 from .simulator.butlr import demo_scenario
@@ -296,7 +296,7 @@ async def test_setup_and_polls_do_not_block(
     """Setup and polls cause no slow callback and no blocking I/O in the loop."""
     simulator.butlr = demo_scenario(datetime.now(UTC), timezone=SITE_TIMEZONE)
     # Forget the site's timezone, as if no earlier test had loaded its file.
-    butlr._zone.cache_clear()
+    butlr_topology.zone.cache_clear()
     ZoneInfo.clear_cache(only_keys=[SITE_TIMEZONE])
     # The seed's locations, with computed answers (so that counts can move).
     simulator.occuspace = OccuspaceScenario(
@@ -336,7 +336,7 @@ async def test_setup_and_polls_do_not_block(
             rooms[1].sensors[0].people += 2
             simulator.occuspace.locations[2].count += 5
         for entry in entries:
-            coordinator = entry.runtime_data
+            coordinator = entry.runtime_data.coordinator
             await _in_task(coordinator.async_refresh(), f"{DOMAIN} poll")
             await hass.async_block_till_done()
             assert coordinator.last_update_success, coordinator.last_exception

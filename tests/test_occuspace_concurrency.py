@@ -20,6 +20,7 @@ import pytest
 
 from custom_components.space_occupancy.providers import (
     ClientContext,
+    OccuspaceToken,
     ProviderConnectionError,
 )
 from custom_components.space_occupancy.providers.occuspace import (
@@ -155,8 +156,8 @@ def client_for(session: ClientSession, base_url: str) -> OccuspaceClient:
     """Build a client on a fixed clock."""
     return OccuspaceClient(
         ClientContext(session=session, clock=lambda: NOW),
-        api_token=TOKEN,
-        base_url=base_url,
+        OccuspaceToken(TOKEN),
+        base_url,
     )
 
 

@@ -24,8 +24,10 @@ import pytest
 
 from custom_components.space_occupancy.providers import (
     ButlrClient,
+    ButlrLogin,
     ClientContext,
     OccuspaceClient,
+    OccuspaceToken,
     ProviderAuthError,
     ProviderRateLimitError,
     ProviderResponseError,
@@ -37,9 +39,9 @@ from custom_components.space_occupancy.providers.base import MAX_PEOPLE
 from custom_components.space_occupancy.providers.butlr import (
     GRAPHQL_PATH,
     LOGIN_PATH,
-    occupancy_by_presence,
     occupancy_by_traffic,
     parse_topology,
+    presence_by_room,
     traffic_reading,
 )
 from custom_components.space_occupancy.providers.concordia import parse_occupancy
@@ -500,7 +502,7 @@ def test_butlr_topology(payload: Any) -> None:
 def test_butlr_reports(presence: Any, traffic: Any, online: bool) -> None:
     """Presence counts and traffic totals are whole people; readings hold the model."""
     try:
-        people = occupancy_by_presence(presence)
+        people = presence_by_room(presence)[0]
     except ProviderResponseError:
         pass
     else:
@@ -527,7 +529,7 @@ def test_butlr_reports(presence: Any, traffic: Any, online: bool) -> None:
 )
 def test_butlr_poll(graphql: Any, presence: Any, traffic: Any) -> None:
     """A whole poll through the client: a valid snapshot, parents the sum of rooms."""
-    client = ButlrClient(CONTEXT, username="user", password="pass")
+    client = ButlrClient(CONTEXT, ButlrLogin("user", "pass"))
 
     def answer(path: str, body: Mapping[str, Any] | None) -> Any:
         if path == LOGIN_PATH:
@@ -667,7 +669,7 @@ def test_occuspace_now(locations: Any, now: Any) -> None:
 )
 def test_occuspace_poll(locations: Any, answers: st.DataObject) -> None:
     """A whole poll through the client: a reading for every location, or refusal."""
-    client = OccuspaceClient(CONTEXT, api_token="token")
+    client = OccuspaceClient(CONTEXT, OccuspaceToken("token"))
     now_answer = occuspace_answer(mostly(st.one_of(st.none(), OCCUSPACE_NOW)))
 
     def answer(path: str, body: Mapping[str, Any] | None) -> Any:

@@ -3,22 +3,25 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from aiohttp import ClientSession
 import pytest
 
 from custom_components.space_occupancy.providers import (
+    ButlrApiClient,
     ButlrClient,
+    ButlrLogin,
     ClientContext,
     ProviderAuthError,
     ProviderResponseError,
 )
 from custom_components.space_occupancy.providers.butlr import (
-    local_midnight,
-    occupancy_by_presence,
     occupancy_by_traffic,
+    presence_by_room,
     traffic_reading,
 )
+from custom_components.space_occupancy.providers.timeutil import local_midnight
 
 from .conftest import SimulatorServer
 from .simulator import Fault
@@ -62,13 +65,10 @@ def make_client(
     if api_client:
         return ButlrClient(
             context,
-            client_id=API_CLIENT[0],
-            client_secret=API_CLIENT[1],
-            base_url=simulator.base_url,
+            ButlrApiClient(API_CLIENT[0], API_CLIENT[1]),
+            simulator.base_url,
         )
-    return ButlrClient(
-        context, username=ACCOUNT[0], password=ACCOUNT[1], base_url=simulator.base_url
-    )
+    return ButlrClient(context, ButlrLogin(ACCOUNT[0], ACCOUNT[1]), simulator.base_url)
 
 
 def test_seed_traffic_example() -> None:
@@ -83,7 +83,7 @@ def test_seed_traffic_example() -> None:
 
 def test_seed_presence_example() -> None:
     """Seed 001: room_xxx1 → 1 + 2 = 3, room_xxx2 → 1 + 1 = 2."""
-    assert occupancy_by_presence(load_fixture("butlr_presence_seed.json")) == {
+    assert presence_by_room(load_fixture("butlr_presence_seed.json"))[0] == {
         "room_xxx1": 3,
         "room_xxx2": 2,
     }
@@ -172,7 +172,9 @@ def test_traffic_window_starts_at_local_midnight(
     now: datetime, timezone: str, midnight: str
 ) -> None:
     """The day starts at local midnight on both sides of a DST change."""
-    assert local_midnight(now, timezone).isoformat() == midnight
+    assert (
+        local_midnight(now, ZoneInfo(timezone)).astimezone(UTC).isoformat() == midnight
+    )
 
 
 async def test_traffic_request_across_dst(
@@ -407,9 +409,8 @@ async def test_wrong_password(
     simulator.butlr = demo_scenario(NOW)
     client = ButlrClient(
         ClientContext(session=session),
-        username=ACCOUNT[0],
-        password="wrong-password-value",
-        base_url=simulator.base_url,
+        ButlrLogin(ACCOUNT[0], "wrong-password-value"),
+        simulator.base_url,
     )
     with pytest.raises(ProviderAuthError) as err:
         await client.async_validate()
@@ -434,9 +435,8 @@ async def test_validate_returns_the_account(
     simulator.butlr.accounts = {"Facilities@Example.com": "pw"}
     client = ButlrClient(
         ClientContext(session=session),
-        username="Facilities@Example.com",
-        password="pw",
-        base_url=simulator.base_url,
+        ButlrLogin("Facilities@Example.com", "pw"),
+        simulator.base_url,
     )
     account = await client.async_validate()
     assert account.unique_id == "facilities@example.com"
@@ -484,10 +484,10 @@ def test_traffic_parsing_edge_cases() -> None:
     assert traffic_reading(None, True).occupancy == 0  # nobody came today
     assert not traffic_reading(None, False).active  # every sensor offline
     assert occupancy_by_traffic({"data": None}) == {}
-    assert occupancy_by_presence({"data": []}) == {}
-    assert occupancy_by_presence({"data": {"r": {"m": {"last": None}}, "s": 3}}) == {
+    assert presence_by_room({"data": []})[0] == {}
+    assert presence_by_room({"data": {"r": {"m": {"last": None}}, "s": 3}})[0] == {
         "r": None,
         "s": None,
     }
     with pytest.raises(ProviderResponseError):
-        occupancy_by_presence({"data": 5})
+        presence_by_room({"data": 5})

@@ -15,6 +15,7 @@ import pytest
 
 from custom_components.space_occupancy.providers import (
     ButlrClient,
+    ButlrLogin,
     ClientContext,
     HistoryProvider,
     HourStat,
@@ -199,9 +200,8 @@ async def test_client_reads_each_statistic_once_per_kind_of_room(
         room.occupancy_history = [(H0, 6), (H0 + timedelta(minutes=30), 2)]
     client = ButlrClient(
         ClientContext(session=session, clock=lambda: H0 + timedelta(days=1)),
-        username=ACCOUNT[0],
-        password=ACCOUNT[1],
-        base_url=simulator.base_url,
+        ButlrLogin(ACCOUNT[0], ACCOUNT[1]),
+        simulator.base_url,
     )
     assert isinstance(client, HistoryProvider)
     paced: list[int] = []

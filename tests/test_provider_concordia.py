@@ -16,6 +16,7 @@ import pytest
 from custom_components.space_occupancy.providers import (
     Account,
     ClientContext,
+    ConcordiaApplication,
     ProviderAuthError,
     ProviderConnectionError,
     ProviderRateLimitError,
@@ -23,11 +24,6 @@ from custom_components.space_occupancy.providers import (
     Reading,
     Snapshot,
     SpaceKind,
-)
-from custom_components.space_occupancy.providers.base import (
-    KEY_API_KEY,
-    KEY_BASE_URL,
-    KEY_USER_ID,
 )
 from custom_components.space_occupancy.providers.concordia import (
     DEFAULT_BASE_URL,
@@ -84,13 +80,10 @@ class Feed:
 
     def client(self, **settings: Any) -> ConcordiaClient:
         """A client with the seed's credentials on this feed."""
-        return ConcordiaClient.from_config(
+        return ConcordiaClient(
             self.context(**settings),
-            {
-                KEY_USER_ID: SEED_USER_ID,
-                KEY_API_KEY: SEED_API_KEY,
-                KEY_BASE_URL: self.base_url,
-            },
+            ConcordiaApplication(SEED_USER_ID, SEED_API_KEY),
+            self.base_url,
         )
 
     def context(self, **settings: Any) -> ClientContext:
@@ -573,9 +566,10 @@ async def test_validate(feed: Feed) -> None:
 async def test_numeric_user_id_in_config(feed: Feed) -> None:
     """A user id stored as a number still authenticates and names the entry."""
     feed.scenario.credentials = {"5678": "other-key"}
-    client = ConcordiaClient.from_config(
+    client = ConcordiaClient(
         feed.context(),
-        {KEY_USER_ID: 5678, KEY_API_KEY: "other-key", KEY_BASE_URL: feed.base_url},
+        ConcordiaApplication(5678, "other-key"),  # type: ignore[arg-type]
+        feed.base_url,
     )
 
     account = await client.async_validate()
@@ -605,7 +599,7 @@ async def test_wrong_credentials(feed: Feed, user_id: str, api_key: str) -> None
 async def test_error_messages_never_carry_the_key(feed: Feed) -> None:
     """Neither errors nor diagnostics show the API key."""
     client = ConcordiaClient(
-        feed.context(), user_id=SEED_USER_ID, api_key="s3cret", base_url=feed.base_url
+        feed.context(), ConcordiaApplication(SEED_USER_ID, "s3cret"), feed.base_url
     )
 
     with pytest.raises(ProviderAuthError) as err:
@@ -698,10 +692,9 @@ async def test_unreachable_is_a_connection_error(feed: Feed) -> None:
     """A refused connection is a connection error, not an auth or parse error."""
     client = ConcordiaClient(
         feed.context(),
-        user_id=SEED_USER_ID,
-        api_key=SEED_API_KEY,
+        ConcordiaApplication(SEED_USER_ID, SEED_API_KEY),
         # Port 1 on loopback: nothing listens there.
-        base_url="http://127.0.0.1:1/API/v1",
+        "http://127.0.0.1:1/API/v1",
     )
 
     with pytest.raises(ProviderConnectionError):
@@ -728,10 +721,10 @@ async def test_diagnostics(feed: Feed) -> None:
 
 async def test_defaults(feed: Feed) -> None:
     """The real API is the default base URL; no credentials, no client."""
-    client = ConcordiaClient(feed.context(), user_id="1", api_key="k")
+    client = ConcordiaClient(feed.context(), ConcordiaApplication("1", "k"))
     assert client._http.base_url == DEFAULT_BASE_URL
     assert timedelta(minutes=90) == DEFAULT_STALE_AFTER
     with pytest.raises(ValueError):
-        ConcordiaClient.from_config(feed.context(), {KEY_API_KEY: "k"})
+        ConcordiaClient(feed.context(), ConcordiaApplication("", "k"))
     with pytest.raises(ValueError):
-        ConcordiaClient.from_config(feed.context(), {KEY_USER_ID: "1"})
+        ConcordiaClient(feed.context(), ConcordiaApplication("1", ""))

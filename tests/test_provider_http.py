@@ -9,6 +9,7 @@ import pytest
 
 from custom_components.space_occupancy.providers import (
     ButlrClient,
+    ButlrLogin,
     ClientContext,
     ProviderAuthError,
     ProviderConnectionError,
@@ -93,7 +94,7 @@ async def test_timeout(session: ClientSession, simulator: SimulatorServer) -> No
 def test_butlr_needs_credentials(session: ClientSession) -> None:
     """A client without a complete credential pair is a programming error."""
     with pytest.raises(ValueError, match="username and password"):
-        ButlrClient(ClientContext(session=session), username="someone")
+        ButlrClient(ClientContext(session=session), ButlrLogin("someone", ""))
 
 
 async def test_graphql_unauthenticated_retries_login(
@@ -103,9 +104,8 @@ async def test_graphql_unauthenticated_retries_login(
     simulator.butlr = demo_scenario(NOW)
     client = ButlrClient(
         ClientContext(session=session),
-        username=ACCOUNT[0],
-        password=ACCOUNT[1],
-        base_url=simulator.base_url,
+        ButlrLogin(ACCOUNT[0], ACCOUNT[1]),
+        simulator.base_url,
     )
     body = '{"errors": [{"message": "x", "extensions": {"code": "UNAUTHENTICATED"}}]}'
     simulator.inject(Fault("/api/v3/graphql", kind="json", body=body))
@@ -137,9 +137,8 @@ async def test_bad_login_answers(
     simulator.butlr = demo_scenario(NOW)
     client = ButlrClient(
         ClientContext(session=session),
-        username=ACCOUNT[0],
-        password=ACCOUNT[1],
-        base_url=simulator.base_url,
+        ButlrLogin(ACCOUNT[0], ACCOUNT[1]),
+        simulator.base_url,
     )
     simulator.inject(fault)
     with pytest.raises(error):
@@ -153,9 +152,8 @@ async def test_login_without_lifetime_uses_fallback(
     simulator.butlr = demo_scenario(NOW)
     client = ButlrClient(
         ClientContext(session=session, clock=lambda: NOW),
-        username=ACCOUNT[0],
-        password=ACCOUNT[1],
-        base_url=simulator.base_url,
+        ButlrLogin(ACCOUNT[0], ACCOUNT[1]),
+        simulator.base_url,
     )
     simulator.butlr.advertised_expires_in = "soon"
     await client.async_validate()

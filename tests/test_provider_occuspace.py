@@ -13,13 +13,13 @@ import pytest
 
 from custom_components.space_occupancy.providers import (
     ClientContext,
+    OccuspaceToken,
     ProviderAuthError,
     ProviderConnectionError,
     ProviderNoSpacesError,
     ProviderResponseError,
     SpaceKind,
 )
-from custom_components.space_occupancy.providers.base import KEY_API_TOKEN, KEY_BASE_URL
 from custom_components.space_occupancy.providers.occuspace import (
     DEFAULT_BASE_URL,
     NOW_PATH,
@@ -95,8 +95,8 @@ def make_client(
     def make(base_url: str, token: str = TOKEN) -> OccuspaceClient:
         return OccuspaceClient(
             ClientContext(session=session, clock=clock),
-            api_token=token,
-            base_url=base_url,
+            OccuspaceToken(token),
+            base_url,
         )
 
     return make
@@ -824,18 +824,17 @@ async def test_timestamps(
     assert snapshot.readings["1"].occupancy == 1
 
 
-async def test_from_config(session: ClientSession, clock: FakeClock) -> None:
-    """The entry's data builds the client; the base URL defaults to the real API."""
+async def test_construction(session: ClientSession, clock: FakeClock) -> None:
+    """A token builds the client; the base URL defaults to the real API."""
     context = ClientContext(session=session, clock=clock)
-    client = OccuspaceClient.from_config(context, {KEY_API_TOKEN: TOKEN})
+    client = OccuspaceClient(context, OccuspaceToken(TOKEN))
     assert client.diagnostics()["request_count"] == 0
     assert client._http.base_url == DEFAULT_BASE_URL
-    local = OccuspaceClient.from_config(
-        context, {KEY_API_TOKEN: TOKEN, KEY_BASE_URL: "http://127.0.0.1:1/v1/"}
-    )
+    local = OccuspaceClient(context, OccuspaceToken(TOKEN), "http://127.0.0.1:1/v1/")
     assert local._http.base_url == "http://127.0.0.1:1/v1"
     with pytest.raises(ValueError, match="API token"):
-        OccuspaceClient.from_config(context, {})
+        OccuspaceClient(context, OccuspaceToken(""))
+    assert repr(OccuspaceToken(TOKEN)).count(TOKEN) == 0
 
 
 def duplicate_records(caplog: pytest.LogCaptureFixture) -> list[str]:
@@ -886,8 +885,8 @@ async def test_location_listed_twice(
     assert scenario.requests.count("/v1/locations/2/now") == 2
     assert duplicate_records(caplog) == [
         (
-            "Occuspace lists location 3 more than once in the location list: "
-            "the first is kept"
+            "Occuspace listed these more than once in the location list "
+            "(the first is kept): 3"
         )
     ]
 
@@ -917,7 +916,7 @@ async def test_child_listed_twice_in_now(
         assert first.observed_at == SEED_TIME
     assert duplicate_records(caplog) == [
         (
-            "Occuspace lists location 3 more than once in the now answer of "
-            "location 2: the first is kept"
+            "Occuspace listed these more than once in the now answer of "
+            "location 2 (the first is kept): 3"
         )
     ]

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
-from homeassistant.components.recorder.const import DOMAIN as RECORDER_DOMAIN
 from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import (
@@ -13,39 +11,18 @@ from homeassistant.helpers import (
     device_registry as dr,
     entity_registry as er,
 )
-from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.device_registry import DeviceEntry
 from homeassistant.helpers.typing import ConfigType
-from homeassistant.util import dt as dt_util
 
-from .const import (
-    CONF_HISTORY_DAYS,
-    CONF_PROVIDER,
-    DEFAULT_HISTORY_DAYS,
-    DOMAIN,
-    LOGGER,
-    entry_unique_id,
-)
-from .coordinator import OccupancyCoordinator, SpaceOccupancyConfigEntry
-from .history import HistoryImporter, async_remove_history_store
-from .providers import ClientContext, HistoryProvider, Provider, create_provider
+from .const import CONF_PROVIDER, DOMAIN, LOGGER
+from .data import SpaceOccupancyConfigEntry, async_setup_runtime_data
+from .history import async_remove_history_store
+from .ids import entry_unique_id
 from .services import async_setup_services
-from .usual import UsualOccupancy
 
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 
 PLATFORMS: list[Platform] = [Platform.BINARY_SENSOR, Platform.SENSOR]
-
-
-def build_provider(hass: HomeAssistant, entry_data: Mapping[str, Any]) -> Provider:
-    """Build the provider client for a config entry's data on HA's session."""
-    context = ClientContext(
-        session=async_get_clientsession(hass),
-        # Read at each use: a change of Home Assistant's timezone applies at once.
-        default_timezone=lambda: str(hass.config.time_zone),
-        clock=dt_util.utcnow,
-    )
-    return create_provider(entry_data[CONF_PROVIDER], context, entry_data)
 
 
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
@@ -58,30 +35,17 @@ async def async_setup_entry(
     hass: HomeAssistant, entry: SpaceOccupancyConfigEntry
 ) -> bool:
     """Set up a provider account from a config entry."""
-    provider = build_provider(hass, entry.data)
-    coordinator = OccupancyCoordinator(hass, entry, provider)
-    # History and usual occupancy live in the recorder's statistics.
-    recorded = RECORDER_DOMAIN in hass.config.components
-    if recorded and isinstance(provider, HistoryProvider):
-        coordinator.history = HistoryImporter(
-            hass,
-            coordinator,
-            provider,
-            int(entry.options.get(CONF_HISTORY_DAYS, DEFAULT_HISTORY_DAYS)),
-        )
-        await coordinator.history.async_load()
-    await coordinator.async_config_entry_first_refresh()
-    entry.runtime_data = coordinator
+    entry.runtime_data = await async_setup_runtime_data(hass, entry)
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
-    # The occupancy sensors exist now: their statistics can be read and written.
-    if recorded:
-        usual = UsualOccupancy(hass, coordinator)
-        entry.async_on_unload(usual.async_start())
-        if (history := coordinator.history) is not None:
-            history.on_imported = usual.async_refresh_after_import
-            history.async_start()
-            entry.async_on_unload(history.async_stop)
+    entry.runtime_data.async_start(entry)
     return True
+
+
+async def async_unload_entry(
+    hass: HomeAssistant, entry: SpaceOccupancyConfigEntry
+) -> bool:
+    """Unload a config entry."""
+    return await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
 
 
 async def async_remove_entry(
@@ -89,6 +53,15 @@ async def async_remove_entry(
 ) -> None:
     """Forget a deleted entry's history import state."""
     await async_remove_history_store(hass, entry.entry_id)
+
+
+async def async_remove_config_entry_device(
+    hass: HomeAssistant, entry: SpaceOccupancyConfigEntry, device: DeviceEntry
+) -> bool:
+    """Let the user delete a device only when its space is gone from the provider."""
+    data = entry.runtime_data
+    space_id = data.ids.space_id_of(device)
+    return space_id is None or data.coordinator.space_state(space_id) is None
 
 
 async def async_migrate_entry(
@@ -133,19 +106,3 @@ async def _rename_prefix(
         }
         if identifiers != device.identifiers:
             devices.async_update_device(device.id, new_identifiers=identifiers)
-
-
-async def async_unload_entry(
-    hass: HomeAssistant, entry: SpaceOccupancyConfigEntry
-) -> bool:
-    """Unload a config entry."""
-    return await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
-
-
-async def async_remove_config_entry_device(
-    hass: HomeAssistant, entry: SpaceOccupancyConfigEntry, device: DeviceEntry
-) -> bool:
-    """Let the user delete a device only when its space is gone from the provider."""
-    coordinator = entry.runtime_data
-    space_id = coordinator.devices.space_id_of(device)
-    return space_id is None or coordinator.space_state(space_id) is None

@@ -13,7 +13,7 @@ from homeassistant.components.binary_sensor import (
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .coordinator import SpaceOccupancyConfigEntry
+from .data import SpaceOccupancyConfigEntry
 from .entity import SpaceEntity, async_add_space_entities
 from .state import SpaceState
 
@@ -65,11 +65,6 @@ class SpaceBinarySensor(SpaceEntity, BinarySensorEntity):
             and (state := self.state_of_space) is not None
             and state.reading.active
         )
-
-    @property
-    def shown_value(self) -> object:
-        """Whether the space is occupied."""
-        return self.is_on
 
     @property
     def is_on(self) -> bool | None:

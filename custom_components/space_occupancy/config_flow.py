@@ -30,7 +30,7 @@ from homeassistant.helpers.selector import (
 )
 from yarl import URL
 
-from . import build_provider
+from .clients import build_client
 from .compat import vol
 from .const import (
     AUTH_BUTLR_ACCOUNT,
@@ -50,31 +50,29 @@ from .const import (
     CREDENTIAL_FIELDS,
     CREDENTIAL_KEYS,
     DEFAULT_HISTORY_DAYS,
-    DEFAULT_SCAN_INTERVAL,
     DEFAULT_STALE_MINUTES,
     DEFAULT_THRESHOLD_HIGH,
     DEFAULT_THRESHOLD_LOW,
     DEFAULT_THRESHOLD_MODERATE,
     DOMAIN,
-    HISTORY_PROVIDERS,
     LOGGER,
     MAX_HISTORY_DAYS,
-    MIN_SCAN_INTERVAL,
+    MAX_SCAN_INTERVAL,
     PROVIDER_OF_AUTH,
     SECRET_KEYS,
-    entry_unique_id,
 )
-from .coordinator import OccupancyCoordinator, SpaceOccupancyConfigEntry
+from .data import SpaceOccupancyConfigEntry, SpaceOccupancyData
+from .ids import entry_unique_id
 from .providers import (
     DEFAULT_BASE_URLS,
     PROVIDER_BUTLR,
-    PROVIDER_CONCORDIA,
     Account,
     ProviderAuthError,
     ProviderError,
     ProviderNoSpacesError,
     Snapshot,
     Space,
+    capabilities_of,
 )
 from .state import provider_capacity
 
@@ -121,10 +119,16 @@ def _is_same_account(entry: ConfigEntry, account: Account) -> bool:
         account.unique_id == entry.data.get(CONF_ACCOUNT_ID)
     ):
         return True
-    coordinator: OccupancyCoordinator | None = getattr(entry, "runtime_data", None)
-    if not account.organisation or coordinator is None or coordinator.data is None:
+    snapshot = _last_snapshot(entry)
+    if not account.organisation or snapshot is None:
         return False
-    return not account.organisation.isdisjoint(coordinator.data.spaces)
+    return not account.organisation.isdisjoint(snapshot.spaces)
+
+
+def _last_snapshot(entry: ConfigEntry) -> Snapshot | None:
+    """Return the last snapshot of an entry, None unless it is loaded and polled."""
+    data: SpaceOccupancyData | None = getattr(entry, "runtime_data", None)
+    return None if data is None else data.last_snapshot()
 
 
 class SpaceOccupancyConfigFlow(ConfigFlow, domain=DOMAIN):
@@ -321,7 +325,7 @@ class SpaceOccupancyConfigFlow(ConfigFlow, domain=DOMAIN):
     ) -> tuple[Account | None, dict[str, str]]:
         """Try the credentials against the provider."""
         try:
-            return await build_provider(self.hass, data).async_validate(), {}
+            return await build_client(self.hass, data).async_validate(), {}
         except ProviderAuthError:
             return None, {"base": "invalid_auth"}
         except ProviderNoSpacesError as err:
@@ -352,7 +356,7 @@ class SpaceOccupancyOptionsFlow(OptionsFlow):
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
         """Poll interval, thresholds, (Butlr) history days, (Concordia) stale limit."""
-        provider = self.config_entry.data[CONF_PROVIDER]
+        capabilities = capabilities_of(self.config_entry.data[CONF_PROVIDER])
         errors: dict[str, str] = {}
         if user_input is not None:
             thresholds = (
@@ -369,20 +373,20 @@ class SpaceOccupancyOptionsFlow(OptionsFlow):
         fields: list[tuple[str, float, float, float, str]] = [
             (
                 CONF_SCAN_INTERVAL,
-                DEFAULT_SCAN_INTERVAL[provider].total_seconds(),
-                MIN_SCAN_INTERVAL[provider].total_seconds(),
-                3600,
+                capabilities.poll_interval.total_seconds(),
+                capabilities.min_poll_interval.total_seconds(),
+                MAX_SCAN_INTERVAL.total_seconds(),
                 "s",
             ),
             (CONF_THRESHOLD_LOW, DEFAULT_THRESHOLD_LOW, 1, 200, "%"),
             (CONF_THRESHOLD_MODERATE, DEFAULT_THRESHOLD_MODERATE, 1, 200, "%"),
             (CONF_THRESHOLD_HIGH, DEFAULT_THRESHOLD_HIGH, 1, 200, "%"),
         ]
-        if provider in HISTORY_PROVIDERS:
+        if capabilities.history:
             fields.append(
                 (CONF_HISTORY_DAYS, DEFAULT_HISTORY_DAYS, 0, MAX_HISTORY_DAYS, "d")
             )
-        if provider == PROVIDER_CONCORDIA:
+        if capabilities.stale_by_change:
             fields.append((CONF_STALE_MINUTES, DEFAULT_STALE_MINUTES, 10, 1440, "min"))
         schema: dict[vol.Marker, Any] = {
             vol.Required(key, default=options.get(key, default)): NumberSelector(
@@ -447,20 +451,17 @@ class SpaceOccupancyOptionsFlow(OptionsFlow):
         Applied here rather than by an update listener: Home Assistant 2026
         reserves update listeners for reloading, and options need no reload.
         """
-        coordinator: OccupancyCoordinator | None = getattr(
+        data: SpaceOccupancyData | None = getattr(
             self.config_entry, "runtime_data", None
         )
-        if coordinator is not None:
-            coordinator.apply_options(options)
+        if data is not None:
+            data.async_apply_options(options)
         return self.async_create_entry(data=options)
 
     def _spaces_without_capacity(self) -> dict[str, str]:
         """Spaces the provider gives no capacity for: id → path of names."""
         # Only a loaded entry knows its spaces.
-        coordinator: OccupancyCoordinator | None = getattr(
-            self.config_entry, "runtime_data", None
-        )
-        snapshot: Snapshot | None = None if coordinator is None else coordinator.data
+        snapshot = _last_snapshot(self.config_entry)
         if snapshot is None:
             return {}
         return {

@@ -7,37 +7,28 @@ import logging
 import os
 from typing import Final
 
-from .providers import PROVIDER_BUTLR, PROVIDER_CONCORDIA, PROVIDER_OCCUSPACE
-from .providers.base import (
-    KEY_API_KEY,
-    KEY_API_TOKEN,
-    KEY_CLIENT_ID,
-    KEY_CLIENT_SECRET,
-    KEY_PASSWORD,
-    KEY_USER_ID,
-    KEY_USERNAME,
+from homeassistant.const import (
+    CONF_API_KEY,
+    CONF_API_TOKEN,
+    CONF_CLIENT_ID,
+    CONF_CLIENT_SECRET,
+    CONF_PASSWORD,
+    CONF_USERNAME,
 )
+
+from .providers import PROVIDER_BUTLR, PROVIDER_CONCORDIA, PROVIDER_OCCUSPACE
 
 DOMAIN: Final = "space_occupancy"
 LOGGER = logging.getLogger(__package__)
 
+# Config entry data.
 CONF_PROVIDER: Final = "provider"
 CONF_AUTH_METHOD: Final = "auth_method"
 CONF_BASE_URL: Final = "base_url"
+CONF_USER_ID: Final = "user_id"
 # The account id of the entry's credentials, once they differ from its unique id
 # (a Butlr entry switched between an account and an API client).
 CONF_ACCOUNT_ID: Final = "account_id"
-
-
-def entry_unique_id(provider: str, account_id: str) -> str:
-    """Return a config entry's unique id: the account's id, scoped by provider.
-
-    Providers' ids may coincide (an Occuspace root location 1234 and a
-    Concordia user 1234): scoped, neither entry blocks the other, and the
-    device identifiers and entity unique ids built on it do not overlap.
-    """
-    return f"{provider}_{account_id}"
-
 
 # Options.
 CONF_THRESHOLD_LOW: Final = "threshold_low"
@@ -45,13 +36,14 @@ CONF_THRESHOLD_MODERATE: Final = "threshold_moderate"
 CONF_THRESHOLD_HIGH: Final = "threshold_high"
 CONF_STALE_MINUTES: Final = "stale_minutes"
 CONF_CAPACITIES: Final = "capacities"
+CONF_HISTORY_DAYS: Final = "history_days"
 
 DEFAULT_THRESHOLD_LOW: Final = 40
 DEFAULT_THRESHOLD_MODERATE: Final = 75
 DEFAULT_THRESHOLD_HIGH: Final = 100
 DEFAULT_STALE_MINUTES: Final = 90
-# The providers whose readings go stale after a limit the user sets (options).
-STALE_LIMITED: Final = frozenset({PROVIDER_CONCORDIA})
+# The longest poll interval the options accept.
+MAX_SCAN_INTERVAL: Final = timedelta(hours=1)
 
 # The credential kinds; each is one config flow step.
 AUTH_BUTLR_ACCOUNT: Final = "butlr_account"
@@ -61,10 +53,10 @@ AUTH_CONCORDIA: Final = "concordia"
 
 # Each credential kind's fields, in form order: (key, is_secret).
 CREDENTIAL_FIELDS: Final[dict[str, tuple[tuple[str, bool], ...]]] = {
-    AUTH_BUTLR_ACCOUNT: ((KEY_USERNAME, False), (KEY_PASSWORD, True)),
-    AUTH_BUTLR_API_CLIENT: ((KEY_CLIENT_ID, False), (KEY_CLIENT_SECRET, True)),
-    AUTH_OCCUSPACE: ((KEY_API_TOKEN, True),),
-    AUTH_CONCORDIA: ((KEY_USER_ID, False), (KEY_API_KEY, True)),
+    AUTH_BUTLR_ACCOUNT: ((CONF_USERNAME, False), (CONF_PASSWORD, True)),
+    AUTH_BUTLR_API_CLIENT: ((CONF_CLIENT_ID, False), (CONF_CLIENT_SECRET, True)),
+    AUTH_OCCUSPACE: ((CONF_API_TOKEN, True),),
+    AUTH_CONCORDIA: ((CONF_USER_ID, False), (CONF_API_KEY, True)),
 }
 CREDENTIAL_KEYS: Final = frozenset(
     key for fields in CREDENTIAL_FIELDS.values() for key, _ in fields
@@ -80,38 +72,23 @@ PROVIDER_OF_AUTH: Final = {
     AUTH_CONCORDIA: PROVIDER_CONCORDIA,
 }
 
+# The provider's name, as a manufacturer and in messages.
 PROVIDER_NAMES: Final = {
     PROVIDER_BUTLR: "Butlr",
     PROVIDER_OCCUSPACE: "Occuspace",
     PROVIDER_CONCORDIA: "Concordia University",
 }
 
-# Poll intervals: the default, and the floor the options accept. Concordia's
-# 300 s is 288 calls a day against a quota of 10,000.
-DEFAULT_SCAN_INTERVAL: Final = {
-    PROVIDER_BUTLR: timedelta(seconds=60),
-    PROVIDER_OCCUSPACE: timedelta(seconds=120),
-    PROVIDER_CONCORDIA: timedelta(seconds=300),
-}
-MIN_SCAN_INTERVAL: Final = {
-    PROVIDER_BUTLR: timedelta(seconds=30),
-    PROVIDER_OCCUSPACE: timedelta(seconds=60),
-    PROVIDER_CONCORDIA: timedelta(seconds=120),
-}
-
 # A space missing from the provider this long has its device removed.
 SPACE_REMOVAL_GRACE: Final = timedelta(hours=1)
 
-# Concordia answers 401 both for bad credentials and for a spent daily quota,
-# which resets at midnight in Montreal.
-QUOTA_RESET_TIMEZONE: Final = {PROVIDER_CONCORDIA: "America/Montreal"}
+# A refusal that may mean a spent daily quota: reauth waits until this long
+# after the quota's reset, and polls slow down meanwhile.
 QUOTA_RESET_GRACE: Final = timedelta(minutes=15)
 QUOTA_BACKOFF_INTERVAL: Final = timedelta(minutes=30)
 
-# History (providers that serve it: Butlr). Days imported when an entry is
-# added (an option), and the most a gap after downtime is filled from.
-HISTORY_PROVIDERS: Final = frozenset({PROVIDER_BUTLR})
-CONF_HISTORY_DAYS: Final = "history_days"
+# History (providers that serve it). Days imported when an entry is added (an
+# option), and the most a gap after downtime is filled from.
 DEFAULT_HISTORY_DAYS: Final = 30
 MAX_HISTORY_DAYS: Final = 90
 GAP_FILL_LIMIT: Final = timedelta(days=7)

@@ -9,26 +9,32 @@ from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import device_registry as dr
 
-from .const import DOMAIN, LOGGER, SPACE_REMOVAL_GRACE
+from .const import LOGGER, SPACE_REMOVAL_GRACE
+from .ids import SpaceIds
 from .providers import Snapshot, Space
 
 
 def ordered_space_ids(spaces: Mapping[str, Space]) -> list[str]:
-    """Space ids with every parent before its children (devices need that order)."""
+    """Space ids with every parent before its children (devices need that order).
+
+    Iterative, so that a tree of any depth (or a parent cycle) is walked
+    without recursion; a space in a parent cycle comes after the others.
+    """
+    children: dict[str | None, list[str]] = {}
+    for space_id, space in spaces.items():
+        parent = space.parent_id if space.parent_id in spaces else None
+        children.setdefault(parent if parent != space_id else None, []).append(space_id)
     ordered: list[str] = []
     seen: set[str] = set()
-
-    def visit(space_id: str, path: frozenset[str]) -> None:
-        if space_id in seen or space_id in path:
-            return
-        parent = spaces[space_id].parent_id
-        if parent is not None and parent in spaces:
-            visit(parent, path | {space_id})
+    pending = list(reversed(children.get(None, [])))
+    while pending:
+        space_id = pending.pop()
+        if space_id in seen:
+            continue
         seen.add(space_id)
         ordered.append(space_id)
-
-    for space_id in spaces:
-        visit(space_id, frozenset())
+        pending.extend(reversed(children.get(space_id, [])))
+    ordered.extend(space_id for space_id in spaces if space_id not in seen)
     return ordered
 
 
@@ -36,11 +42,12 @@ class SpaceDevices:
     """Keeps the device registry in step with a provider's spaces."""
 
     def __init__(
-        self, hass: HomeAssistant, entry: ConfigEntry, manufacturer: str
+        self, hass: HomeAssistant, entry: ConfigEntry, ids: SpaceIds, manufacturer: str
     ) -> None:
         """Serve one config entry's spaces."""
         self.hass = hass
         self._entry = entry
+        self._ids = ids
         self._manufacturer = manufacturer
         # Device registry id of each space whose device this run made or met.
         self._device_ids: dict[str, str] = {}
@@ -49,24 +56,8 @@ class SpaceDevices:
         self._shown: frozenset[str] = frozenset()
         self._synced_spaces: Mapping[str, Space] | None = None
 
-    def identifier(self, space_id: str) -> tuple[str, str]:
-        """Return the device registry identifier of a space."""
-        return (DOMAIN, f"{self._entry.unique_id}_{space_id}")
-
-    def space_id_of(self, device: dr.DeviceEntry) -> str | None:
-        """Return the id of the space a device stands for; None if it is none of ours."""
-        prefix = f"{self._entry.unique_id}_"
-        return next(
-            (
-                identifier.removeprefix(prefix)
-                for domain, identifier in device.identifiers
-                if domain == DOMAIN and identifier.startswith(prefix)
-            ),
-            None,
-        )
-
     @callback
-    def async_sync(self, snapshot: Snapshot) -> None:
+    def async_sync(self, snapshot: Snapshot, recovered: bool = False) -> None:
         """Keep a device per shown space: create, rename, relink; drop long-gone ones.
 
         Providers hand out a new spaces mapping only when they re-read their
@@ -95,7 +86,7 @@ class SpaceDevices:
         """
         device = registry.async_get_or_create(
             config_entry_id=self._entry.entry_id,
-            identifiers={self.identifier(space.id)},
+            identifiers={self._ids.device_identifier(space.id)},
             name=space.name,
             manufacturer=self._manufacturer,
             model=space.kind.value.capitalize(),
@@ -114,7 +105,7 @@ class SpaceDevices:
         self, registry: dr.DeviceRegistry, present: frozenset[str], now: datetime
     ) -> None:
         for device in dr.async_entries_for_config_entry(registry, self._entry.entry_id):
-            space_id = self.space_id_of(device)
+            space_id = self._ids.space_id_of(device)
             if space_id is None or space_id in present:
                 self._missing_since.pop(space_id or "", None)
                 continue

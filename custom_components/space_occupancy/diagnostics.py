@@ -10,7 +10,7 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers.device_registry import DeviceEntry
 
 from .const import CONF_ACCOUNT_ID, CREDENTIAL_KEYS
-from .coordinator import SpaceOccupancyConfigEntry
+from .data import SpaceOccupancyConfigEntry
 from .providers import Snapshot
 
 # Every credential (user names and ids identify a person or a customer too),
@@ -29,18 +29,17 @@ async def async_get_config_entry_diagnostics(
     hass: HomeAssistant, entry: SpaceOccupancyConfigEntry
 ) -> dict[str, Any]:
     """Return the entry, its options, the provider's state and the last snapshot."""
-    coordinator = entry.runtime_data
+    data = entry.runtime_data
+    coordinator = data.coordinator
     snapshot: Snapshot | None = coordinator.data
     return {
         "entry": async_redact_data(entry.as_dict(), TO_REDACT),
-        "provider": async_redact_data(coordinator.provider.diagnostics(), TO_REDACT),
+        "provider": async_redact_data(data.client.diagnostics(), TO_REDACT),
         "last_update_success": coordinator.last_update_success,
-        "quota_backoff": coordinator.quota_backoff,
+        "quota_backoff": coordinator.problems.quota_backoff,
         # Providers that serve history (Butlr), where the recorder runs.
-        "history": None
-        if coordinator.history is None
-        else coordinator.history.diagnostics(),
-        "usual_known_for": len(coordinator.usual),
+        "history": None if data.history is None else data.history.diagnostics(),
+        "usual_known_for": len(coordinator.states.usual),
         # None until the first good poll (a quota spent since setup).
         "snapshot": None
         if snapshot is None
@@ -58,9 +57,9 @@ async def async_get_device_diagnostics(
     hass: HomeAssistant, entry: SpaceOccupancyConfigEntry, device: DeviceEntry
 ) -> dict[str, Any]:
     """One space: its definition, reading and what the entities show."""
-    coordinator = entry.runtime_data
-    space_id = coordinator.devices.space_id_of(device)
-    state = None if space_id is None else coordinator.space_state(space_id)
+    data = entry.runtime_data
+    space_id = data.ids.space_id_of(device)
+    state = None if space_id is None else data.coordinator.space_state(space_id)
     return {
         "space_id": space_id,
         "state": asdict(state) if state is not None else None,

@@ -29,7 +29,7 @@ import asyncio
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from homeassistant.components.recorder.db_schema import StatisticsRuns
 from homeassistant.components.recorder.models import StatisticData, process_timestamp
@@ -37,6 +37,7 @@ from homeassistant.components.recorder.statistics import (
     async_import_statistics,
     statistics_during_period,
 )
+from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import ATTR_UNIT_OF_MEASUREMENT
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.recorder import get_instance, session_scope
@@ -52,12 +53,9 @@ from .const import (
     HISTORY_RETRY_AFTER,
     LOGGER,
 )
-from .providers import HistoryProvider, ProviderError
+from .providers import HistoryProvider, ProviderError, Snapshot
+from .providers.timeutil import HOUR, hour_floor
 
-if TYPE_CHECKING:
-    from .coordinator import OccupancyCoordinator
-
-HOUR = timedelta(hours=1)
 # A chunk of history is what one request may cover (Butlr: 48 hourly windows).
 CHUNK = timedelta(hours=48)
 # The recorder compiles statistics in 5-minute runs.
@@ -68,11 +66,6 @@ STORE_VERSION = 1
 LAST_GOOD_SAVE_INTERVAL = timedelta(minutes=5)
 
 type Range = tuple[datetime, datetime]
-
-
-def hour_floor(moment: datetime) -> datetime:
-    """Return the start of the UTC hour a moment falls in."""
-    return dt_util.as_utc(moment).replace(minute=0, second=0, microsecond=0)
 
 
 def add_range(ranges: list[Range], new: Range) -> list[Range]:
@@ -116,16 +109,25 @@ class HistoryImporter:
     def __init__(
         self,
         hass: HomeAssistant,
-        coordinator: OccupancyCoordinator,
+        entry: ConfigEntry[Any],
         provider: HistoryProvider,
+        *,
         days: int,
+        statistic_ids: Callable[[], dict[str, str]],
+        on_imported: Callable[[], None] | None = None,
     ) -> None:
-        """Prepare the importer; nothing runs before async_start."""
+        """Prepare the importer; nothing runs before async_start.
+
+        ``statistic_ids`` returns the statistic id (the occupancy sensor's
+        entity id) of each space to import, by space id; ``on_imported`` is
+        called after each chunk that imported hours.
+        """
         self.hass = hass
-        self.coordinator = coordinator
+        self._entry = entry
         self.provider = provider
         self.days = days
-        self._store = _store(hass, coordinator.config_entry.entry_id)
+        self._statistic_ids = statistic_ids
+        self._store = _store(hass, entry.entry_id)
         self.pending: list[Range] = []
         self.covered_from: datetime | None = None
         self.last_good: datetime | None = None
@@ -135,9 +137,7 @@ class HistoryImporter:
         self._retry_at: datetime | None = None
         self._next_request_at = 0.0
         self._saved_last_good: datetime | None = None
-        # Called after each chunk that imported hours: the usual occupancy
-        # need not wait for the next hour (or the whole import) to see them.
-        self.on_imported: Callable[[], None] | None = None
+        self._on_imported = on_imported
         # Diagnostics.
         self.hours_imported = 0
         self.failures = 0
@@ -168,8 +168,9 @@ class HistoryImporter:
         self._schedule()
 
     @callback
-    def async_poll_succeeded(self, now: datetime, after_failure: bool) -> None:
+    def async_poll_succeeded(self, snapshot: Snapshot, after_failure: bool) -> None:
         """Note a good poll; after failed ones, queue the hours they missed."""
+        now = snapshot.fetched_at
         if after_failure and self.last_good is not None:
             self._queue_gap(now)
         self.last_good = now
@@ -240,7 +241,7 @@ class HistoryImporter:
             or (self._retry_at is not None and dt_util.utcnow() < self._retry_at)
         ):
             return
-        self._task = self.coordinator.config_entry.async_create_background_task(
+        self._task = self._entry.async_create_background_task(
             self.hass, self._async_run(), f"{DOMAIN} history import"
         )
 
@@ -271,8 +272,8 @@ class HistoryImporter:
                 self._retry_at = None
                 self.pending = remove_range(self.pending, chunk)
                 self._save()
-            if self.hours_imported > hours_before and self.on_imported:
-                self.on_imported()
+            if self.hours_imported > hours_before and self._on_imported:
+                self._on_imported()
 
     def _next_chunk(self, compiled_until: datetime) -> Range | None:
         """Return the newest chunk of pending hours that the recorder has compiled."""
@@ -288,7 +289,7 @@ class HistoryImporter:
         A chunk whose every hour has a statistic for every space costs no
         request: importing twice asks the provider nothing the second time.
         """
-        statistic_ids = self.coordinator.occupancy_statistic_ids()
+        statistic_ids = self._statistic_ids()
         if not statistic_ids:
             return
         for statistic_id in statistic_ids.values():

@@ -18,9 +18,10 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.typing import StateType
 from homeassistant.util import dt as dt_util
 
-from .coordinator import SpaceOccupancyConfigEntry
+from .data import SpaceOccupancyConfigEntry
 from .entity import SpaceEntity, async_add_space_entities
 from .providers import Snapshot, SpaceKind
+from .providers.timeutil import local_midnight
 from .state import ACTIVITY_GRADED, ACTIVITY_UNGRADED, VERSUS_USUAL, SpaceState
 
 # The kinds of space whose readings carry the provider's observation time.
@@ -171,11 +172,6 @@ class SpaceSensor(SpaceEntity, SensorEntity):
         )
 
     @property
-    def shown_value(self) -> object:
-        """The value, the day it counts (daily counters), the states (activity)."""
-        return (self.native_value, self.last_reset, self.options)
-
-    @property
     def last_reset(self) -> datetime | None:
         """Local midnight of the day a daily counter counts, in its site's time zone.
 
@@ -189,8 +185,9 @@ class SpaceSensor(SpaceEntity, SensorEntity):
         if state is None or snapshot is None:
             return None
         zone = dt_util.get_time_zone(state.space.timezone or self.hass.config.time_zone)
-        local = snapshot.fetched_at.astimezone(zone or dt_util.get_default_time_zone())
-        return local.replace(hour=0, minute=0, second=0, microsecond=0, fold=0)
+        return local_midnight(
+            snapshot.fetched_at, zone or dt_util.get_default_time_zone()
+        )
 
     @property
     def native_value(self) -> StateType | datetime:

@@ -21,14 +21,16 @@ from .const import (
     ATTR_CONFIG_ENTRY_ID,
     ATTR_END,
     ATTR_START,
+    CONF_PROVIDER,
     DOMAIN,
     MAX_HISTORY_DAYS,
     PROVIDER_NAMES,
     SERVICE_IMPORT_HISTORY,
 )
-from .coordinator import SpaceOccupancyConfigEntry
-from .history import HistoryImporter, hour_floor
+from .data import SpaceOccupancyConfigEntry
+from .history import HistoryImporter
 from .providers import ProviderError
+from .providers.timeutil import hour_floor
 
 IMPORT_HISTORY_SCHEMA = vol.Schema(
     {
@@ -90,7 +92,7 @@ def _importer(hass: HomeAssistant, entry_id: str) -> HistoryImporter:
             translation_domain=DOMAIN,
             translation_key="history_not_supported",
             translation_placeholders={
-                "provider": PROVIDER_NAMES[entry.runtime_data.provider_key]
+                "provider": PROVIDER_NAMES[entry.data[CONF_PROVIDER]]
             },
         )
     return importer

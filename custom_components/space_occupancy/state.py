@@ -204,3 +204,73 @@ def _activity(
     if percentage < thresholds.high:
         return ACTIVITY_HIGH
     return ACTIVITY_FULL
+
+
+class SpaceStates:
+    """The state of every space of the current snapshot, made on first use.
+
+    All entities of a space ask for the same state when they are written: it
+    is combined once per snapshot, settings or usual occupancy, not per entity.
+    """
+
+    def __init__(self, thresholds: Thresholds, capacities: Mapping[str, int]) -> None:
+        """Start without a snapshot (no good poll yet) and without a usual."""
+        self.snapshot: Snapshot | None = None
+        self.usual: dict[str, float] = {}
+        self._thresholds = thresholds
+        self._capacities = capacities
+        self._cache: dict[str, SpaceState | None] = {}
+
+    @property
+    def capacities(self) -> Mapping[str, int]:
+        """The capacities the user set, by space id."""
+        return self._capacities
+
+    def set_snapshot(self, snapshot: Snapshot | None) -> None:
+        """Take a new snapshot: the states follow it."""
+        if snapshot is not self.snapshot:
+            self.snapshot = snapshot
+            self._cache = {}
+
+    def set_settings(
+        self, thresholds: Thresholds, capacities: Mapping[str, int]
+    ) -> None:
+        """Take new thresholds and user capacities: every state may change."""
+        self._thresholds = thresholds
+        self._capacities = capacities
+        self._cache = {}
+
+    def set_usual(self, usual: dict[str, float]) -> frozenset[str]:
+        """Take the hour's usual occupancy; return the spaces whose usual changed."""
+        changed = frozenset(
+            space_id
+            for space_id in self.usual.keys() | usual.keys()
+            if self.usual.get(space_id) != usual.get(space_id)
+        )
+        self.usual = usual
+        for space_id in changed:
+            self._cache.pop(space_id, None)
+        return changed
+
+    def get(self, space_id: str) -> SpaceState | None:
+        """Return the state of a space, None when the snapshot has no reading of it."""
+        try:
+            return self._cache[space_id]
+        except KeyError:
+            pass
+        snapshot = self.snapshot
+        space = None if snapshot is None else snapshot.spaces.get(space_id)
+        reading = None if snapshot is None else snapshot.readings.get(space_id)
+        state = (
+            None
+            if space is None or reading is None
+            else space_state(
+                space,
+                reading,
+                self._capacities.get(space_id),
+                self._thresholds,
+                self.usual.get(space_id),
+            )
+        )
+        self._cache[space_id] = state
+        return state

@@ -15,20 +15,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import Any
 
 from homeassistant.components.recorder.statistics import statistics_during_period
+from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.event import async_track_time_change
 from homeassistant.helpers.recorder import get_instance
 from homeassistant.util import dt as dt_util
 
 from .const import DOMAIN, USUAL_MIN_WEEKS, USUAL_WEEKS
-
-if TYPE_CHECKING:
-    from .coordinator import OccupancyCoordinator
-
-HOUR = timedelta(hours=1)
+from .providers.timeutil import HOUR
 
 
 def same_hour_in_past_weeks(now: datetime, weeks: int) -> list[datetime]:
@@ -75,12 +72,22 @@ def read_usual(
 class UsualOccupancy:
     """Keeps an entry's usual occupancy per space, refreshed every hour."""
 
-    def __init__(self, hass: HomeAssistant, coordinator: OccupancyCoordinator) -> None:
-        """Prepare; nothing runs before async_start."""
+    def __init__(
+        self,
+        hass: HomeAssistant,
+        entry: ConfigEntry[Any],
+        statistic_ids: Callable[[], dict[str, str]],
+        on_usual: Callable[[dict[str, float]], None],
+    ) -> None:
+        """Prepare; nothing runs before async_start.
+
+        ``statistic_ids`` returns the occupancy statistic id of each space;
+        ``on_usual`` takes the usual occupancy of each space that has one.
+        """
         self.hass = hass
-        self.coordinator = coordinator
-        self.refreshed_at: datetime | None = None
-        self.refresh_count = 0
+        self._entry = entry
+        self._statistic_ids = statistic_ids
+        self._on_usual = on_usual
 
     @callback
     def async_start(self) -> Callable[[], None]:
@@ -96,7 +103,7 @@ class UsualOccupancy:
     @callback
     def async_refresh_in_background(self) -> None:
         """Refresh in a task of the entry's, which nothing waits for."""
-        self.coordinator.config_entry.async_create_background_task(
+        self._entry.async_create_background_task(
             self.hass, self.async_refresh(), f"{DOMAIN} usual occupancy"
         )
 
@@ -109,14 +116,14 @@ class UsualOccupancy:
             await get_instance(self.hass).async_block_till_done()
             await self.async_refresh()
 
-        self.coordinator.config_entry.async_create_background_task(
+        self._entry.async_create_background_task(
             self.hass, refresh(), f"{DOMAIN} usual occupancy after import"
         )
 
     async def async_refresh(self) -> None:
         """Read the statistics (in the recorder's executor) and tell the entities."""
         now = dt_util.utcnow()
-        statistic_ids = self.coordinator.occupancy_statistic_ids()
+        statistic_ids = self._statistic_ids()
         usual = (
             await get_instance(self.hass).async_add_executor_job(
                 read_usual,
@@ -127,6 +134,4 @@ class UsualOccupancy:
             if statistic_ids
             else {}
         )
-        self.refreshed_at = now
-        self.refresh_count += 1
-        self.coordinator.async_set_usual(usual)
+        self._on_usual(usual)

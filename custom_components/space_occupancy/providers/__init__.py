@@ -1,11 +1,26 @@
-"""API clients for occupancy providers. No Home Assistant imports here."""
+"""API clients for occupancy providers. No Home Assistant imports here.
+
+Each client is built from a ``ClientContext`` (the host's session, clock and
+time zone), typed credentials and a base URL, and says what it can do in its
+``capabilities``.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import Any
+from typing import cast
 
-from .base import ClientContext, HistoryProvider, Provider
+from . import butlr, concordia, occuspace
+from .base import (
+    ButlrApiClient,
+    ButlrLogin,
+    Capabilities,
+    ClientContext,
+    ConcordiaApplication,
+    Credentials,
+    HistoryProvider,
+    OccuspaceToken,
+    Provider,
+)
 from .butlr import ButlrClient
 from .concordia import ConcordiaClient
 from .exceptions import (
@@ -23,42 +38,65 @@ PROVIDER_BUTLR = "butlr"
 PROVIDER_OCCUSPACE = "occuspace"
 PROVIDER_CONCORDIA = "concordia"
 
-DEFAULT_BASE_URLS: dict[str, str] = {
-    PROVIDER_BUTLR: "https://api.butlr.io",
-    PROVIDER_OCCUSPACE: "https://api.occuspace.io/v1",
-    PROVIDER_CONCORDIA: "https://opendata.concordia.ca/API/v1",
+# Each provider's client class: what a provider key stands for.
+CLIENTS: dict[str, type[ButlrClient | OccuspaceClient | ConcordiaClient]] = {
+    PROVIDER_BUTLR: ButlrClient,
+    PROVIDER_OCCUSPACE: OccuspaceClient,
+    PROVIDER_CONCORDIA: ConcordiaClient,
 }
 
-PROVIDER_FACTORIES: dict[
-    str, Callable[[ClientContext, Mapping[str, Any]], Provider]
-] = {
-    PROVIDER_BUTLR: ButlrClient.from_config,
-    PROVIDER_CONCORDIA: ConcordiaClient.from_config,
-    PROVIDER_OCCUSPACE: OccuspaceClient.from_config,
+DEFAULT_BASE_URLS: dict[str, str] = {
+    PROVIDER_BUTLR: butlr.DEFAULT_BASE_URL,
+    PROVIDER_OCCUSPACE: occuspace.DEFAULT_BASE_URL,
+    PROVIDER_CONCORDIA: concordia.DEFAULT_BASE_URL,
 }
+
+
+def capabilities_of(provider: str) -> Capabilities:
+    """Return what a provider's client can do, before any client is built."""
+    return CLIENTS[provider].capabilities
 
 
 def create_provider(
-    provider: str, context: ClientContext, config: Mapping[str, Any]
+    provider: str, context: ClientContext, credentials: Credentials, base_url: str
 ) -> Provider:
-    """Build the client for a provider key from a config entry's data."""
-    return PROVIDER_FACTORIES[provider](context, config)
+    """Build the client of a provider key from typed credentials."""
+    if provider == PROVIDER_BUTLR and isinstance(
+        credentials, ButlrLogin | ButlrApiClient
+    ):
+        return ButlrClient(context, credentials, base_url)
+    if provider == PROVIDER_OCCUSPACE and isinstance(credentials, OccuspaceToken):
+        return OccuspaceClient(context, credentials, base_url)
+    if provider == PROVIDER_CONCORDIA and isinstance(credentials, ConcordiaApplication):
+        return ConcordiaClient(context, credentials, base_url)
+    raise ValueError(f"No {provider} client takes {type(credentials).__name__}")
+
+
+def serves_history(provider: Provider) -> HistoryProvider | None:
+    """Return the client as a history provider when it says it serves history."""
+    return cast("HistoryProvider", provider) if provider.capabilities.history else None
 
 
 __all__ = [
+    "CLIENTS",
     "DEFAULT_BASE_URLS",
     "PROVIDER_BUTLR",
     "PROVIDER_CONCORDIA",
-    "PROVIDER_FACTORIES",
     "PROVIDER_OCCUSPACE",
     "Account",
+    "ButlrApiClient",
     "ButlrClient",
+    "ButlrLogin",
+    "Capabilities",
     "ClientContext",
+    "ConcordiaApplication",
     "ConcordiaClient",
+    "Credentials",
     "History",
     "HistoryProvider",
     "HourStat",
     "OccuspaceClient",
+    "OccuspaceToken",
     "Provider",
     "ProviderAuthError",
     "ProviderConnectionError",
@@ -70,5 +108,6 @@ __all__ = [
     "Snapshot",
     "Space",
     "SpaceKind",
+    "capabilities_of",
     "create_provider",
 ]

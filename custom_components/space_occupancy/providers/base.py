@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+import logging
 import math
 from typing import Any, Protocol, runtime_checkable
 
@@ -13,16 +14,6 @@ import aiohttp
 from .exceptions import ProviderResponseError
 from .http import utcnow
 from .models import Account, History, Snapshot
-
-# Keys of the configuration a client is built from (a config entry's data).
-KEY_BASE_URL = "base_url"
-KEY_USERNAME = "username"
-KEY_PASSWORD = "password"  # noqa: S105 - a key name, not a secret
-KEY_CLIENT_ID = "client_id"
-KEY_CLIENT_SECRET = "client_secret"  # noqa: S105 - a key name
-KEY_API_TOKEN = "api_token"  # noqa: S105 - a key name
-KEY_USER_ID = "user_id"
-KEY_API_KEY = "api_key"
 
 # Counts above this are not people: a sensor or parser went wrong.
 MAX_PEOPLE = 1_000_000
@@ -39,8 +30,63 @@ class ClientContext:
     clock: Callable[[], datetime] = utcnow
 
 
+@dataclass(frozen=True, slots=True)
+class Capabilities:
+    """What a client can do and how it should be polled: the host asks, never guesses.
+
+    ``quota_reset_timezone``: the provider refuses credentials (HTTP 401) once
+    a daily quota is spent, exactly as for wrong ones, and the quota resets at
+    local midnight there. ``stale_by_change``: the provider's own times cannot
+    be trusted, so a reading is stale once it has not changed (``changed_at``)
+    for longer than a limit the host sets.
+    """
+
+    poll_interval: timedelta
+    min_poll_interval: timedelta
+    history: bool = False
+    quota_reset_timezone: str | None = None
+    stale_by_change: bool = False
+
+
+# Credentials, one class per kind. repr is off: they are never printed.
+@dataclass(frozen=True, slots=True, repr=False)
+class ButlrLogin:
+    """A Butlr account: the web app's email address and password."""
+
+    username: str
+    password: str
+
+
+@dataclass(frozen=True, slots=True, repr=False)
+class ButlrApiClient:
+    """A Butlr API client: id and secret from Account Settings, API Tokens."""
+
+    client_id: str
+    client_secret: str
+
+
+@dataclass(frozen=True, slots=True, repr=False)
+class OccuspaceToken:
+    """An Occuspace API token, issued by the Occuspace team."""
+
+    api_token: str
+
+
+@dataclass(frozen=True, slots=True, repr=False)
+class ConcordiaApplication:
+    """A Concordia open data application: its numeric user id and API key."""
+
+    user_id: str
+    api_key: str
+
+
+type Credentials = ButlrLogin | ButlrApiClient | OccuspaceToken | ConcordiaApplication
+
+
 class Provider(Protocol):
     """An occupancy provider's API client."""
+
+    capabilities: Capabilities
 
     @property
     def request_count(self) -> int:
@@ -69,6 +115,34 @@ class HistoryProvider(Provider, Protocol):
         pace: Callable[[], Awaitable[None]],
     ) -> History:
         """Hourly occupancy from start to stop (whole hours, at most 48)."""
+
+
+class DuplicateLog:
+    """Logs each id a provider listed twice once per place, at debug level.
+
+    Providers repeat ids now and then (a room, a sensor, a library key): the
+    first listing is kept and the poll goes on; the log says so once, not on
+    every poll.
+    """
+
+    def __init__(self, logger: logging.Logger, provider: str) -> None:
+        """Log for one client of one provider."""
+        self._logger = logger
+        self._provider = provider
+        self._logged: set[tuple[str, str]] = set()
+
+    def note(self, where: str, ids: Iterable[str]) -> None:
+        """Log the ids listed twice in ``where`` that were not logged there before."""
+        new = sorted({id_ for id_ in ids if (where, id_) not in self._logged})
+        if not new:
+            return
+        self._logged.update((where, id_) for id_ in new)
+        self._logger.debug(
+            "%s listed these more than once in %s (the first is kept): %s",
+            self._provider,
+            where,
+            ", ".join(new),
+        )
 
 
 def whole_people(value: Any) -> int | None:

@@ -13,25 +13,21 @@ the people and the capacity of the same children; a duplicated id is skipped.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 import logging
-from typing import Any, Self, TypeVar
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
 
 from .base import (
-    KEY_BASE_URL,
-    KEY_CLIENT_ID,
-    KEY_CLIENT_SECRET,
-    KEY_PASSWORD,
-    KEY_USERNAME,
+    ButlrApiClient,
+    ButlrLogin,
+    Capabilities,
     ClientContext,
+    DuplicateLog,
     expect_dict,
-    expect_id,
-    expect_list,
-    optional_str,
     whole_people,
 )
 from .butlr_history import (
@@ -47,15 +43,24 @@ from .butlr_history import (
     room_history,
     room_series,
 )
+from .butlr_report import REPORTING_PATH, report_data
+from .butlr_topology import (
+    TOPOLOGY_QUERY,
+    Room,
+    Topology,
+    load_timezones,
+    parse_topology,
+    zone,
+)
 from .exceptions import ProviderAuthError, ProviderNoSpacesError, ProviderResponseError
 from .http import HttpClient, ProviderStatusError
-from .models import Account, History, Reading, Snapshot, Space, SpaceKind, percentage_of
+from .models import Account, History, Reading, Snapshot, SpaceKind, percentage_of
+from .timeutil import local_midnight, utc_iso
 
 DEFAULT_BASE_URL = "https://api.butlr.io"
 LOGIN_PATH = "/api/v2/login"
 CLIENT_LOGIN_PATH = "/api/v2/clients/login"
 GRAPHQL_PATH = "/api/v3/graphql"
-REPORTING_PATH = "/api/v3/reporting"
 CLIENT_AUDIENCE = "https://butlrauth/"
 
 # Sites, rooms and sensors change rarely: re-read the topology hourly.
@@ -67,42 +72,12 @@ TOKEN_RENEW_MARGIN = timedelta(seconds=60)
 # Used only when a login answer carries no usable expires_in.
 FALLBACK_TOKEN_LIFETIME = timedelta(minutes=5)
 
-MODE_PRESENCE = "presence"
-MODE_TRAFFIC = "traffic"
-
-TOPOLOGY_QUERY = """query { sites { data { id name timezone
-  buildings { id name capacity { max mid }
-    floors { id name timezone capacity { max mid }
-      rooms { id name floor_id capacity { max mid }
-        sensors { mac_address mode is_online } } } } } } }"""
-
 _T = TypeVar("_T")
 
 _LOGGER = logging.getLogger(__name__)
 
 # Entries and exits of a traffic room: None where the report holds no number.
 TrafficCounts = tuple[int | None, int | None]
-
-
-@dataclass(frozen=True, slots=True)
-class _Room:
-    """What polling needs to know about one room."""
-
-    id: str
-    timezone: str | None  # None: the site names none, the host's applies
-    presence_online: bool | None  # None: the room has no presence sensor
-    traffic_online: bool | None  # None: the room has no traffic sensor
-    presence_sensors: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class _Topology:
-    spaces: dict[str, Space]
-    rooms: tuple[_Room, ...]
-    children: dict[str, tuple[str, ...]]
-    fetched_at: datetime
-    # Ids listed more than once ("room room_1", "sensor 00-01"): skipped.
-    duplicates: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,175 +89,13 @@ class _TrafficDay:
     exits: int
 
 
-def _capacity(node: Mapping[str, Any]) -> int | None:
-    """Butlr's capacity.max, where 0 (unset) means unknown."""
-    capacity = node.get("capacity")
-    if not isinstance(capacity, dict):
-        return None
-    value = whole_people(capacity.get("max"))
-    return value if value else None
+@lru_cache(maxsize=64)
+def _midnight(now: datetime, timezone: str) -> datetime:
+    """Start of the local day in a named timezone, as a UTC instant.
 
-
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def local_midnight(now: datetime, timezone: str) -> datetime:
-    """Start of the current local day in a timezone, as an aware UTC instant."""
-    zone = _zone(timezone) or ZoneInfo(timezone)
-    today = now.astimezone(zone).date()
-    # zoneinfo resolves the wall time with the offset in force on that date, so
-    # this is right on both sides of a DST change (and where midnight is skipped,
-    # it lands on the first instant of the day).
-    return datetime.combine(today, time(0), tzinfo=zone).astimezone(UTC)
-
-
-@lru_cache(maxsize=256)
-def _zone(name: str) -> ZoneInfo | None:
-    """Return a timezone, None if there is no such zone.
-
-    Loading a zone reads its file: the client loads the zones a topology names
-    off the event loop first (``_load_timezones``); this cache then keeps them.
+    Cached: every traffic room of a poll asks for the same few.
     """
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError, OSError):
-        # OSError: a directory of the zone database, or a name too long for a file.
-        return None
-
-
-def _load_timezones(payload: Any, default_timezone: str) -> None:
-    """Load every timezone a topology answer names (in an executor: file I/O)."""
-    _zone(default_timezone)
-    pending = [payload]
-    while pending:
-        node = pending.pop()
-        if isinstance(node, dict):
-            if isinstance(name := node.get("timezone"), str) and name:
-                _zone(name)
-            pending.extend(node.values())
-        elif isinstance(node, list):
-            pending.extend(node)
-
-
-def _valid_timezone(name: str | None) -> str | None:
-    if not name:
-        return None
-    return name if _zone(name) is not None else None
-
-
-# The topology's levels, outermost first, with the key that holds each one's children.
-_LEVELS: tuple[tuple[SpaceKind, str | None], ...] = (
-    (SpaceKind.SITE, "buildings"),
-    (SpaceKind.BUILDING, "floors"),
-    (SpaceKind.FLOOR, "rooms"),
-    (SpaceKind.ROOM, None),
-)
-
-
-def _sensor_modes(
-    room: Mapping[str, Any], seen: set[str], duplicates: list[str]
-) -> tuple[dict[str, bool], int]:
-    """Return a room's sensor modes (each online or not) and its presence sensors.
-
-    A sensor (MAC address) already listed, in this room or another, is skipped.
-    """
-    online: dict[str, bool] = {}
-    presence_sensors = 0
-    for raw_sensor in expect_list(room.get("sensors") or [], "sensors"):
-        sensor = expect_dict(raw_sensor, "sensor")
-        mac_address = sensor.get("mac_address")
-        if isinstance(mac_address, str) and mac_address:
-            if mac_address in seen:
-                duplicates.append(f"sensor {mac_address}")
-                continue
-            seen.add(mac_address)
-        mode = sensor.get("mode")
-        presence_sensors += mode == MODE_PRESENCE
-        if mode in (MODE_PRESENCE, MODE_TRAFFIC):
-            # A sensor that does not say is taken as online.
-            online[mode] = online.get(mode, False) or (
-                sensor.get("is_online") is not False
-            )
-    return online, presence_sensors
-
-
-def parse_topology(payload: Any, fetched_at: datetime) -> _Topology:
-    """Turn the GraphQL topology answer into spaces and pollable rooms."""
-    sites = expect_list(
-        expect_dict(
-            expect_dict(expect_dict(payload, "GraphQL answer").get("data"), "data").get(
-                "sites"
-            ),
-            "sites",
-        ).get("data"),
-        "sites.data",
-    )
-    spaces: dict[str, Space] = {}
-    rooms: list[_Room] = []
-    children: dict[str, list[str]] = {}
-    sensors_seen: set[str] = set()
-    duplicates: list[str] = []
-
-    def visit(
-        raw_nodes: Any, depth: int, parent_id: str | None, timezone: str | None
-    ) -> None:
-        kind, children_key = _LEVELS[depth]
-        for raw in expect_list(raw_nodes, f"{kind}s"):
-            node = expect_dict(raw, kind)
-            node_id = expect_id(node.get("id"), kind)
-            if node_id in spaces:
-                # Listed twice: the first listing stands, this one and what it
-                # holds are skipped.
-                duplicates.append(f"{kind} {node_id}")
-                continue
-            # Sites and floors name a timezone; a site's wins over its floors'.
-            zone = timezone or _valid_timezone(optional_str(node.get("timezone")))
-            modes, presence_sensors = (
-                _sensor_modes(node, sensors_seen, duplicates)
-                if kind is SpaceKind.ROOM
-                else ({}, 0)
-            )
-            spaces[node_id] = Space(
-                id=node_id,
-                name=optional_str(node.get("name")) or node_id,
-                kind=kind,
-                parent_id=parent_id,
-                capacity=_capacity(node),
-                timezone=zone,
-                counts_traffic=MODE_TRAFFIC in modes,
-            )
-            if parent_id is not None:
-                children.setdefault(parent_id, []).append(node_id)
-            if modes:
-                rooms.append(
-                    _Room(
-                        id=node_id,
-                        timezone=zone,
-                        presence_online=modes.get(MODE_PRESENCE),
-                        traffic_online=modes.get(MODE_TRAFFIC),
-                        presence_sensors=presence_sensors,
-                    )
-                )
-            if children_key is not None:
-                visit(node.get(children_key) or [], depth + 1, node_id, zone)
-
-    visit(sites, 0, None, None)
-    return _Topology(
-        spaces=spaces,
-        rooms=tuple(rooms),
-        children={parent: tuple(ids) for parent, ids in children.items()},
-        fetched_at=fetched_at,
-        duplicates=tuple(duplicates),
-    )
-
-
-def _report_data(payload: Any) -> dict[str, Any]:
-    """Return the ``data`` object of a report; no data at all means no rows."""
-    data = expect_dict(payload, "reporting answer").get("data")
-    if data is None or data == []:
-        return {}
-    return expect_dict(data, "reporting data")
+    return local_midnight(now, zone(timezone) or ZoneInfo(timezone)).astimezone(UTC)
 
 
 def _field_sum(fields: Mapping[str, Any], name: str) -> int | None:
@@ -304,16 +117,16 @@ def occupancy_by_traffic(payload: Any) -> dict[str, TrafficCounts]:
             if isinstance(fields, dict)
             else (None, None)
         )
-        for room_id, fields in _report_data(payload).items()
+        for room_id, fields in report_data(payload).items()
     }
 
 
-def _presence_by_room(payload: Any) -> tuple[dict[str, int | None], list[str]]:
+def presence_by_room(payload: Any) -> tuple[dict[str, int | None], list[str]]:
     """People per room, and the sensors listed again under a later room (skipped)."""
     occupancy: dict[str, int | None] = {}
     seen: set[str] = set()
     duplicates: list[str] = []
-    for room_id, sensors in _report_data(payload).items():
+    for room_id, sensors in report_data(payload).items():
         values: list[int | None] = []
         for mac_address, metrics in (
             sensors.items() if isinstance(sensors, dict) else ()
@@ -329,11 +142,6 @@ def _presence_by_room(payload: Any) -> tuple[dict[str, int | None], list[str]]:
     return occupancy, duplicates
 
 
-def occupancy_by_presence(payload: Any) -> dict[str, int | None]:
-    """People per room: the sum of each presence sensor's last value."""
-    return _presence_by_room(payload)[0]
-
-
 def traffic_reading(entries_exits: TrafficCounts | None, online: bool) -> Reading:
     """Return a traffic room's reading; a room absent from the report saw nobody."""
     entries, exits = entries_exits if entries_exits is not None else (0, 0)
@@ -347,50 +155,43 @@ def traffic_reading(entries_exits: TrafficCounts | None, online: bool) -> Readin
 class ButlrClient:
     """Async client for Butlr's login, GraphQL topology and reporting APIs."""
 
+    # No published rate limit. Reports aggregate the last minute: polling
+    # faster than every 30 s shows nothing new.
+    capabilities = Capabilities(
+        poll_interval=timedelta(seconds=60),
+        min_poll_interval=timedelta(seconds=30),
+        history=True,
+    )
+
     def __init__(
         self,
         context: ClientContext,
-        *,
-        username: str | None = None,
-        password: str | None = None,
-        client_id: str | None = None,
-        client_secret: str | None = None,
+        credentials: ButlrLogin | ButlrApiClient,
         base_url: str = DEFAULT_BASE_URL,
     ) -> None:
-        """Use an account login or API client credentials, whichever is given."""
-        if not ((username and password) or (client_id and client_secret)):
+        """Use an account login or API client credentials."""
+        if isinstance(credentials, ButlrLogin):
+            complete = bool(credentials.username and credentials.password)
+        else:
+            complete = bool(credentials.client_id and credentials.client_secret)
+        if not complete:
             raise ValueError(
                 "Butlr needs a username and password or a client id and secret"
             )
         self._http = HttpClient(context.session, base_url, clock=context.clock)
         self._clock = context.clock
         self._default_timezone = context.default_timezone
-        self._username = username
-        self._password = password
-        self._client_id = client_id
-        self._client_secret = client_secret
+        self._credentials = credentials
         self._token: str | None = None
         self._token_renew_at: datetime | None = None
         # The reports of a poll run side by side: one of them logs in for all.
         self._token_lock = asyncio.Lock()
-        self._topology: _Topology | None = None
+        self._topology: Topology | None = None
         # Per traffic room, its last consistent counts of the current local day.
         self._traffic_days: dict[str, _TrafficDay] = {}
-        self._duplicates_logged: set[str] = set()
+        self._duplicates = DuplicateLog(_LOGGER, "Butlr")
         self.login_count = 0
         self.history_request_count = 0
-
-    @classmethod
-    def from_config(cls, context: ClientContext, config: Mapping[str, Any]) -> Self:
-        """Build a client from a config entry's data."""
-        return cls(
-            context,
-            username=config.get(KEY_USERNAME),
-            password=config.get(KEY_PASSWORD),
-            client_id=config.get(KEY_CLIENT_ID),
-            client_secret=config.get(KEY_CLIENT_SECRET),
-            base_url=config.get(KEY_BASE_URL) or DEFAULT_BASE_URL,
-        )
 
     @property
     def request_count(self) -> int:
@@ -400,7 +201,9 @@ class ButlrClient:
     @property
     def account_id(self) -> str:
         """The config entry's unique id: lower-case username, or the client id."""
-        return self._username.lower() if self._username else str(self._client_id)
+        if isinstance(self._credentials, ButlrLogin):
+            return self._credentials.username.lower()
+        return str(self._credentials.client_id)
 
     async def async_validate(self) -> Account:
         """Log in and read the topology: proves the credentials and the access."""
@@ -441,7 +244,7 @@ class ButlrClient:
         async def traffic_report(timezone: str, room_ids: list[str]) -> None:
             traffic.update(await self._traffic(now, timezone, room_ids, len(by_zone)))
 
-        reports = [traffic_report(zone, ids) for zone, ids in by_zone.items()]
+        reports = [traffic_report(tz, ids) for tz, ids in by_zone.items()]
         if any(room.presence_online is not None for room in topology.rooms):
             reports.insert(0, presence_report())
         # Every report is awaited to its end, failed or not; the first failure
@@ -505,42 +308,72 @@ class ButlrClient:
             for room in topology.rooms
             if room.presence_online is None and room.traffic_online is not None
         ]
-        extremes_known = any(count == 1 for count in presence.values())
-
-        async def read(measurement: str, function: str) -> Any:
-            await pace()
-            self.history_request_count += 1
-            return await self._report(history_body(measurement, function, start, stop))
-
         history: History = {}
         if presence:
-            series = {
-                function: presence_series(
-                    await read(MEASUREMENT_PRESENCE, function),
-                    function,
-                    start,
-                    stop,
-                    presence,
-                )
-                if function == MEAN or extremes_known
-                else {}
-                for function in (MEAN, MAX, MIN)
-            }
-            history.update(room_history(series[MEAN], series[MAX], series[MIN]))
+            history.update(await self._presence_history(start, stop, presence, pace))
         if traffic:
-            series = {
-                function: room_series(
-                    await read(MEASUREMENT_TRAFFIC_OCCUPANCY, function),
-                    function,
-                    start,
-                    stop,
-                    traffic,
-                )
-                for function in (MEAN, MAX, MIN)
-            }
-            history.update(room_history(series[MEAN], series[MAX], series[MIN]))
+            history.update(await self._traffic_history(start, stop, traffic, pace))
         roll_up_history(history, topology.children)
         return history
+
+    async def _history_report(
+        self,
+        measurement: str,
+        function: str,
+        span: tuple[datetime, datetime],
+        pace: Callable[[], Awaitable[None]],
+    ) -> Any:
+        """One paced history request: one statistic of one measurement."""
+        await pace()
+        self.history_request_count += 1
+        return await self._report(history_body(measurement, function, *span))
+
+    async def _presence_history(
+        self,
+        start: datetime,
+        stop: datetime,
+        rooms: dict[str, int],
+        pace: Callable[[], Awaitable[None]],
+    ) -> History:
+        """Presence rooms: the mean always, extremes where a room has one sensor."""
+        extremes_known = any(count == 1 for count in rooms.values())
+        series = {
+            function: presence_series(
+                await self._history_report(
+                    MEASUREMENT_PRESENCE, function, (start, stop), pace
+                ),
+                function,
+                start,
+                stop,
+                rooms,
+            )
+            if function == MEAN or extremes_known
+            else {}
+            for function in (MEAN, MAX, MIN)
+        }
+        return room_history(series[MEAN], series[MAX], series[MIN])
+
+    async def _traffic_history(
+        self,
+        start: datetime,
+        stop: datetime,
+        rooms: list[str],
+        pace: Callable[[], Awaitable[None]],
+    ) -> History:
+        """Traffic rooms: Butlr's calibrated occupancy series, mean, max and min."""
+        series = {
+            function: room_series(
+                await self._history_report(
+                    MEASUREMENT_TRAFFIC_OCCUPANCY, function, (start, stop), pace
+                ),
+                function,
+                start,
+                stop,
+                rooms,
+            )
+            for function in (MEAN, MAX, MIN)
+        }
+        return room_history(series[MEAN], series[MAX], series[MIN])
 
     def diagnostics(self) -> dict[str, Any]:
         """Token and topology state, without the token itself."""
@@ -556,7 +389,7 @@ class ButlrClient:
 
     def _door_line(
         self,
-        room: _Room,
+        room: Room,
         counts: TrafficCounts | None,
         now: datetime,
         traffic_days: dict[str, _TrafficDay],
@@ -569,7 +402,7 @@ class ButlrClient:
         the next report to be checked against.
         """
         reading = traffic_reading(counts, bool(room.traffic_online))
-        midnight = local_midnight(now, room.timezone or self._default_timezone())
+        midnight = _midnight(now, room.timezone or self._default_timezone())
         earlier = self._traffic_days.get(room.id)
         if earlier is not None and earlier.midnight != midnight:
             earlier = None  # a new day counts from zero
@@ -597,25 +430,14 @@ class ButlrClient:
         )
         return reading
 
-    def _log_duplicates(self, where: str, duplicates: Iterable[str]) -> None:
-        """Log each duplicated id once for the client's life, at debug level."""
-        new = sorted(set(duplicates) - self._duplicates_logged)
-        if new:
-            self._duplicates_logged.update(new)
-            _LOGGER.debug(
-                "Butlr listed these more than once in the %s (duplicates skipped): %s",
-                where,
-                ", ".join(new),
-            )
-
-    async def _refresh_topology(self) -> _Topology:
+    async def _refresh_topology(self) -> Topology:
         payload = await self._authorized(self._graphql)
         # Reading a timezone's file is blocking I/O: not in the event loop.
         await asyncio.get_running_loop().run_in_executor(
-            None, _load_timezones, payload, self._default_timezone()
+            None, load_timezones, payload, self._default_timezone()
         )
         topology = parse_topology(payload, self._clock())
-        self._log_duplicates("topology", topology.duplicates)
+        self._duplicates.note("the topology", topology.duplicates)
         self._topology = topology
         return topology
 
@@ -624,14 +446,14 @@ class ButlrClient:
             "group_by": {"order": ["room_id", "mac_address"]},
             "window": {"every": "1s", "function": "max"},
             "filter": {
-                "start": _iso(now - PRESENCE_WINDOW),
-                "stop": _iso(now),
+                "start": utc_iso(now - PRESENCE_WINDOW),
+                "stop": utc_iso(now),
                 "measurements": ["presence"],
                 "value": {"gte": 0},
             },
         }
-        occupancy, duplicates = _presence_by_room(await self._report(body))
-        self._log_duplicates("presence report", duplicates)
+        occupancy, duplicates = presence_by_room(await self._report(body))
+        self._duplicates.note("the presence report", duplicates)
         return occupancy
 
     async def _traffic(
@@ -644,8 +466,8 @@ class ButlrClient:
         the answer (counted from the wrong midnight) are dropped.
         """
         report_filter: dict[str, Any] = {
-            "start": _iso(local_midnight(now, timezone)),
-            "stop": _iso(now),
+            "start": utc_iso(_midnight(now, timezone)),
+            "stop": utc_iso(now),
             "measurements": ["traffic"],
         }
         if zones > 1:
@@ -717,17 +539,18 @@ class ButlrClient:
     async def _login(self) -> str:
         self._token = None
         self.login_count += 1
-        if self._username:
+        credentials = self._credentials
+        if isinstance(credentials, ButlrLogin):
             path = LOGIN_PATH
             body: dict[str, Any] = {
-                "username": self._username,
-                "password": self._password,
+                "username": credentials.username,
+                "password": credentials.password,
             }
         else:
             path = CLIENT_LOGIN_PATH
             body = {
-                "client_id": self._client_id,
-                "client_secret": self._client_secret,
+                "client_id": credentials.client_id,
+                "client_secret": credentials.client_secret,
                 "audience": CLIENT_AUDIENCE,
                 "grant_type": "client_credentials",
             }
@@ -771,7 +594,7 @@ def _reading(
     )
 
 
-def _roll_up(topology: _Topology, readings: dict[str, Reading]) -> None:
+def _roll_up(topology: Topology, readings: dict[str, Reading]) -> None:
     """Floors, buildings and sites hold the sum of their active children.
 
     People and capacity are summed over the same children: the active ones.

@@ -31,10 +31,11 @@ from datetime import UTC, datetime, timedelta
 import math
 from typing import Any
 
-from .base import MAX_PEOPLE, expect_dict
+from .base import MAX_PEOPLE
+from .butlr_report import report_data
 from .models import History, HourStat
+from .timeutil import utc_iso
 
-HOUR = timedelta(hours=1)
 # Butlr serves 1-hour windows over at most 48 hours per request.
 MAX_HISTORY_SPAN = timedelta(hours=48)
 
@@ -59,8 +60,8 @@ def history_body(
         else ["room_id", "time"]
     )
     report_filter: dict[str, Any] = {
-        "start": _iso(start),
-        "stop": _iso(stop),
+        "start": utc_iso(start),
+        "stop": utc_iso(stop),
         "measurements": [measurement],
         "value": {"gte": 0},
     }
@@ -71,10 +72,6 @@ def history_body(
         "window": {"every": "1h", "function": function},
         "filter": report_filter,
     }
-
-
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _people(value: Any) -> float | None:
@@ -119,13 +116,6 @@ def _hours(
     return series
 
 
-def _data(payload: Any) -> dict[str, Any]:
-    data = expect_dict(payload, "reporting answer").get("data")
-    if data is None or data == []:
-        return {}
-    return expect_dict(data, "reporting data")
-
-
 def presence_series(
     payload: Any,
     function: str,
@@ -141,7 +131,7 @@ def presence_series(
     """
     series: _Series = {}
     seen: set[str] = set()
-    for room_id, sensors in _data(payload).items():
+    for room_id, sensors in report_data(payload).items():
         if room_id not in rooms or not isinstance(sensors, dict):
             continue
         if function != MEAN and rooms[room_id] != 1:
@@ -173,7 +163,7 @@ def room_series(
     wanted = set(rooms)
     return {
         room_id: _hours(windows, function, start, stop)
-        for room_id, windows in _data(payload).items()
+        for room_id, windows in report_data(payload).items()
         if room_id in wanted
     }
 

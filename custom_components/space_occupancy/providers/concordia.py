@@ -20,16 +20,16 @@ observation time, for what it is worth, never compared with ours.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 import logging
-from typing import Any, Self
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from .base import (
-    KEY_API_KEY,
-    KEY_BASE_URL,
-    KEY_USER_ID,
+    Capabilities,
     ClientContext,
+    ConcordiaApplication,
+    DuplicateLog,
     expect_dict,
     whole_people,
 )
@@ -197,37 +197,37 @@ def parse_occupancy(
 class ConcordiaClient:
     """Async client for Concordia's library occupancy feed."""
 
+    # 10,000 calls a day per application: 300 s is 288 of them, 120 s 720.
+    # A refused call may mean that quota is spent; it resets at Montreal
+    # midnight. The feed's record times cannot be trusted (see above).
+    capabilities = Capabilities(
+        poll_interval=timedelta(seconds=300),
+        min_poll_interval=timedelta(seconds=120),
+        quota_reset_timezone=TIMEZONE,
+        stale_by_change=True,
+    )
+
     def __init__(
         self,
         context: ClientContext,
-        *,
-        user_id: str,
-        api_key: str,
+        credentials: ConcordiaApplication,
         base_url: str = DEFAULT_BASE_URL,
     ) -> None:
         """Use an application's user id and API key (HTTP Basic credentials)."""
-        if not user_id or not api_key:
+        # User ids are numeric: a config written by hand may hold an int.
+        user_id = str(credentials.user_id or "")
+        if not user_id or not credentials.api_key:
             raise ValueError("Concordia needs a user id and an API key")
         self._http = HttpClient(context.session, base_url, clock=context.clock)
         self._clock = context.clock
-        self._user_id = str(user_id)
-        self._headers = {"Authorization": basic_authorization(self._user_id, api_key)}
+        self._user_id = user_id
+        self._headers = {
+            "Authorization": basic_authorization(user_id, credentials.api_key)
+        }
         self._changes = ChangeClock()
         self._last_keys: tuple[str, ...] = ()
         self._last_fetched_at: datetime | None = None
-        # Libraries already logged as listed twice: logged once, not every poll.
-        self._duplicates_logged: set[str] = set()
-
-    @classmethod
-    def from_config(cls, context: ClientContext, config: Mapping[str, Any]) -> Self:
-        """Build a client from a config entry's data and the host's settings."""
-        return cls(
-            context,
-            # User ids are numeric: a config written by hand may hold an int.
-            user_id=str(config.get(KEY_USER_ID) or ""),
-            api_key=config.get(KEY_API_KEY) or "",
-            base_url=config.get(KEY_BASE_URL) or DEFAULT_BASE_URL,
-        )
+        self._duplicates = DuplicateLog(_LOGGER, "Concordia")
 
     @property
     def request_count(self) -> int:
@@ -255,11 +255,7 @@ class ConcordiaClient:
         spaces, readings = parse_occupancy(
             payload, now, changes=self._changes, duplicates=duplicates
         )
-        for key in sorted(duplicates - self._duplicates_logged):
-            self._duplicates_logged.add(key)
-            _LOGGER.debug(
-                "Concordia lists library %s more than once: the first is kept", key
-            )
+        self._duplicates.note("the occupancy answer", duplicates)
         self._last_keys = tuple(spaces)
         self._last_fetched_at = now
         return Snapshot(spaces=spaces, readings=readings, fetched_at=now)

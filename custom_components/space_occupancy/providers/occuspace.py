@@ -16,12 +16,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 import logging
 import math
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any
 
 from .base import (
-    KEY_API_TOKEN,
-    KEY_BASE_URL,
+    Capabilities,
     ClientContext,
+    DuplicateLog,
+    OccuspaceToken,
     expect_dict,
     expect_id,
     expect_list,
@@ -329,19 +330,23 @@ def unavailable_readings(tree: _Tree, location_id: str) -> dict[str, Reading]:
 class OccuspaceClient:
     """Async client for Occuspace's location list and real-time counts."""
 
+    # No published rate limit: every 2 minutes by default, never under 1.
+    capabilities = Capabilities(
+        poll_interval=timedelta(seconds=120), min_poll_interval=timedelta(seconds=60)
+    )
+
     def __init__(
         self,
         context: ClientContext,
-        *,
-        api_token: str,
+        credentials: OccuspaceToken,
         base_url: str = DEFAULT_BASE_URL,
     ) -> None:
         """Use an API token issued by the Occuspace team."""
-        if not api_token:
+        if not credentials.api_token:
             raise ValueError("Occuspace needs an API token")
         self._http = HttpClient(context.session, base_url, clock=context.clock)
         self._clock = context.clock
-        self._headers = {"Authorization": f"Bearer {api_token}"}
+        self._headers = {"Authorization": f"Bearer {credentials.api_token}"}
         self._tree: _Tree | None = None
         self._now_path = NOW_PATH
         # Whether a ``now`` call has answered yet, so that its path is known.
@@ -350,17 +355,7 @@ class OccuspaceClient:
         # a location the token lost costs no requests on every poll.
         self._unavailable: set[str] = set()
         self._messages: dict[str, _Message] = {}
-        # Duplicated ids already logged, so that each is logged once, not per poll.
-        self._duplicates_logged: set[tuple[str, str]] = set()
-
-    @classmethod
-    def from_config(cls, context: ClientContext, config: Mapping[str, Any]) -> Self:
-        """Build a client from a config entry's data."""
-        return cls(
-            context,
-            api_token=config.get(KEY_API_TOKEN) or "",
-            base_url=config.get(KEY_BASE_URL) or DEFAULT_BASE_URL,
-        )
+        self._duplicates = DuplicateLog(_LOGGER, "Occuspace")
 
     @property
     def request_count(self) -> int:
@@ -411,10 +406,9 @@ class OccuspaceClient:
                 if data is None
                 else readings_from_now(tree, location_id, data, duplicates)
             )
-            for child_id in duplicates:
-                self._log_duplicate(
-                    f"the now answer of location {location_id}", child_id
-                )
+            self._duplicates.note(
+                f"the now answer of location {location_id}", duplicates
+            )
         if answers and rejections == len(answers):
             # Not one location answered: the token itself was revoked.
             raise ProviderAuthError("Occuspace rejected the token for every location")
@@ -488,8 +482,7 @@ class OccuspaceClient:
         payload = await self._http.request("GET", LOCATIONS_PATH, headers=self._headers)
         data = self._data(payload, LOCATIONS_MESSAGE_KEY, "locations")
         self._tree = parse_locations(data, self._clock())
-        for location_id in self._tree.duplicates:
-            self._log_duplicate("the location list", location_id)
+        self._duplicates.note("the location list", self._tree.duplicates)
         # A fresh tree says which locations exist: give the lost ones a new try.
         self._unavailable.clear()
         return self._tree
@@ -518,17 +511,6 @@ class OccuspaceClient:
             self._now_path_known = True
             return self._data(payload, location_id, f"location {location_id} now")
         raise _LocationUnavailableError(rejected)
-
-    def _log_duplicate(self, where: str, location_id: str) -> None:
-        """Log a duplicated id at debug, once per place it occurs in."""
-        if (where, location_id) in self._duplicates_logged:
-            return
-        self._duplicates_logged.add((where, location_id))
-        _LOGGER.debug(
-            "Occuspace lists location %s more than once in %s: the first is kept",
-            location_id,
-            where,
-        )
 
     def _data(self, payload: Any, key: str, what: str) -> Any:
         """Return the ``data`` of a v1 answer, keeping a ``message`` other than "OK".

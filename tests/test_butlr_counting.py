@@ -1,4 +1,4 @@
-"""Butlr, issue 11: roll-ups that add up, glitches, presence from data, duplicates.
+"""How Butlr's spaces are counted: roll-ups, glitches, presence, duplicates, reports.
 
 Written from the seeds (000 traffic, 001 presence) and reference/providers.md:
 topologies are GraphQL answers of the documented shape, served verbatim, and

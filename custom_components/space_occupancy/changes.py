@@ -1,0 +1,150 @@
+"""Which spaces changed, and the entities to tell: the one change-detection layer.
+
+After every poll (or pushed reading, or hourly usual occupancy) the coordinator
+compares what it last told the entities with what it has now, space by space,
+and calls only the listeners of the spaces that changed:
+
+- a space whose reading says something else (count, activity, capacity,
+  traffic), whose definition changed, or that appeared or went: every entity
+  of that space;
+- a space whose reading changed its time alone (providers stamp every answer):
+  only the entities that show the time (``follows_time``);
+- a space whose usual occupancy changed: only the entities that show it
+  (``follows_usual``).
+
+Availability (a failed poll, the first good one after it) and the user's
+settings concern every entity: everything is told. A poll that changed
+nothing calls no entity at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+import logging
+
+from homeassistant.core import CALLBACK_TYPE
+
+from .providers import Reading, Snapshot, Space
+from .state import counts_of
+
+_LOGGER = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Changes:
+    """The spaces a snapshot changed against the one before it."""
+
+    # Every entity of these spaces shows something else.
+    spaces: frozenset[str]
+    # Only the time of these spaces' readings changed.
+    times: frozenset[str]
+
+
+def _changed_spaces(
+    before: Mapping[str, Space], after: Mapping[str, Space]
+) -> set[str]:
+    """Spaces added, removed or redefined (name, capacity, parent…)."""
+    if before is after:
+        return set()
+    changed = set(before.keys() ^ after.keys())
+    changed.update(
+        space_id
+        for space_id, space in after.items()
+        if space_id in before and before[space_id] != space
+    )
+    return changed
+
+
+def _changed_readings(
+    before: Mapping[str, Reading], after: Mapping[str, Reading]
+) -> tuple[set[str], set[str]]:
+    """Spaces whose reading changed, and those whose reading changed its time alone."""
+    changed: set[str] = set(before.keys() - after.keys())
+    restamped: set[str] = set()
+    for space_id, reading in after.items():
+        old = before.get(space_id)
+        if old is reading or old == reading:
+            continue
+        if old is None or counts_of(old) != counts_of(reading):
+            changed.add(space_id)
+        else:
+            restamped.add(space_id)
+    return changed, restamped
+
+
+def changes_between(before: Snapshot, after: Snapshot) -> Changes:
+    """Compare two snapshots space by space."""
+    spaces = _changed_spaces(before.spaces, after.spaces)
+    readings, times = _changed_readings(before.readings, after.readings)
+    spaces |= readings
+    return Changes(spaces=frozenset(spaces), times=frozenset(times - spaces))
+
+
+@dataclass(slots=True)
+class _Listener:
+    update: CALLBACK_TYPE
+    follows_time: bool
+    follows_usual: bool
+
+
+@dataclass(frozen=True, slots=True)
+class SpaceContext:
+    """What an entity follows: its space, and whether it shows the time or the usual."""
+
+    space_id: str
+    follows_time: bool = False
+    follows_usual: bool = False
+
+
+class SpaceListeners:
+    """Entity callbacks by space: each is called only when its space changed."""
+
+    def __init__(self) -> None:
+        """Start without listeners."""
+        self._by_space: dict[str, list[_Listener]] = {}
+
+    def add(self, update: CALLBACK_TYPE, context: SpaceContext) -> Callable[[], None]:
+        """Call ``update`` when the space of ``context`` changes; return the remover."""
+        listener = _Listener(update, context.follows_time, context.follows_usual)
+        listeners = self._by_space.setdefault(context.space_id, [])
+        listeners.append(listener)
+
+        def remove() -> None:
+            listeners.remove(listener)
+            if not listeners:
+                self._by_space.pop(context.space_id, None)
+
+        return remove
+
+    def tell(self, changes: Changes) -> None:
+        """Call the listeners of the changed spaces (and time followers of restamped)."""
+        by_space = self._by_space
+        for space_id in changes.spaces:
+            for listener in by_space.get(space_id, ()):
+                _call(listener.update)
+        for space_id in changes.times:
+            for listener in by_space.get(space_id, ()):
+                if listener.follows_time:
+                    _call(listener.update)
+
+    def tell_usual(self, space_ids: Iterable[str]) -> None:
+        """Call the listeners that show the usual occupancy of these spaces."""
+        for space_id in space_ids:
+            for listener in self._by_space.get(space_id, ()):
+                if listener.follows_usual:
+                    _call(listener.update)
+
+    def tell_everyone(self) -> None:
+        """Call every listener: availability or the settings changed."""
+        for listeners in list(self._by_space.values()):
+            for listener in list(listeners):
+                _call(listener.update)
+
+
+def _call(update: CALLBACK_TYPE) -> None:
+    """Call one listener; a failing entity must not keep the others from their update."""
+    try:
+        update()
+    except Exception:
+        _LOGGER.exception("Error updating an entity of space occupancy")

@@ -1,0 +1,115 @@
+"""An entry's runtime data: everything a loaded entry runs, built in one place.
+
+``async_setup_runtime_data`` builds the client, the coordinator and, where the
+recorder runs, the history import (clients that serve history) and the usual
+occupancy; it wires them together and does the first refresh. The config and
+options flows talk to a loaded entry only through the two methods of
+``SpaceOccupancyData`` documented below.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from homeassistant.components.recorder.const import DOMAIN as RECORDER_DOMAIN
+from homeassistant.config_entries import ConfigEntry
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers import entity_registry as er
+
+from .clients import build_client
+from .const import CONF_PROVIDER, PROVIDER_NAMES
+from .coordinator import OccupancyCoordinator
+from .devices import SpaceDevices
+from .history import HistoryImporter
+from .ids import SpaceIds
+from .issues import PollProblems
+from .options import EntrySettings
+from .providers import Provider, Snapshot, serves_history
+from .usual import UsualOccupancy
+
+type SpaceOccupancyConfigEntry = ConfigEntry[SpaceOccupancyData]
+
+
+@dataclass(slots=True)
+class SpaceOccupancyData:
+    """What a loaded entry runs."""
+
+    client: Provider
+    ids: SpaceIds
+    coordinator: OccupancyCoordinator
+    devices: SpaceDevices
+    # Only where the recorder runs; history only for clients that serve it.
+    history: HistoryImporter | None
+    usual: UsualOccupancy | None
+
+    @callback
+    def async_apply_options(self, options: Mapping[str, Any]) -> None:
+        """Apply options the options flow saved, without a reload (flow interface)."""
+        settings = EntrySettings.from_options(options, self.client.capabilities)
+        self.coordinator.async_apply_settings(settings)
+        if self.history is not None:
+            self.history.async_set_days(settings.history_days)
+
+    @callback
+    def async_start(self, entry: ConfigEntry[Any]) -> None:
+        """Start what needs the entities: their statistics can be read and written now."""
+        if self.usual is not None:
+            entry.async_on_unload(self.usual.async_start())
+        if self.history is not None:
+            self.history.async_start()
+            entry.async_on_unload(self.history.async_stop)
+
+    def last_snapshot(self) -> Snapshot | None:
+        """Return the last good poll's spaces and readings (flow interface)."""
+        snapshot: Snapshot | None = self.coordinator.data
+        return snapshot
+
+
+async def async_setup_runtime_data(
+    hass: HomeAssistant, entry: SpaceOccupancyConfigEntry
+) -> SpaceOccupancyData:
+    """Build an entry's runtime data and poll its provider once."""
+    client = build_client(hass, entry.data)
+    capabilities = client.capabilities
+    settings = EntrySettings.from_options(entry.options, capabilities)
+    ids = SpaceIds(str(entry.unique_id))
+    coordinator = OccupancyCoordinator(
+        hass,
+        entry,
+        client,
+        settings,
+        PollProblems(hass, entry, capabilities.quota_reset_timezone),
+    )
+    devices = SpaceDevices(hass, entry, ids, PROVIDER_NAMES[entry.data[CONF_PROVIDER]])
+    entry.async_on_unload(coordinator.async_add_poll_observer(devices.async_sync))
+
+    def statistic_ids() -> dict[str, str]:
+        data = coordinator.data
+        spaces = () if data is None else data.spaces
+        return ids.occupancy_entity_ids(er.async_get(hass), spaces)
+
+    recorded = RECORDER_DOMAIN in hass.config.components
+    usual = (
+        UsualOccupancy(hass, entry, statistic_ids, coordinator.async_set_usual)
+        if recorded
+        else None
+    )
+    history: HistoryImporter | None = None
+    if recorded and (history_client := serves_history(client)) is not None:
+        history = HistoryImporter(
+            hass,
+            entry,
+            history_client,
+            days=settings.history_days,
+            statistic_ids=statistic_ids,
+            # The usual occupancy need not wait for the next hour to see them.
+            on_imported=usual.async_refresh_after_import if usual else None,
+        )
+        await history.async_load()
+        entry.async_on_unload(
+            coordinator.async_add_poll_observer(history.async_poll_succeeded)
+        )
+    await coordinator.async_config_entry_first_refresh()
+    return SpaceOccupancyData(client, ids, coordinator, devices, history, usual)

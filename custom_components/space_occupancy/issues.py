@@ -1,0 +1,105 @@
+"""Repair issues about polling, and the slower polling that goes with them.
+
+- ``rate_limited``: the provider answered "slow down" (HTTP 429) to
+  ``RATE_LIMIT_ISSUE_AFTER`` polls in a row.
+- ``concordia_quota``: a provider whose refusals may mean a spent daily quota
+  (its client names the zone where the quota resets) refused the credentials.
+  Until that reset (plus a grace) the refusal is taken for a spent quota: the
+  entities are unavailable, polls slow down to ``QUOTA_BACKOFF_INTERVAL``, and
+  only refusals after it start a re-authentication.
+
+The first good poll clears them, and the issues left by an earlier run of the
+entry (found in the registry) too.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from zoneinfo import ZoneInfo
+
+from homeassistant.config_entries import ConfigEntry
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers import issue_registry as ir
+from homeassistant.util import dt as dt_util
+
+from .const import (
+    DOMAIN,
+    ISSUE_QUOTA,
+    ISSUE_RATE_LIMITED,
+    QUOTA_BACKOFF_INTERVAL,
+    QUOTA_RESET_GRACE,
+    RATE_LIMIT_ISSUE_AFTER,
+)
+from .providers.timeutil import next_local_midnight
+
+
+class PollProblems:
+    """Counts an entry's troubled polls, raises and clears its repair issues."""
+
+    def __init__(
+        self, hass: HomeAssistant, entry: ConfigEntry, quota_timezone: str | None
+    ) -> None:
+        """Watch one entry, whose client's quota (if any) resets in quota_timezone."""
+        self._hass = hass
+        self._entry = entry
+        self._quota_zone = None if quota_timezone is None else ZoneInfo(quota_timezone)
+        self._rate_limited_polls = 0
+        # True while refusals look like a spent quota (polls back off).
+        self.quota_backoff = False
+        # Issues to clear at the next good poll: an earlier run's are found in
+        # the registry, so they are cleared as well.
+        self._open: set[str] = {ISSUE_QUOTA, ISSUE_RATE_LIMITED}
+
+    def interval(self, configured: timedelta) -> timedelta:
+        """Return the poll interval to use now: slower while a quota looks spent."""
+        if self.quota_backoff:
+            return max(configured, QUOTA_BACKOFF_INTERVAL)
+        return configured
+
+    def rate_limited(self) -> None:
+        """Note a poll the provider asked to slow down; tell the user once it lasts."""
+        self._rate_limited_polls += 1
+        if self._rate_limited_polls >= RATE_LIMIT_ISSUE_AFTER:
+            self._raise(ISSUE_RATE_LIMITED)
+
+    def refusal_may_be_quota(self) -> bool:
+        """Note refused credentials; True while that may still be a spent quota.
+
+        The issue's creation time is when the refusals began, so it survives
+        setup retries and restarts.
+        """
+        if self._quota_zone is None:
+            return False
+        issue = ir.async_get(self._hass).async_get_issue(
+            DOMAIN, self._issue_id(ISSUE_QUOTA)
+        )
+        now = dt_util.utcnow()
+        since = issue.created if issue is not None else now
+        if now >= next_local_midnight(since, self._quota_zone) + QUOTA_RESET_GRACE:
+            return False  # Still refused after the quota reset: wrong credentials.
+        self._raise(ISSUE_QUOTA)
+        self.quota_backoff = True
+        return True
+
+    def good_poll(self) -> None:
+        """Clear the issues: a good poll ends what they were about."""
+        self._rate_limited_polls = 0
+        self.quota_backoff = False
+        for issue in self._open:
+            ir.async_delete_issue(self._hass, DOMAIN, self._issue_id(issue))
+        self._open.clear()
+
+    def _issue_id(self, issue: str) -> str:
+        return f"{issue}_{self._entry.entry_id}"
+
+    def _raise(self, issue: str) -> None:
+        self._open.add(issue)
+        ir.async_create_issue(
+            self._hass,
+            DOMAIN,
+            self._issue_id(issue),
+            is_fixable=False,
+            severity=ir.IssueSeverity.WARNING,
+            translation_key=issue,
+            translation_placeholders={"account": self._entry.title},
+        )
