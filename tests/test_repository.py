@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 from pathlib import Path
 import re
@@ -63,3 +64,74 @@ def test_quality_scale_lists_every_rule() -> None:
             assert status["comment"], rule
         else:
             assert status == "done", rule
+
+
+def _modules() -> dict[str, ast.Module]:
+    """The integration's modules by dotted name (relative to the package)."""
+    return {
+        ".".join(path.relative_to(INTEGRATION).with_suffix("").parts): ast.parse(
+            path.read_text(encoding="utf-8")
+        )
+        for path in sorted(INTEGRATION.rglob("*.py"))
+    }
+
+
+def _resolve(parts: list[str], modules: dict[str, ast.Module]) -> str | None:
+    """The module a dotted path names: a module, or a package's ``__init__``."""
+    for name in (".".join(parts), ".".join([*parts, "__init__"])):
+        if name in modules:
+            return name
+    return None
+
+
+def _imports(name: str, modules: dict[str, ast.Module]) -> set[str]:
+    """The integration's own modules a module imports (relative imports)."""
+    package = name.split(".")[:-1]
+    found: set[str] = set()
+    for node in ast.walk(modules[name]):
+        if not isinstance(node, ast.ImportFrom) or not node.level:
+            continue
+        base = package[: len(package) - node.level + 1]
+        module = [*base, *node.module.split(".")] if node.module else base
+        candidates = [module, *([*module, alias.name] for alias in node.names)]
+        found.update(
+            target
+            for parts in candidates
+            if (target := _resolve(parts, modules)) is not None
+        )
+    return found - {name}
+
+
+def test_no_function_is_longer_than_a_screen() -> None:
+    """Functions fit on a screen (60 lines); the coordinator stays thin (200)."""
+    long = [
+        f"{name}.{node.name}: {node.end_lineno - node.lineno + 1} lines"
+        for name, tree in _modules().items()
+        for node in ast.walk(tree)
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+        and node.end_lineno is not None
+        and node.end_lineno - node.lineno + 1 > 60
+    ]
+    assert long == []
+    lines = (INTEGRATION / "coordinator.py").read_text(encoding="utf-8").splitlines()
+    assert len(lines) <= 200
+
+
+def test_no_import_cycle() -> None:
+    """The integration's modules import each other without a cycle."""
+    modules = _modules()
+    graph = {name: _imports(name, modules) for name in modules}
+
+    def cycle_from(start: str) -> list[str] | None:
+        stack = [(start, [start])]
+        while stack:
+            node, path = stack.pop()
+            for nxt in graph[node]:
+                if nxt == start:
+                    return [*path, nxt]
+                if nxt not in path:
+                    stack.append((nxt, [*path, nxt]))
+        return None
+
+    assert graph["coordinator"]  # the graph is read at all
+    assert [cycle for name in graph if (cycle := cycle_from(name))] == []
