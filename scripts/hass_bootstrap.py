@@ -636,11 +636,16 @@ async def update_core_config(client: HassClient, **changes: Any) -> None:
 
 @dataclass(frozen=True)
 class EntrySpec:
-    """A config entry to add: the menu choices in order, then the form's data."""
+    """A config entry to add: the menu choices in order, then the forms' data.
+
+    ``data`` answers the credentials form; ``spaces`` the spaces step, whose
+    other fields keep the form's defaults (the default picks: the account).
+    """
 
     label: str
     menu: tuple[str, ...]
     data: Mapping[str, Any] = field(default_factory=dict)
+    spaces: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -652,10 +657,22 @@ class FlowOutcome:
     detail: str
 
 
+def _form_defaults(result: Mapping[str, Any]) -> dict[str, Any]:
+    """Return the defaults of a form's fields, as the HTTP API describes them."""
+    return {
+        field["name"]: field["default"]
+        for field in result.get("data_schema") or ()
+        if "default" in field
+    }
+
+
 def _next_answer(
-    spec: EntrySpec, result: Mapping[str, Any], menu: list[str], *, submitted: bool
+    spec: EntrySpec, result: Mapping[str, Any], menu: list[str], *, submitted: set[str]
 ) -> Mapping[str, Any]:
-    """Return what to send to a menu or form step; raise on anything else."""
+    """Return what to send to a menu or form step; raise on anything else.
+
+    A form is answered once: shown again, it carries errors.
+    """
     kind = result["type"]
     if kind == "menu":
         if not menu or menu[0] not in result["menu_options"]:
@@ -664,7 +681,11 @@ def _next_answer(
                 f"{result['menu_options']}, wanted {menu[:1]}"
             )
         return {"next_step_id": menu.pop(0)}
-    if kind == "form" and not submitted:
+    step = result.get("step_id", "")
+    if kind == "form" and step not in submitted:
+        submitted.add(step)
+        if step == "spaces":
+            return {**_form_defaults(result), **spec.spaces}
         return spec.data
     raise BootstrapError(
         f"{spec.label}: step {result.get('step_id')} answered {kind} "
@@ -685,11 +706,10 @@ async def add_entry(
     result = await client.request("POST", path, json_body={"handler": domain})
     flow_id = result.get("flow_id")
     menu = list(spec.menu)
-    submitted = False
+    submitted: set[str] = set()
     try:
         while result["type"] not in ("create_entry", "abort"):
             body = _next_answer(spec, result, menu, submitted=submitted)
-            submitted = submitted or result["type"] == "form"
             result = await client.request("POST", f"{path}/{flow_id}", json_body=body)
     except BootstrapError:
         with contextlib.suppress(BootstrapError, aiohttp.ClientError):

@@ -43,18 +43,20 @@ from pytest_homeassistant_custom_component.common import (
 )
 
 import custom_components.space_occupancy
-from custom_components.space_occupancy.config_flow import PATH_SEPARATOR
 from custom_components.space_occupancy.const import (
     AUTH_BUTLR_ACCOUNT,
     AUTH_BUTLR_API_CLIENT,
     AUTH_CONCORDIA,
     AUTH_OCCUSPACE,
     CONF_ACCOUNT_ID,
+    CONF_ACCOUNT_KEY,
+    CONF_AREAS,
     CONF_AUTH_METHOD,
     CONF_BASE_URL,
     CONF_CAPACITIES,
     CONF_HISTORY_DAYS,
     CONF_PROVIDER,
+    CONF_SPACES,
     CONF_STALE_MINUTES,
     CONF_THRESHOLD_HIGH,
     CONF_THRESHOLD_LOW,
@@ -64,7 +66,15 @@ from custom_components.space_occupancy.const import (
     DOMAIN,
     PROVIDER_OF_AUTH,
 )
-from custom_components.space_occupancy.providers import DEFAULT_BASE_URLS, Account
+from custom_components.space_occupancy.providers import (
+    DEFAULT_BASE_URLS,
+    Account,
+    Reading,
+    Snapshot,
+    Space,
+    SpaceKind,
+)
+from custom_components.space_occupancy.providers.selection import PATH_SEPARATOR
 
 from .conftest import NOW, SimulatorServer, setup_entry, usage_reports
 from .simulator import Fault, concordia, occuspace
@@ -89,6 +99,11 @@ VALIDATE = {
     AUTH_BUTLR_API_CLIENT: f"{PROVIDERS}.butlr.ButlrClient.async_validate",
     AUTH_OCCUSPACE: f"{PROVIDERS}.occuspace.OccuspaceClient.async_validate",
     AUTH_CONCORDIA: f"{PROVIDERS}.concordia.ConcordiaClient.async_validate",
+}
+# Reading the whole account once credentials are accepted (the spaces step).
+FETCH = {
+    kind: path.replace("async_validate", "async_fetch")
+    for kind, path in VALIDATE.items()
 }
 SETUP_ENTRY = "custom_components.space_occupancy.async_setup_entry"
 # The collapsed section of the credential forms that holds the base URL.
@@ -169,6 +184,7 @@ def _entry_data(simulator: SimulatorServer, kind: str) -> dict[str, Any]:
         CONF_AUTH_METHOD: kind,
         **CASES[kind]["credentials"],
         CONF_BASE_URL: simulator.base_url + CASES[kind]["path"],
+        CONF_ACCOUNT_KEY: _entry_unique_id(kind),
     }
 
 
@@ -184,6 +200,7 @@ def _add_entry(
         title=CASES[kind]["title"],
         unique_id=_entry_unique_id(kind),
         version=2,
+        minor_version=2,
         data=_entry_data(simulator, kind),
         options=options or {},
     )
@@ -244,6 +261,17 @@ def _assert_form(
         assert error in STRINGS[flow]["error"]
 
 
+async def _pick_spaces(
+    hass: HomeAssistant, result: FlowResult, picks: list[str] | None = None
+) -> FlowResult:
+    """Answer the spaces step: the default picks unless told."""
+    _assert_form(result, "spaces", {})
+    user_input = result["data_schema"]({})
+    if picks is not None:
+        user_input[CONF_SPACES] = picks
+    return await hass.config_entries.flow.async_configure(result["flow_id"], user_input)
+
+
 def _assert_abort(result: FlowResult, reason: str) -> None:
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == reason
@@ -297,9 +325,12 @@ async def test_create_entry(
     result = await _configure(
         hass, result["flow_id"], {**case["credentials"], CONF_BASE_URL: base_url}
     )
+    result = await _pick_spaces(hass, result)
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert result["title"] == case["title"]
     assert result["data"] == _entry_data(providers, kind)
+    # The whole account (no list: new spaces come too), rooms into areas.
+    assert result["options"] == {CONF_AREAS: True}
     entry = result["result"]
     assert entry.unique_id == _entry_unique_id(kind)
     await hass.async_block_till_done(wait_background_tasks=True)
@@ -314,8 +345,11 @@ async def test_create_entry_real_api(hass: HomeAssistant, kind: str) -> None:
     """
     case = CASES[kind]
     account = Account(unique_id=case["unique_id"], title=case["title"])
+    lobby = Space("lobby", "Lobby", SpaceKind.ROOM)
+    snapshot = Snapshot({"lobby": lobby}, {"lobby": Reading(occupancy=1)}, NOW)
     with (
         patch(VALIDATE[kind], AsyncMock(return_value=account)) as validate,
+        patch(FETCH[kind], AsyncMock(return_value=snapshot)),
         patch(SETUP_ENTRY, return_value=True),
     ):
         result = await _open_form(hass, kind)
@@ -331,6 +365,7 @@ async def test_create_entry_real_api(hass: HomeAssistant, kind: str) -> None:
             result["flow_id"],
             {**case["credentials"], ADVANCED: {CONF_BASE_URL: real_api}},
         )
+        result = await _pick_spaces(hass, result)
         await hass.async_block_till_done()
     validate.assert_awaited_once()
     assert result["type"] is FlowResultType.CREATE_ENTRY
@@ -341,6 +376,7 @@ async def test_create_entry_real_api(hass: HomeAssistant, kind: str) -> None:
         CONF_AUTH_METHOD: kind,
         **case["credentials"],
         CONF_BASE_URL: real_api,
+        CONF_ACCOUNT_KEY: _entry_unique_id(kind),
     }
 
 
@@ -358,6 +394,7 @@ async def test_butlr_cannot_connect_then_recovers(
     _assert_form(result, AUTH_BUTLR_ACCOUNT, {"base": "cannot_connect"})
 
     result = await _configure(hass, result["flow_id"], user_input)
+    result = await _pick_spaces(hass, result)
     assert result["type"] is FlowResultType.CREATE_ENTRY
     await hass.async_block_till_done(wait_background_tasks=True)
 
@@ -392,6 +429,7 @@ async def test_unexpected_error_then_recovers(
     _assert_form(result, AUTH_BUTLR_API_CLIENT, {"base": "unknown"})
 
     result = await _configure(hass, result["flow_id"], user_input)
+    result = await _pick_spaces(hass, result)
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert result["result"].unique_id == f"butlr_{API_CLIENT[0]}"
     await hass.async_block_till_done(wait_background_tasks=True)
@@ -410,8 +448,11 @@ async def test_unexpected_error_then_recovers(
 async def test_base_url_accepted(hass: HomeAssistant, url: str) -> None:
     """Https anywhere, plain http for loopback hosts only."""
     account = Account(unique_id=ACCOUNT[0], title=CASES[AUTH_BUTLR_ACCOUNT]["title"])
+    lobby = Space("lobby", "Lobby", SpaceKind.ROOM)
+    snapshot = Snapshot({"lobby": lobby}, {"lobby": Reading(occupancy=1)}, NOW)
     with (
         patch(VALIDATE[AUTH_BUTLR_ACCOUNT], AsyncMock(return_value=account)),
+        patch(FETCH[AUTH_BUTLR_ACCOUNT], AsyncMock(return_value=snapshot)),
         patch(SETUP_ENTRY, return_value=True),
     ):
         result = await _open_form(hass, AUTH_BUTLR_ACCOUNT)
@@ -420,6 +461,7 @@ async def test_base_url_accepted(hass: HomeAssistant, url: str) -> None:
             result["flow_id"],
             {**CASES[AUTH_BUTLR_ACCOUNT]["credentials"], CONF_BASE_URL: url},
         )
+        result = await _pick_spaces(hass, result)
         await hass.async_block_till_done()
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert result["data"][CONF_BASE_URL] == url
@@ -597,6 +639,7 @@ async def test_reconfigure_butlr_account(
 
     user_input[CONF_PASSWORD] = NEW_SECRET
     result = await _configure(hass, result["flow_id"], user_input)
+    result = await _pick_spaces(hass, result)
     _assert_abort(result, "reconfigure_successful")
     await hass.async_block_till_done(wait_background_tasks=True)
     assert dict(butlr_entry.data) == {
@@ -642,6 +685,7 @@ async def test_reconfigure_butlr_to_api_client(
             CONF_BASE_URL: providers.base_url,
         },
     )
+    result = await _pick_spaces(hass, result)
     _assert_abort(result, "reconfigure_successful")
     await hass.async_block_till_done(wait_background_tasks=True)
     assert dict(butlr_entry.data) == {
@@ -651,6 +695,7 @@ async def test_reconfigure_butlr_to_api_client(
         CONF_CLIENT_SECRET: API_CLIENT[1],
         CONF_BASE_URL: providers.base_url,
         CONF_ACCOUNT_ID: API_CLIENT[0],
+        CONF_ACCOUNT_KEY: f"butlr_{ACCOUNT[0]}",
     }
     assert butlr_entry.unique_id == f"butlr_{ACCOUNT[0]}"
     assert butlr_entry.state is ConfigEntryState.LOADED
@@ -682,6 +727,7 @@ async def test_reconfigure_butlr_to_api_client(
             CONF_BASE_URL: providers.base_url,
         },
     )
+    result = await _pick_spaces(hass, result)
     _assert_abort(result, "reconfigure_successful")
     await hass.async_block_till_done(wait_background_tasks=True)
     assert dict(butlr_entry.data) == _entry_data(providers, AUTH_BUTLR_ACCOUNT)
@@ -722,7 +768,8 @@ async def test_reconfigure_butlr_kind_not_proven_same(
         },
     )
     _assert_abort(result, "unique_id_mismatch")
-    assert dict(butlr_entry.data) == _entry_data(providers, AUTH_BUTLR_ACCOUNT)
+    data = {**butlr_entry.data, CONF_ACCOUNT_KEY: _entry_unique_id(AUTH_BUTLR_ACCOUNT)}
+    assert data == _entry_data(providers, AUTH_BUTLR_ACCOUNT)
 
 
 async def test_reconfigure_keeps_base_url(
@@ -746,6 +793,7 @@ async def test_reconfigure_keeps_base_url(
             ADVANCED: {CONF_BASE_URL: suggested[CONF_BASE_URL]},
         },
     )
+    result = await _pick_spaces(hass, result)
     _assert_abort(result, "reconfigure_successful")
     await hass.async_block_till_done(wait_background_tasks=True)
     assert butlr_entry.data[CONF_BASE_URL] == providers.base_url
@@ -769,6 +817,7 @@ async def test_reconfigure_occuspace(
     result = await _configure(
         hass, result["flow_id"], {CONF_API_TOKEN: NEW_SECRET, CONF_BASE_URL: base_url}
     )
+    result = await _pick_spaces(hass, result)
     _assert_abort(result, "reconfigure_successful")
     await hass.async_block_till_done(wait_background_tasks=True)
     assert dict(entry.data) == {
@@ -813,7 +862,7 @@ async def _options_step(
     result = await hass.config_entries.options.async_init(entry.entry_id)
     assert result["type"] is FlowResultType.MENU
     assert result["step_id"] == "init"
-    assert result["menu_options"] == ["settings", "capacity"]
+    assert result["menu_options"] == ["settings", "spaces", "capacity"]
     return await hass.config_entries.options.async_configure(
         result["flow_id"], {"next_step_id": step}
     )
@@ -836,6 +885,7 @@ def _settings(
         CONF_THRESHOLD_LOW: low,
         CONF_THRESHOLD_MODERATE: moderate,
         CONF_THRESHOLD_HIGH: high,
+        CONF_AREAS: False,
     }
 
 
@@ -980,13 +1030,18 @@ async def test_options_capacity(
     )
 
 
-async def test_options_no_menu_when_every_space_has_capacity(
+async def test_options_no_capacity_when_every_space_has_one(
     hass: HomeAssistant, providers: SimulatorServer
 ) -> None:
-    """Occuspace gives every capacity: straight to settings, without a stale limit."""
+    """Occuspace gives every capacity: no capacity step; settings without stale limit."""
     entry = _add_entry(hass, providers, AUTH_OCCUSPACE)
     await setup_entry(hass, entry)
     result = await hass.config_entries.options.async_init(entry.entry_id)
+    assert result["type"] is FlowResultType.MENU
+    assert result["menu_options"] == ["settings", "spaces"]
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {"next_step_id": "settings"}
+    )
     _assert_form(result, "settings", {}, flow="options")
     assert result["data_schema"]({}) == _settings(120, 40, 75, 100)
     with pytest.raises(InvalidData):
@@ -1096,6 +1151,7 @@ async def test_no_deprecation_warning(
         result["flow_id"],
         {**case["credentials"], CONF_BASE_URL: providers.base_url + case["path"]},
     )
+    result = await _pick_spaces(hass, result)
     assert result["type"] is FlowResultType.CREATE_ENTRY
     entry = result["result"]
     await hass.async_block_till_done(wait_background_tasks=True)
@@ -1126,6 +1182,7 @@ async def test_no_deprecation_warning(
         result["flow_id"],
         {**case["credentials"], CONF_BASE_URL: providers.base_url + case["path"]},
     )
+    result = await _pick_spaces(hass, result)
     _assert_abort(result, "reconfigure_successful")
     await hass.async_block_till_done(wait_background_tasks=True)
 

@@ -13,7 +13,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from syrupy.assertion import SnapshotAssertion
 from syrupy.filters import props
 
-from custom_components.space_occupancy.const import CREDENTIAL_KEYS
+from custom_components.space_occupancy.const import CONF_ACCOUNT_KEY, CREDENTIAL_KEYS
 from custom_components.space_occupancy.diagnostics import (
     async_get_config_entry_diagnostics,
     async_get_device_diagnostics,
@@ -84,11 +84,9 @@ async def test_other_providers_diagnostics_hide_secrets(
     assert diagnostics["snapshot"]["readings"]
     for secret in (SEED_TOKEN, SEED_API_KEY, f'"{SEED_USER_ID}"'):
         assert secret not in text
+    # The account key names the account too (a user id, a root location).
+    hidden = {*CREDENTIAL_KEYS, CONF_ACCOUNT_KEY}
     assert diagnostics["entry"]["data"] == {
-        **{key: "**REDACTED**" for key in entry.data if key in CREDENTIAL_KEYS},
-        **{
-            key: value
-            for key, value in entry.data.items()
-            if key not in CREDENTIAL_KEYS
-        },
+        **{key: "**REDACTED**" for key in entry.data if key in hidden},
+        **{key: value for key, value in entry.data.items() if key not in hidden},
     }

@@ -114,6 +114,10 @@ async def test_same_account_id_at_two_providers(
             "advanced": {CONF_BASE_URL: f"{simulator.base_url}/API/v1"},
         },
     )
+    assert result["step_id"] == "spaces"
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], result["data_schema"]({})
+    )
     assert result["type"] is FlowResultType.CREATE_ENTRY
     entry = result["result"]
     assert entry.unique_id == f"{PROVIDER_CONCORDIA}_{concordia.SEED_USER_ID}"

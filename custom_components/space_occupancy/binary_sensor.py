@@ -2,43 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-
-from homeassistant.components.binary_sensor import (
-    BinarySensorDeviceClass,
-    BinarySensorEntity,
-    BinarySensorEntityDescription,
-)
+from homeassistant.components.binary_sensor import BinarySensorEntity
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .data import SpaceOccupancyConfigEntry
+from .descriptions import BINARY_SENSORS, SpaceBinarySensorEntityDescription
 from .entity import SpaceEntity, async_add_space_entities
-from .state import SpaceState
 
 # Entities only read the coordinator's snapshot.
 PARALLEL_UPDATES = 0
-
-
-@dataclass(frozen=True, kw_only=True)
-class SpaceBinarySensorEntityDescription(BinarySensorEntityDescription):
-    """A binary sensor of a space."""
-
-    is_on_fn: Callable[[SpaceState], bool | None]
-    exists_fn: Callable[[SpaceState], bool] = lambda _: True
-
-
-BINARY_SENSORS: tuple[SpaceBinarySensorEntityDescription, ...] = (
-    SpaceBinarySensorEntityDescription(
-        key="occupied",
-        translation_key="occupied",
-        device_class=BinarySensorDeviceClass.OCCUPANCY,
-        is_on_fn=lambda state: (
-            None if state.reading.occupancy is None else state.reading.occupancy > 0
-        ),
-    ),
-)
 
 
 async def async_setup_entry(

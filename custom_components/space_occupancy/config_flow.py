@@ -1,9 +1,8 @@
-"""Config flow: pick a provider, enter its credentials, test them."""
+"""Config flow: pick a provider, enter its credentials, test them, pick the spaces."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-import ipaddress
 from typing import Any
 
 from homeassistant.config_entries import (
@@ -13,23 +12,15 @@ from homeassistant.config_entries import (
     ConfigFlowResult,
     OptionsFlow,
 )
-from homeassistant.const import CONF_SCAN_INTERVAL
 from homeassistant.core import callback
 from homeassistant.data_entry_flow import AbortFlow, section
 from homeassistant.helpers.selector import (
-    NumberSelector,
-    NumberSelectorConfig,
-    NumberSelectorMode,
-    SelectOptionDict,
-    SelectSelector,
-    SelectSelectorConfig,
-    SelectSelectorMode,
     TextSelector,
     TextSelectorConfig,
     TextSelectorType,
 )
-from yarl import URL
 
+from .budget import entity_cap
 from .clients import build_client
 from .compat import vol
 from .const import (
@@ -38,71 +29,51 @@ from .const import (
     AUTH_CONCORDIA,
     AUTH_OCCUSPACE,
     CONF_ACCOUNT_ID,
+    CONF_ACCOUNT_KEY,
+    CONF_AREAS,
     CONF_AUTH_METHOD,
     CONF_BASE_URL,
     CONF_CAPACITIES,
-    CONF_HISTORY_DAYS,
     CONF_PROVIDER,
-    CONF_STALE_MINUTES,
-    CONF_THRESHOLD_HIGH,
-    CONF_THRESHOLD_LOW,
-    CONF_THRESHOLD_MODERATE,
+    CONF_SPACES,
     CREDENTIAL_FIELDS,
     CREDENTIAL_KEYS,
-    DEFAULT_HISTORY_DAYS,
-    DEFAULT_STALE_MINUTES,
-    DEFAULT_THRESHOLD_HIGH,
-    DEFAULT_THRESHOLD_LOW,
-    DEFAULT_THRESHOLD_MODERATE,
     DOMAIN,
     LOGGER,
-    MAX_HISTORY_DAYS,
-    MAX_SCAN_INTERVAL,
     PROVIDER_OF_AUTH,
     SECRET_KEYS,
 )
-from .data import SpaceOccupancyConfigEntry, SpaceOccupancyData
+from .data import SpaceOccupancyConfigEntry
+from .forms import (
+    account_key_of,
+    check_picks,
+    held_by,
+    last_snapshot,
+    spaces_placeholders,
+    spaces_schema,
+    url_error,
+)
 from .ids import entry_unique_id
+from .options import picked_of
+from .options_flow import SpaceOccupancyOptionsFlow
+from .picking import AccountSpaces, part_unique_id
 from .providers import (
     DEFAULT_BASE_URLS,
     PROVIDER_BUTLR,
     Account,
+    Provider,
     ProviderAuthError,
     ProviderError,
     ProviderNoSpacesError,
-    Snapshot,
-    Space,
-    capabilities_of,
 )
-from .state import provider_capacity
 
 TEXT = TextSelector()
 SECRET = TextSelector(TextSelectorConfig(type=TextSelectorType.PASSWORD))
 URL_SELECTOR = TextSelector(TextSelectorConfig(type=TextSelectorType.URL))
-LOOPBACK_NAMES = {"localhost"}
-# Between the names of a space's path in the options: names repeat, paths do not.
-PATH_SEPARATOR = " \N{SINGLE RIGHT-POINTING ANGLE QUOTATION MARK} "
 # The provider knows the credentials but shows no space: nothing to add.
 NO_SPACES = "no_spaces"
 # The collapsed section of the credential forms that holds the base URL.
 SECTION_ADVANCED = "advanced"
-
-
-def _url_error(url: str) -> str | None:
-    """Why a base URL is refused: credentials never travel unencrypted off this host."""
-    try:
-        parsed = URL(url)
-    except ValueError:
-        return "invalid_url"
-    if parsed.scheme not in ("http", "https") or not parsed.host:
-        return "invalid_url"
-    if parsed.scheme == "https" or parsed.host in LOOPBACK_NAMES:
-        return None
-    try:
-        loopback = ipaddress.ip_address(parsed.host).is_loopback
-    except ValueError:
-        loopback = False
-    return None if loopback else "insecure_url"
 
 
 def _is_same_account(entry: ConfigEntry, account: Account) -> bool:
@@ -112,32 +83,30 @@ def _is_same_account(entry: ConfigEntry, account: Account) -> bool:
     between an account login and an API client of the same organisation. Their
     ids differ, so the new credentials must see a site the entry already shows
     (Butlr's site ids are unique across organisations). The entry keeps its
-    unique id, so that its entities keep theirs.
+    ids, so that its entities keep theirs.
     """
     provider = entry.data[CONF_PROVIDER]
-    if entry_unique_id(provider, account.unique_id) == entry.unique_id or (
+    if entry_unique_id(provider, account.unique_id) == account_key_of(entry) or (
         account.unique_id == entry.data.get(CONF_ACCOUNT_ID)
     ):
         return True
-    snapshot = _last_snapshot(entry)
+    snapshot = last_snapshot(entry)
     if not account.organisation or snapshot is None:
         return False
     return not account.organisation.isdisjoint(snapshot.spaces)
 
 
-def _last_snapshot(entry: ConfigEntry) -> Snapshot | None:
-    """Return the last snapshot of an entry, None unless it is loaded and polled."""
-    data: SpaceOccupancyData | None = getattr(entry, "runtime_data", None)
-    return None if data is None else data.last_snapshot()
-
-
 class SpaceOccupancyConfigFlow(ConfigFlow, domain=DOMAIN):
-    """Add a provider account."""
+    """Add a provider account, or a part of one."""
 
-    # 2: entry unique ids scoped by provider ("occuspace_1"), see async_migrate_entry.
+    # 2: entry unique ids scoped by provider ("occuspace_1"); minor 2: the
+    # account key in the data (see migration.py).
     VERSION = 2
+    MINOR_VERSION = 2
 
-    _auth_method: str
+    _data: dict[str, Any]
+    _account: Account
+    _spaces: AccountSpaces
 
     @staticmethod
     @callback
@@ -188,7 +157,7 @@ class SpaceOccupancyConfigFlow(ConfigFlow, domain=DOMAIN):
     async def async_step_reconfigure(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
-        """Change an entry's credentials or base URL (Butlr: also the kind)."""
+        """Change an entry's credentials or base URL (Butlr: also the kind), and spaces."""
         entry = self._get_reconfigure_entry()
         if entry.data[CONF_PROVIDER] == PROVIDER_BUTLR:
             return self.async_show_menu(
@@ -216,9 +185,9 @@ class SpaceOccupancyConfigFlow(ConfigFlow, domain=DOMAIN):
         errors: dict[str, str] = {}
         if user_input is not None:
             data = {**entry.data, **user_input}
-            account, errors = await self._async_test(data)
-            if account is not None:
-                if not _is_same_account(entry, account):
+            client, errors = await self._async_test(data)
+            if client is not None:
+                if not _is_same_account(entry, self._account):
                     return self.async_abort(reason="unique_id_mismatch")
                 return self.async_update_reload_and_abort(
                     entry, data_updates=user_input
@@ -230,51 +199,97 @@ class SpaceOccupancyConfigFlow(ConfigFlow, domain=DOMAIN):
             errors=errors,
         )
 
+    async def async_step_spaces(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Pick the spaces the entry shows; refuse more than Home Assistant adds."""
+        reconfiguring = self.source == SOURCE_RECONFIGURE
+        options = self._get_reconfigure_entry().options if reconfiguring else {}
+        capacities: Mapping[str, int] = options.get(CONF_CAPACITIES, {})
+        errors: dict[str, str] = {}
+        placeholders = {
+            "account": self._account.title,
+            **spaces_placeholders(self._spaces, capacities),
+            "picked_entities": "0",
+            "picked_spaces": "0",
+        }
+        if user_input is not None:
+            picks = list(user_input[CONF_SPACES])
+            errors, numbers = check_picks(self._spaces, picks, capacities)
+            placeholders.update(numbers)
+            if not errors:
+                return await self._async_finish(
+                    picks, user_input.get(CONF_AREAS, False)
+                )
+        default = (
+            self._current_picks(options)
+            if reconfiguring
+            else self._spaces.default(capacities, entity_cap())
+        )
+        return self.async_show_form(
+            step_id="spaces",
+            data_schema=self.add_suggested_values_to_schema(
+                spaces_schema(self._spaces, default, with_areas=not reconfiguring),
+                user_input or {},
+            ),
+            description_placeholders=placeholders,
+            errors=errors,
+        )
+
+    def _current_picks(self, options: Mapping[str, Any]) -> list[str]:
+        """Return an entry's picks as the form shows them (all: every top space)."""
+        picked = picked_of(options)
+        pickable = self._spaces.pickable()
+        if picked is None:
+            return [s for s in pickable if self._spaces.spaces[s].parent_id is None]
+        return [space_id for space_id in pickable if space_id in picked]
+
+    async def _async_finish(self, picks: list[str], areas: bool) -> ConfigFlowResult:
+        """Create the entry, or store a reconfigured one's new data and spaces."""
+        stored = self._spaces.stored(picks)
+        unique_id = part_unique_id(self._data[CONF_ACCOUNT_KEY], stored)
+        if self.source == SOURCE_RECONFIGURE:
+            entry = self._get_reconfigure_entry()
+            options = {**entry.options, CONF_SPACES: stored}
+            if stored is None:
+                options.pop(CONF_SPACES)
+            return self.async_update_reload_and_abort(
+                entry, unique_id=unique_id, data=self._data, options=options
+            )
+        await self.async_set_unique_id(unique_id)
+        self._abort_if_unique_id_configured()
+        title = self._account.title
+        if stored is not None:
+            labels = [self._spaces.label(space_id) for space_id in stored]
+            title = (
+                f"{title}: {', '.join(labels[:2])}{', …' if len(labels) > 2 else ''}"
+            )
+        options = {CONF_AREAS: areas}
+        if stored is not None:
+            options[CONF_SPACES] = stored
+        return self.async_create_entry(title=title, data=self._data, options=options)
+
     async def _async_credentials(
         self, auth_method: str, user_input: dict[str, Any] | None
     ) -> ConfigFlowResult:
-        """Show a credential kind's form; test what was entered; finish the flow."""
+        """Show a credential kind's form; test what was entered; go on to the spaces."""
         provider = PROVIDER_OF_AUTH[auth_method]
-        reconfiguring = self.source == SOURCE_RECONFIGURE
         errors: dict[str, str] = {}
         if user_input is not None:
             # The base URL comes in its own (collapsed) section of the form.
-            credentials = {
-                key: value
-                for key, value in user_input.items()
-                if key != SECTION_ADVANCED
-            }
             data = {
-                **credentials,
+                **{k: v for k, v in user_input.items() if k != SECTION_ADVANCED},
                 CONF_BASE_URL: user_input[SECTION_ADVANCED][CONF_BASE_URL],
                 CONF_PROVIDER: provider,
                 CONF_AUTH_METHOD: auth_method,
             }
-            if url_error := _url_error(data[CONF_BASE_URL]):
+            if error := url_error(data[CONF_BASE_URL]):
                 # The form shows an error keyed by a section above that section.
-                errors[SECTION_ADVANCED] = url_error
-                account = None
+                errors[SECTION_ADVANCED] = error
             else:
-                account, errors = await self._async_test(data)
-            if account is not None and reconfiguring:
-                entry = self._get_reconfigure_entry()
-                if not _is_same_account(entry, account):
-                    return self.async_abort(reason="unique_id_mismatch")
-                # Keys of the other credential kind go: the entry holds one kind.
-                kept = {
-                    key: value
-                    for key, value in entry.data.items()
-                    if key not in CREDENTIAL_KEYS and key != CONF_ACCOUNT_ID
-                }
-                if entry_unique_id(provider, account.unique_id) != entry.unique_id:
-                    kept[CONF_ACCOUNT_ID] = account.unique_id
-                return self.async_update_reload_and_abort(entry, data={**kept, **data})
-            if account is not None:
-                await self.async_set_unique_id(
-                    entry_unique_id(provider, account.unique_id)
-                )
-                self._abort_if_unique_id_configured()
-                return self.async_create_entry(title=account.title, data=data)
+                client, errors = await self._async_test(data)
+                if client is not None:
+                    return await self._async_credentials_accepted(client, data)
         return self.async_show_form(
             step_id=auth_method,
             data_schema=self.add_suggested_values_to_schema(
@@ -285,6 +300,55 @@ class SpaceOccupancyConfigFlow(ConfigFlow, domain=DOMAIN):
             ),
             errors=errors,
         )
+
+    async def _async_credentials_accepted(
+        self, client: Provider, data: dict[str, Any]
+    ) -> ConfigFlowResult:
+        """Read the whole account, then ask which spaces the entry shows."""
+        account_key = entry_unique_id(data[CONF_PROVIDER], self._account.unique_id)
+        siblings = [
+            entry
+            for entry in self._async_current_entries(include_ignore=False)
+            if account_key_of(entry) == account_key
+        ]
+        if self.source == SOURCE_RECONFIGURE:
+            entry = self._get_reconfigure_entry()
+            if not _is_same_account(entry, self._account):
+                return self.async_abort(reason="unique_id_mismatch")
+            data = self._reconfigured_data(entry, data)
+            account_key = account_key_of(entry)
+            siblings = [
+                other
+                for other in self._async_current_entries(include_ignore=False)
+                if account_key_of(other) == account_key and other is not entry
+            ]
+        self._data = {**data, CONF_ACCOUNT_KEY: account_key}
+        try:
+            snapshot = await client.async_fetch(None)
+        except ProviderError as err:
+            LOGGER.debug("Reading the account's spaces failed: %s", err)
+            raise AbortFlow("cannot_connect") from err
+        held = held_by(siblings, snapshot)
+        if held is None:
+            return self.async_abort(reason="already_configured")
+        self._spaces = AccountSpaces.of(snapshot, held)
+        if not self._spaces.pickable():
+            return self.async_abort(reason="already_configured")
+        return await self.async_step_spaces()
+
+    def _reconfigured_data(
+        self, entry: ConfigEntry, data: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Return the entry's data with new credentials; the other kind's keys go."""
+        kept = {
+            key: value
+            for key, value in entry.data.items()
+            if key not in CREDENTIAL_KEYS and key != CONF_ACCOUNT_ID
+        }
+        provider = data[CONF_PROVIDER]
+        if entry_unique_id(provider, self._account.unique_id) != account_key_of(entry):
+            kept[CONF_ACCOUNT_ID] = self._account.unique_id
+        return {**kept, **data}
 
     def _credentials_schema(self, auth_method: str, *, collapsed: bool) -> vol.Schema:
         """Return the credential fields, then the base URL in a collapsed section."""
@@ -322,10 +386,11 @@ class SpaceOccupancyConfigFlow(ConfigFlow, domain=DOMAIN):
 
     async def _async_test(
         self, data: Mapping[str, Any]
-    ) -> tuple[Account | None, dict[str, str]]:
-        """Try the credentials against the provider."""
+    ) -> tuple[Provider | None, dict[str, str]]:
+        """Try the credentials against the provider; keep the account they reach."""
+        client = build_client(self.hass, data)
         try:
-            return await build_client(self.hass, data).async_validate(), {}
+            self._account = await client.async_validate()
         except ProviderAuthError:
             return None, {"base": "invalid_auth"}
         except ProviderNoSpacesError as err:
@@ -337,151 +402,4 @@ class SpaceOccupancyConfigFlow(ConfigFlow, domain=DOMAIN):
         except Exception:  # noqa: BLE001 - the form must say something went wrong
             LOGGER.exception("Unexpected error testing the credentials")
             return None, {"base": "unknown"}
-
-
-class SpaceOccupancyOptionsFlow(OptionsFlow):
-    """Poll interval, activity thresholds, stale limit and capacities."""
-
-    async def async_step_init(
-        self, user_input: dict[str, Any] | None = None
-    ) -> ConfigFlowResult:
-        """Offer the capacity step only where some space has no capacity."""
-        if self._spaces_without_capacity():
-            return self.async_show_menu(
-                step_id="init", menu_options=["settings", "capacity"]
-            )
-        return await self.async_step_settings()
-
-    async def async_step_settings(
-        self, user_input: dict[str, Any] | None = None
-    ) -> ConfigFlowResult:
-        """Poll interval, thresholds, (Butlr) history days, (Concordia) stale limit."""
-        capabilities = capabilities_of(self.config_entry.data[CONF_PROVIDER])
-        errors: dict[str, str] = {}
-        if user_input is not None:
-            thresholds = (
-                user_input[CONF_THRESHOLD_LOW],
-                user_input[CONF_THRESHOLD_MODERATE],
-                user_input[CONF_THRESHOLD_HIGH],
-            )
-            if not thresholds[0] < thresholds[1] < thresholds[2]:
-                errors["base"] = "thresholds_not_increasing"
-            else:
-                return self._async_save({**self.config_entry.options, **user_input})
-        options = self.config_entry.options
-        # (key, default, minimum, maximum, unit) of each number in the form.
-        fields: list[tuple[str, float, float, float, str]] = [
-            (
-                CONF_SCAN_INTERVAL,
-                capabilities.poll_interval.total_seconds(),
-                capabilities.min_poll_interval.total_seconds(),
-                MAX_SCAN_INTERVAL.total_seconds(),
-                "s",
-            ),
-            (CONF_THRESHOLD_LOW, DEFAULT_THRESHOLD_LOW, 1, 200, "%"),
-            (CONF_THRESHOLD_MODERATE, DEFAULT_THRESHOLD_MODERATE, 1, 200, "%"),
-            (CONF_THRESHOLD_HIGH, DEFAULT_THRESHOLD_HIGH, 1, 200, "%"),
-        ]
-        if capabilities.history:
-            fields.append(
-                (CONF_HISTORY_DAYS, DEFAULT_HISTORY_DAYS, 0, MAX_HISTORY_DAYS, "d")
-            )
-        if capabilities.stale_by_change:
-            fields.append((CONF_STALE_MINUTES, DEFAULT_STALE_MINUTES, 10, 1440, "min"))
-        schema: dict[vol.Marker, Any] = {
-            vol.Required(key, default=options.get(key, default)): NumberSelector(
-                NumberSelectorConfig(
-                    min=minimum,
-                    max=maximum,
-                    unit_of_measurement=unit,
-                    mode=NumberSelectorMode.BOX,
-                )
-            )
-            for key, default, minimum, maximum, unit in fields
-        }
-        return self.async_show_form(
-            step_id="settings",
-            data_schema=self.add_suggested_values_to_schema(
-                vol.Schema(schema), user_input or {}
-            ),
-            errors=errors,
-        )
-
-    async def async_step_capacity(
-        self, user_input: dict[str, Any] | None = None
-    ) -> ConfigFlowResult:
-        """Set the capacity of a space whose provider gives none (0 clears it)."""
-        if user_input is not None:
-            capacities = dict(self.config_entry.options.get(CONF_CAPACITIES, {}))
-            if capacity := int(user_input["capacity"]):
-                capacities[user_input["space"]] = capacity
-            else:
-                capacities.pop(user_input["space"], None)
-            return self._async_save(
-                {**self.config_entry.options, CONF_CAPACITIES: capacities}
-            )
-        spaces = self._spaces_without_capacity()
-        return self.async_show_form(
-            step_id="capacity",
-            data_schema=vol.Schema(
-                {
-                    vol.Required("space"): SelectSelector(
-                        SelectSelectorConfig(
-                            options=[
-                                SelectOptionDict(value=space_id, label=name)
-                                for space_id, name in sorted(
-                                    spaces.items(), key=lambda item: item[1]
-                                )
-                            ],
-                            mode=SelectSelectorMode.DROPDOWN,
-                        )
-                    ),
-                    vol.Required("capacity", default=0): NumberSelector(
-                        NumberSelectorConfig(
-                            min=0, max=100000, mode=NumberSelectorMode.BOX
-                        )
-                    ),
-                }
-            ),
-        )
-
-    def _async_save(self, options: dict[str, Any]) -> ConfigFlowResult:
-        """Store the options, and apply them to the running entry at once.
-
-        Applied here rather than by an update listener: Home Assistant 2026
-        reserves update listeners for reloading, and options need no reload.
-        """
-        data: SpaceOccupancyData | None = getattr(
-            self.config_entry, "runtime_data", None
-        )
-        if data is not None:
-            data.async_apply_options(options)
-        return self.async_create_entry(data=options)
-
-    def _spaces_without_capacity(self) -> dict[str, str]:
-        """Spaces the provider gives no capacity for: id → path of names."""
-        # Only a loaded entry knows its spaces.
-        snapshot = _last_snapshot(self.config_entry)
-        if snapshot is None:
-            return {}
-        return {
-            space_id: _space_path(snapshot.spaces, space_id)
-            for space_id, space in snapshot.spaces.items()
-            if space_id in snapshot.readings
-            and provider_capacity(space, snapshot.readings[space_id]) is None
-        }
-
-
-def _space_path(spaces: Mapping[str, Space], space_id: str) -> str:
-    """Return a space's names from the top down, joined by PATH_SEPARATOR.
-
-    Names repeat (every floor has its "Room 1"): the path tells them apart.
-    """
-    names: list[str] = []
-    seen: set[str] = set()
-    current: str | None = space_id
-    while current is not None and current in spaces and current not in seen:
-        seen.add(current)
-        names.append(spaces[current].name)
-        current = spaces[current].parent_id
-    return PATH_SEPARATOR.join(reversed(names))
+        return client, {}

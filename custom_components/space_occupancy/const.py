@@ -29,6 +29,9 @@ CONF_USER_ID: Final = "user_id"
 # The account id of the entry's credentials, once they differ from its unique id
 # (a Butlr entry switched between an account and an API client).
 CONF_ACCOUNT_ID: Final = "account_id"
+# The provider-scoped account id the entry's device and entity ids are built
+# on (ids.py); it never changes, whatever part of the account the entry holds.
+CONF_ACCOUNT_KEY: Final = "account_key"
 
 # Options.
 CONF_THRESHOLD_LOW: Final = "threshold_low"
@@ -37,6 +40,10 @@ CONF_THRESHOLD_HIGH: Final = "threshold_high"
 CONF_STALE_MINUTES: Final = "stale_minutes"
 CONF_CAPACITIES: Final = "capacities"
 CONF_HISTORY_DAYS: Final = "history_days"
+# The picked spaces (each with everything below it); absent: the whole account.
+CONF_SPACES: Final = "spaces"
+# Whether picked rooms get a Home Assistant area (and floor) of their name.
+CONF_AREAS: Final = "areas"
 
 DEFAULT_THRESHOLD_LOW: Final = 40
 DEFAULT_THRESHOLD_MODERATE: Final = 75
@@ -114,5 +121,6 @@ ATTR_END: Final = "end"
 # Repair issues.
 ISSUE_QUOTA: Final = "concordia_quota"
 ISSUE_RATE_LIMITED: Final = "rate_limited"
+ISSUE_ENTITY_CAP: Final = "entity_cap"
 # Consecutive rate-limited polls before the user is told.
 RATE_LIMIT_ISSUE_AFTER: Final = 3

@@ -97,11 +97,19 @@ class OccupancyCoordinator(DataUpdateCoordinator[Snapshot]):
 
     @callback
     def async_apply_settings(self, settings: EntrySettings) -> None:
-        """Take new settings: the interval now, the entities from the same snapshot."""
+        """Take new settings: the interval now, the entities from the same snapshot.
+
+        New picked spaces need a poll of their own: it is made at once.
+        """
+        repoll = settings.picked != self.settings.picked
         self.settings = settings
         self.update_interval = self.problems.interval(settings.interval)
         self.states.set_settings(settings.thresholds, settings.capacities)
         self.async_update_listeners()
+        if repoll and self.config_entry is not None:
+            self.config_entry.async_create_background_task(
+                self.hass, self.async_refresh(), f"{DOMAIN} poll of new spaces"
+            )
 
     @callback
     def async_set_usual(self, usual: dict[str, float]) -> None:
@@ -132,7 +140,7 @@ class OccupancyCoordinator(DataUpdateCoordinator[Snapshot]):
 
     async def _async_update_data(self) -> Snapshot:
         try:
-            snapshot = await self.client.async_fetch()
+            snapshot = await self.client.async_fetch(self.settings.picked)
         except ProviderError as err:
             failure = self._failure(err)
             self.update_interval = self.problems.interval(self.settings.interval)

@@ -18,8 +18,9 @@ from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import entity_registry as er
 
+from .budget import EntityBudget
 from .clients import build_client
-from .const import CONF_PROVIDER, PROVIDER_NAMES
+from .const import CONF_ACCOUNT_KEY, CONF_PROVIDER, PROVIDER_NAMES
 from .coordinator import OccupancyCoordinator
 from .devices import SpaceDevices
 from .history import HistoryImporter
@@ -40,6 +41,7 @@ class SpaceOccupancyData:
     ids: SpaceIds
     coordinator: OccupancyCoordinator
     devices: SpaceDevices
+    budget: EntityBudget
     # Only where the recorder runs; history only for clients that serve it.
     history: HistoryImporter | None
     usual: UsualOccupancy | None
@@ -48,6 +50,7 @@ class SpaceOccupancyData:
     def async_apply_options(self, options: Mapping[str, Any]) -> None:
         """Apply options the options flow saved, without a reload (flow interface)."""
         settings = EntrySettings.from_options(options, self.client.capabilities)
+        self.devices.async_apply_settings(settings, self.coordinator.data)
         self.coordinator.async_apply_settings(settings)
         if self.history is not None:
             self.history.async_set_days(settings.history_days)
@@ -66,6 +69,14 @@ class SpaceOccupancyData:
         snapshot: Snapshot | None = self.coordinator.data
         return snapshot
 
+    async def async_account_snapshot(self) -> Snapshot:
+        """Poll the whole account once, picked or not (flow interface).
+
+        The space selection counts what every space would cost; the entry's
+        own polls read only the picked ones.
+        """
+        return await self.client.async_fetch(None)
+
 
 async def async_setup_runtime_data(
     hass: HomeAssistant, entry: SpaceOccupancyConfigEntry
@@ -74,7 +85,7 @@ async def async_setup_runtime_data(
     client = build_client(hass, entry.data)
     capabilities = client.capabilities
     settings = EntrySettings.from_options(entry.options, capabilities)
-    ids = SpaceIds(str(entry.unique_id))
+    ids = SpaceIds(str(entry.data.get(CONF_ACCOUNT_KEY) or entry.unique_id))
     coordinator = OccupancyCoordinator(
         hass,
         entry,
@@ -82,7 +93,9 @@ async def async_setup_runtime_data(
         settings,
         PollProblems(hass, entry, capabilities.quota_reset_timezone),
     )
-    devices = SpaceDevices(hass, entry, ids, PROVIDER_NAMES[entry.data[CONF_PROVIDER]])
+    devices = SpaceDevices(
+        hass, entry, ids, PROVIDER_NAMES[entry.data[CONF_PROVIDER]], settings
+    )
     entry.async_on_unload(coordinator.async_add_poll_observer(devices.async_sync))
 
     def statistic_ids() -> dict[str, str]:
@@ -112,4 +125,12 @@ async def async_setup_runtime_data(
             coordinator.async_add_poll_observer(history.async_poll_succeeded)
         )
     await coordinator.async_config_entry_first_refresh()
-    return SpaceOccupancyData(client, ids, coordinator, devices, history, usual)
+    return SpaceOccupancyData(
+        client,
+        ids,
+        coordinator,
+        devices,
+        EntityBudget(hass, entry, ids),
+        history,
+        usual,
+    )

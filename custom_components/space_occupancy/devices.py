@@ -1,4 +1,10 @@
-"""The devices of an entry's spaces: one per space, linked to its parent's."""
+"""The devices of an entry's spaces: one per shown space, linked to its parent's.
+
+A space is shown while the snapshot has a reading of it (the provider has it
+and it is picked). A device goes:
+- at once when its space is no longer picked (the user's choice);
+- after ``SPACE_REMOVAL_GRACE`` when its space went missing from the provider.
+"""
 
 from __future__ import annotations
 
@@ -9,56 +15,50 @@ from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import device_registry as dr
 
+from .areas import AreaPlacer, is_room
 from .const import LOGGER, SPACE_REMOVAL_GRACE
 from .ids import SpaceIds
+from .options import EntrySettings
 from .providers import Snapshot, Space
-
-
-def ordered_space_ids(spaces: Mapping[str, Space]) -> list[str]:
-    """Space ids with every parent before its children (devices need that order).
-
-    Iterative, so that a tree of any depth (or a parent cycle) is walked
-    without recursion; a space in a parent cycle comes after the others.
-    """
-    children: dict[str | None, list[str]] = {}
-    for space_id, space in spaces.items():
-        parent = space.parent_id if space.parent_id in spaces else None
-        children.setdefault(parent if parent != space_id else None, []).append(space_id)
-    ordered: list[str] = []
-    seen: set[str] = set()
-    pending = list(reversed(children.get(None, [])))
-    while pending:
-        space_id = pending.pop()
-        if space_id in seen:
-            continue
-        seen.add(space_id)
-        ordered.append(space_id)
-        pending.extend(reversed(children.get(space_id, [])))
-    ordered.extend(space_id for space_id in spaces if space_id not in seen)
-    return ordered
+from .providers.selection import children_of, expand, ordered_space_ids
 
 
 class SpaceDevices:
     """Keeps the device registry in step with a provider's spaces."""
 
     def __init__(
-        self, hass: HomeAssistant, entry: ConfigEntry, ids: SpaceIds, manufacturer: str
+        self,
+        hass: HomeAssistant,
+        entry: ConfigEntry,
+        ids: SpaceIds,
+        manufacturer: str,
+        settings: EntrySettings,
     ) -> None:
         """Serve one config entry's spaces."""
         self.hass = hass
         self._entry = entry
         self._ids = ids
         self._manufacturer = manufacturer
-        # Device registry id of each space whose device this run made or met.
-        self._device_ids: dict[str, str] = {}
+        self._settings = settings
+        self._areas = AreaPlacer(hass)
         # Since when each space with a device has been missing from the provider.
         self._missing_since: dict[str, datetime] = {}
         self._shown: frozenset[str] = frozenset()
         self._synced_spaces: Mapping[str, Space] | None = None
 
     @callback
+    def async_apply_settings(
+        self, settings: EntrySettings, snapshot: Snapshot | None
+    ) -> None:
+        """Take new settings; areas just turned on place the devices without one."""
+        areas_turned_on = settings.areas and not self._settings.areas
+        self._settings = settings
+        if areas_turned_on and snapshot is not None:
+            self._place_unplaced(snapshot)
+
+    @callback
     def async_sync(self, snapshot: Snapshot, recovered: bool = False) -> None:
-        """Keep a device per shown space: create, rename, relink; drop long-gone ones.
+        """Keep a device per shown space: create, rename, relink; drop the others.
 
         Providers hand out a new spaces mapping only when they re-read their
         spaces (hourly for Butlr and Occuspace): most polls skip the walk.
@@ -69,14 +69,41 @@ class SpaceDevices:
         if shown_changed or snapshot.spaces is not self._synced_spaces:
             self._shown = shown_ids
             self._synced_spaces = snapshot.spaces
-            shown = {space_id: snapshot.spaces[space_id] for space_id in shown_ids}
-            for space_id in ordered_space_ids(shown):
-                self._sync_device(registry, shown[space_id])
+            self._sync_devices(registry, snapshot, shown_ids)
         if shown_changed or self._missing_since:
-            self._remove_gone_devices(registry, shown_ids, snapshot.fetched_at)
+            self._remove_devices(registry, snapshot, shown_ids)
 
-    def _sync_device(self, registry: dr.DeviceRegistry, space: Space) -> None:
-        """Create or update a space's device, linked to its parent's.
+    def _our_devices(self, registry: dr.DeviceRegistry) -> dict[str, dr.DeviceEntry]:
+        """Return the entry's devices, by space id."""
+        devices: dict[str, dr.DeviceEntry] = {}
+        for device in dr.async_entries_for_config_entry(registry, self._entry.entry_id):
+            if (space_id := self._ids.space_id_of(device)) is not None:
+                devices[space_id] = device
+        return devices
+
+    def _sync_devices(
+        self, registry: dr.DeviceRegistry, snapshot: Snapshot, shown: frozenset[str]
+    ) -> None:
+        """Create, rename and relink the shown spaces' devices, parents first."""
+        existing = self._our_devices(registry)
+        device_ids = {space_id: device.id for space_id, device in existing.items()}
+        children = children_of(snapshot.spaces)
+        for space_id in ordered_space_ids(snapshot.spaces):
+            if space_id not in shown:
+                continue
+            space = snapshot.spaces[space_id]
+            device_ids[space_id] = self._sync_device(registry, space, device_ids)
+            if (
+                self._settings.areas
+                and space_id not in existing
+                and is_room(space, space_id in children)
+            ):
+                self._areas.place(device_ids[space_id], space, snapshot.spaces)
+
+    def _sync_device(
+        self, registry: dr.DeviceRegistry, space: Space, device_ids: Mapping[str, str]
+    ) -> str:
+        """Create or update a space's device, linked to its parent's; return its id.
 
         The provider's name is the device's name: a space renamed at the
         provider is renamed here, while a name the user gave (``name_by_user``)
@@ -94,28 +121,57 @@ class SpaceDevices:
             # said service; None corrects their devices).
             entry_type=None,
         )
-        self._device_ids[space.id] = device.id
-        parent_device_id = (
-            None if space.parent_id is None else self._device_ids.get(space.parent_id)
-        )
+        parent_device_id = device_ids.get(space.parent_id or "")
         if device.via_device_id != parent_device_id:
             registry.async_update_device(device.id, via_device_id=parent_device_id)
+        return device.id
 
-    def _remove_gone_devices(
-        self, registry: dr.DeviceRegistry, present: frozenset[str], now: datetime
+    def _place_unplaced(self, snapshot: Snapshot) -> None:
+        """Put every shown room's device that has no area into the area of its name."""
+        children = children_of(snapshot.spaces)
+        for space_id, device in self._our_devices(dr.async_get(self.hass)).items():
+            space = snapshot.spaces.get(space_id)
+            if (
+                space is not None
+                and device.area_id is None
+                and space_id in snapshot.readings
+                and is_room(space, space_id in children)
+            ):
+                self._areas.place(device.id, space, snapshot.spaces)
+
+    def _remove_devices(
+        self, registry: dr.DeviceRegistry, snapshot: Snapshot, shown: frozenset[str]
     ) -> None:
-        for device in dr.async_entries_for_config_entry(registry, self._entry.entry_id):
-            space_id = self._ids.space_id_of(device)
-            if space_id is None or space_id in present:
-                self._missing_since.pop(space_id or "", None)
+        """Remove unpicked spaces' devices now, and long-missing ones."""
+        picked = expand(snapshot.spaces, self._settings.picked)
+        now = snapshot.fetched_at
+        for space_id, device in self._our_devices(registry).items():
+            if space_id in shown:
+                self._missing_since.pop(space_id, None)
                 continue
+            unpicked = (
+                picked is not None
+                and space_id in snapshot.spaces
+                and (space_id not in picked)
+            )
             since = self._missing_since.setdefault(space_id, now)
-            if now - since >= SPACE_REMOVAL_GRACE:
-                LOGGER.debug(
-                    "Removing the device of space %s, gone since %s", space_id, since
-                )
-                # The device is this entry's alone. (Removing the entry from a
-                # device is deprecated on Home Assistant 2026.x.)
-                registry.async_remove_device(device.id)
-                self._missing_since.pop(space_id)
-                self._device_ids.pop(space_id, None)
+            if unpicked or now - since >= SPACE_REMOVAL_GRACE:
+                self._remove(registry, device, space_id, since, unpicked)
+
+    def _remove(
+        self,
+        registry: dr.DeviceRegistry,
+        device: dr.DeviceEntry,
+        space_id: str,
+        since: datetime,
+        unpicked: bool,
+    ) -> None:
+        LOGGER.debug(
+            "Removing the device of space %s (%s)",
+            space_id,
+            "no longer picked" if unpicked else f"gone since {since}",
+        )
+        # The device is this entry's alone. (Removing the entry from a device
+        # is deprecated on Home Assistant 2026.x.)
+        registry.async_remove_device(device.id)
+        self._missing_since.pop(space_id, None)

@@ -9,7 +9,7 @@ from homeassistant.components.diagnostics import async_redact_data
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.device_registry import DeviceEntry
 
-from .const import CONF_ACCOUNT_ID, CREDENTIAL_KEYS
+from .const import CONF_ACCOUNT_ID, CONF_ACCOUNT_KEY, CREDENTIAL_KEYS
 from .data import SpaceOccupancyConfigEntry
 from .providers import Snapshot
 
@@ -18,6 +18,7 @@ from .providers import Snapshot
 TO_REDACT = {
     *CREDENTIAL_KEYS,
     CONF_ACCOUNT_ID,
+    CONF_ACCOUNT_KEY,
     "unique_id",
     "title",
     "access_token",

@@ -19,9 +19,10 @@ from .changes import SpaceContext
 from .const import DOMAIN
 from .coordinator import OccupancyCoordinator
 from .data import SpaceOccupancyConfigEntry
-from .devices import ordered_space_ids
 from .ids import SpaceIds
+from .options import EntrySettings
 from .providers import Snapshot, Space
+from .providers.selection import ordered_space_ids
 from .state import SpaceState
 
 
@@ -112,8 +113,8 @@ class SpaceEntities[DescriptionT: SpaceEntityDescriptionLike]:
         self._domain = async_get_current_platform().domain
         self._registry = er.async_get(entry.runtime_data.coordinator.hass)
         self._added: dict[tuple[str, str], Entity] = {}
-        # The spaces and user capacities the entities were last decided for.
-        self._decided_for: tuple[Mapping[str, Space], dict[str, int]] | None = None
+        # The spaces and settings the entities were last decided for.
+        self._decided_for: tuple[Mapping[str, Space], EntrySettings] | None = None
 
     @callback
     def async_sync(self) -> None:
@@ -127,21 +128,28 @@ class SpaceEntities[DescriptionT: SpaceEntityDescriptionLike]:
         snapshot: Snapshot | None = coordinator.data
         if snapshot is None:
             return  # Not one good poll yet (Concordia's quota spent at startup).
-        capacities = dict(coordinator.states.capacities)
+        settings = coordinator.settings
         decided = self._decided_for
         if (
             decided is not None
             and decided[0] is snapshot.spaces
-            and decided[1] == capacities
+            and decided[1] is settings
         ):
             return
         # Elsewhere an entity that stops applying stays, unavailable: a
         # roll-up's capacity may come and go with its rooms' activity, and an
         # entity removed loses its history.
-        cleared = set() if decided is None else decided[1].keys() - capacities.keys()
-        self._decided_for = (snapshot.spaces, capacities)
+        cleared = (
+            set()
+            if decided is None
+            else decided[1].capacities.keys() - settings.capacities.keys()
+        )
+        self._decided_for = (snapshot.spaces, settings)
+        plan = self._data.budget.plan(snapshot, settings)
         new: list[Entity] = []
         for space_id in ordered_space_ids(snapshot.spaces):
+            if plan.admitted is not None and space_id not in plan.admitted:
+                continue  # Over Home Assistant's entity cap: budget.py.
             if (state := coordinator.space_state(space_id)) is not None:
                 new.extend(self._sync_space(state, space_id in cleared))
         if new:

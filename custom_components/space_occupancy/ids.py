@@ -46,6 +46,17 @@ class SpaceIds:
         """Return the unique id of a space's entity."""
         return f"{self.prefix}_{space_id}_{key}"
 
+    def space_of_unique_id(self, unique_id: str, keys: Iterable[str]) -> str | None:
+        """Return the space of one of our entities' unique ids; None if not ours."""
+        if not unique_id.startswith(self._device_prefix):
+            return None
+        rest = unique_id.removeprefix(self._device_prefix)
+        # Keys hold underscores too ("occupancy_percentage"): the longest first.
+        for key in sorted(keys, key=len, reverse=True):
+            if rest.endswith(f"_{key}") and len(rest) > len(key) + 1:
+                return rest.removesuffix(f"_{key}")
+        return None
+
     def space_id_of(self, device: dr.DeviceEntry) -> str | None:
         """Return the id of the space a device stands for; None if it is none of ours."""
         return next(

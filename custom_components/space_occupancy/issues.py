@@ -1,4 +1,4 @@
-"""Repair issues about polling, and the slower polling that goes with them.
+"""Repair issues: troubled polls (and the slower polling that goes with them), the entity cap.
 
 - ``rate_limited``: the provider answered "slow down" (HTTP 429) to
   ``RATE_LIMIT_ISSUE_AFTER`` polls in a row.
@@ -14,6 +14,7 @@ entry (found in the registry) too.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
@@ -24,12 +25,15 @@ from homeassistant.util import dt as dt_util
 
 from .const import (
     DOMAIN,
+    ISSUE_ENTITY_CAP,
     ISSUE_QUOTA,
     ISSUE_RATE_LIMITED,
     QUOTA_BACKOFF_INTERVAL,
     QUOTA_RESET_GRACE,
     RATE_LIMIT_ISSUE_AFTER,
 )
+from .providers import Space
+from .providers.selection import space_path
 from .providers.timeutil import next_local_midnight
 
 
@@ -103,3 +107,43 @@ class PollProblems:
             translation_key=issue,
             translation_placeholders={"account": self._entry.title},
         )
+
+
+# How many left-out spaces the entity-cap issue names (then "and N more").
+NAMED_LEFT_OUT = 5
+
+
+def async_entity_cap_issue(
+    hass: HomeAssistant,
+    entry: ConfigEntry,
+    spaces: Mapping[str, Space],
+    left_out: Sequence[str],
+    cap: int | None,
+) -> None:
+    """Say which spaces Home Assistant's entity cap left out; clear it when none are.
+
+    The way out is the user's: pick fewer spaces, or split the account over
+    two entries (the options' space selection says how).
+    """
+    issue_id = f"{ISSUE_ENTITY_CAP}_{entry.entry_id}"
+    if not left_out or cap is None:
+        ir.async_delete_issue(hass, DOMAIN, issue_id)
+        return
+    names = [space_path(spaces, space_id) for space_id in left_out]
+    shown = ", ".join(names[:NAMED_LEFT_OUT])
+    if len(names) > NAMED_LEFT_OUT:
+        shown += f" (+{len(names) - NAMED_LEFT_OUT})"
+    ir.async_create_issue(
+        hass,
+        DOMAIN,
+        issue_id,
+        is_fixable=False,
+        severity=ir.IssueSeverity.WARNING,
+        translation_key=ISSUE_ENTITY_CAP,
+        translation_placeholders={
+            "account": entry.title,
+            "count": str(len(left_out)),
+            "spaces": shown,
+            "cap": str(cap),
+        },
+    )

@@ -3,7 +3,8 @@
 The options flow writes ``entry.options``; everything else reads
 ``EntrySettings``: the poll interval (the client's default unless the user set
 one), the activity thresholds, user capacities, the stale limit where the
-client's readings go stale, and the days of history to import.
+client's readings go stale, the days of history to import, the picked spaces
+and whether their rooms get areas.
 """
 
 from __future__ import annotations
@@ -15,7 +16,13 @@ from typing import Any
 
 from homeassistant.const import CONF_SCAN_INTERVAL
 
-from .const import CONF_CAPACITIES, CONF_HISTORY_DAYS, DEFAULT_HISTORY_DAYS
+from .const import (
+    CONF_AREAS,
+    CONF_CAPACITIES,
+    CONF_HISTORY_DAYS,
+    CONF_SPACES,
+    DEFAULT_HISTORY_DAYS,
+)
 from .providers import Capabilities
 from .state import Thresholds, stale_limit
 
@@ -30,6 +37,10 @@ class EntrySettings:
     # None where the client's readings never go stale.
     stale_after: timedelta | None = None
     history_days: int = DEFAULT_HISTORY_DAYS
+    # The picked spaces (with everything below them); None: the whole account.
+    picked: frozenset[str] | None = None
+    # Whether new devices of picked rooms go into areas (and floors) of their name.
+    areas: bool = False
 
     @classmethod
     def from_options(
@@ -48,4 +59,12 @@ class EntrySettings:
             },
             stale_after=stale_limit(options) if capabilities.stale_by_change else None,
             history_days=int(options.get(CONF_HISTORY_DAYS, DEFAULT_HISTORY_DAYS)),
+            picked=picked_of(options),
+            areas=bool(options.get(CONF_AREAS, False)),
         )
+
+
+def picked_of(options: Mapping[str, Any]) -> frozenset[str] | None:
+    """Return the picked space ids of an entry's options; None for everything."""
+    picked = options.get(CONF_SPACES)
+    return None if picked is None else frozenset(str(space_id) for space_id in picked)

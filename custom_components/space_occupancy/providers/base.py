@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 import logging
@@ -95,8 +95,11 @@ class Provider(Protocol):
     async def async_validate(self) -> Account:
         """Check the credentials with the cheapest call that proves them."""
 
-    async def async_fetch(self) -> Snapshot:
-        """Poll the provider once."""
+    async def async_fetch(self, picked: Collection[str] | None = None) -> Snapshot:
+        """Poll the provider once: every space, readings of the picked ones.
+
+        ``picked`` spaces bring everything below them; None picks all.
+        """
 
     def diagnostics(self) -> dict[str, Any]:
         """State worth showing in diagnostics; never a secret."""

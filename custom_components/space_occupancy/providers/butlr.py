@@ -13,7 +13,7 @@ the people and the capacity of the same children; a duplicated id is skipped.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
@@ -55,6 +55,7 @@ from .butlr_topology import (
 from .exceptions import ProviderAuthError, ProviderNoSpacesError, ProviderResponseError
 from .http import HttpClient, ProviderStatusError
 from .models import Account, History, Reading, Snapshot, SpaceKind, percentage_of
+from .selection import expand
 from .timeutil import local_midnight, utc_iso
 
 DEFAULT_BASE_URL = "https://api.butlr.io"
@@ -220,42 +221,79 @@ class ButlrClient:
             ),
         )
 
-    async def async_fetch(self) -> Snapshot:
-        """Poll presence and traffic for all rooms: the reports side by side."""
-        topology = self._topology
+    async def async_fetch(self, picked: Collection[str] | None = None) -> Snapshot:
+        """Poll presence and traffic of the picked rooms: the reports side by side.
+
+        ``picked`` spaces bring everything below them (``selection.expand``);
+        None polls the whole account. The reports ask for the picked rooms
+        only; the topology is always the whole account's.
+        """
         now = self._clock()
+        topology = self._topology
         if topology is None or now - topology.fetched_at >= TOPOLOGY_TTL:
             topology = await self._refresh_topology()
-        # One traffic report per distinct local midnight (one for most orgs).
-        # A site without a timezone counts in the host's, as it is now.
+        wanted = expand(topology.spaces, picked)
+        rooms = (
+            topology.rooms
+            if wanted is None
+            else tuple(room for room in topology.rooms if room.id in wanted)
+        )
+        presence, traffic = await self._reports(now, rooms, everything=wanted is None)
+        readings = self._room_readings(topology, rooms, presence, traffic, now)
+        _roll_up(topology, readings, wanted)
+        return Snapshot(spaces=topology.spaces, readings=readings, fetched_at=now)
+
+    async def _reports(
+        self, now: datetime, rooms: tuple[Room, ...], *, everything: bool
+    ) -> tuple[dict[str, int | None], dict[str, TrafficCounts]]:
+        """Send the presence report and one traffic report per local midnight.
+
+        A site without a timezone counts in the host's, as it is now. Rooms
+        are filtered by id where some are left out: by selection, or by
+        another timezone's report.
+        """
         default_timezone = self._default_timezone()
         by_zone: dict[str, list[str]] = {}
-        for room in topology.rooms:
+        for room in rooms:
             if room.traffic_online is not None:
                 by_zone.setdefault(room.timezone or default_timezone, []).append(
                     room.id
                 )
+        presence_rooms = [room.id for room in rooms if room.presence_online is not None]
         presence: dict[str, int | None] = {}
         traffic: dict[str, TrafficCounts] = {}
 
         async def presence_report() -> None:
-            presence.update(await self._presence(now))
+            presence.update(
+                await self._presence(now, None if everything else presence_rooms)
+            )
 
         async def traffic_report(timezone: str, room_ids: list[str]) -> None:
-            traffic.update(await self._traffic(now, timezone, room_ids, len(by_zone)))
+            filtered = not everything or len(by_zone) > 1
+            traffic.update(await self._traffic(now, timezone, room_ids, filtered))
 
         reports = [traffic_report(tz, ids) for tz, ids in by_zone.items()]
-        if any(room.presence_online is not None for room in topology.rooms):
+        if presence_rooms:
             reports.insert(0, presence_report())
         # Every report is awaited to its end, failed or not; the first failure
         # (in the order the reports were sent) is the poll's.
         for outcome in await asyncio.gather(*reports, return_exceptions=True):
             if isinstance(outcome, BaseException):
                 raise outcome
+        return presence, traffic
 
+    def _room_readings(
+        self,
+        topology: Topology,
+        rooms: tuple[Room, ...],
+        presence: Mapping[str, int | None],
+        traffic: Mapping[str, TrafficCounts],
+        now: datetime,
+    ) -> dict[str, Reading]:
+        """Each polled room's reading: presence where it counted, else traffic."""
         readings: dict[str, Reading] = {}
         traffic_days: dict[str, _TrafficDay] = {}
-        for room in topology.rooms:
+        for room in rooms:
             door_line = (
                 self._door_line(room, traffic.get(room.id), now, traffic_days)
                 if room.traffic_online is not None
@@ -277,8 +315,7 @@ class ButlrClient:
                 door_line.exits_today if door_line else None,
             )
         self._traffic_days = traffic_days
-        _roll_up(topology, readings)
-        return Snapshot(spaces=topology.spaces, readings=readings, fetched_at=now)
+        return readings
 
     async def async_history(
         self,
@@ -441,36 +478,42 @@ class ButlrClient:
         self._topology = topology
         return topology
 
-    async def _presence(self, now: datetime) -> dict[str, int | None]:
+    async def _presence(
+        self, now: datetime, room_ids: list[str] | None
+    ) -> dict[str, int | None]:
+        """Each presence room's people now; only these rooms unless None."""
+        report_filter: dict[str, Any] = {
+            "start": utc_iso(now - PRESENCE_WINDOW),
+            "stop": utc_iso(now),
+            "measurements": ["presence"],
+            "value": {"gte": 0},
+        }
+        if room_ids is not None:
+            report_filter["rooms"] = {"eq": room_ids}
         body = {
             "group_by": {"order": ["room_id", "mac_address"]},
             "window": {"every": "1s", "function": "max"},
-            "filter": {
-                "start": utc_iso(now - PRESENCE_WINDOW),
-                "stop": utc_iso(now),
-                "measurements": ["presence"],
-                "value": {"gte": 0},
-            },
+            "filter": report_filter,
         }
         occupancy, duplicates = presence_by_room(await self._report(body))
         self._duplicates.note("the presence report", duplicates)
         return occupancy
 
     async def _traffic(
-        self, now: datetime, timezone: str, room_ids: list[str], zones: int
+        self, now: datetime, timezone: str, room_ids: list[str], filtered: bool
     ) -> dict[str, TrafficCounts]:
         """Count traffic since local midnight of one timezone, for its rooms only.
 
-        The ``rooms`` filter is sent only where there are several timezones,
-        and no document says the API honours it: rooms of other timezones in
-        the answer (counted from the wrong midnight) are dropped.
+        The ``rooms`` filter is sent only where some rooms are left out (other
+        timezones, or not picked); rooms the answer holds beyond those asked
+        for (counted from another midnight, or not picked) are dropped.
         """
         report_filter: dict[str, Any] = {
             "start": utc_iso(_midnight(now, timezone)),
             "stop": utc_iso(now),
             "measurements": ["traffic"],
         }
-        if zones > 1:
+        if filtered:
             report_filter["rooms"] = {"eq": room_ids}
         body = {
             "group_by": {"order": ["room_id", "field"]},
@@ -594,13 +637,16 @@ def _reading(
     )
 
 
-def _roll_up(topology: Topology, readings: dict[str, Reading]) -> None:
-    """Floors, buildings and sites hold the sum of their active children.
+def _roll_up(
+    topology: Topology, readings: dict[str, Reading], wanted: frozenset[str] | None
+) -> None:
+    """Floors, buildings and sites (the wanted ones) hold the sum of their active children.
 
     People and capacity are summed over the same children: the active ones.
     A parent's capacity is Butlr's own when it has one; otherwise the sum of
     its active children's, but only when every one of them has a capacity
-    (else no capacity, and no percentage, rather than a wrong one).
+    (else no capacity, and no percentage, rather than a wrong one). A wanted
+    parent's children are all wanted (``selection.expand``).
     """
 
     def visit(space_id: str) -> Reading | None:
@@ -624,4 +670,5 @@ def _roll_up(topology: Topology, readings: dict[str, Reading]) -> None:
         return reading
 
     for space_id in topology.spaces:
-        visit(space_id)
+        if wanted is None or space_id in wanted:
+            visit(space_id)

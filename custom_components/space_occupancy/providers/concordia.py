@@ -19,7 +19,7 @@ observation time, for what it is worth, never compared with ours.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 import logging
 from typing import Any
@@ -36,6 +36,7 @@ from .base import (
 from .exceptions import ProviderNoSpacesError
 from .http import HttpClient, basic_authorization
 from .models import Account, Reading, Snapshot, Space, SpaceKind
+from .selection import expand
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -242,8 +243,8 @@ class ConcordiaClient:
             unique_id=self._user_id, title=f"Concordia University ({self._user_id})"
         )
 
-    async def async_fetch(self) -> Snapshot:
-        """Poll every library with a single request."""
+    async def async_fetch(self, picked: Collection[str] | None = None) -> Snapshot:
+        """Poll every library with a single request; readings of the picked ones."""
         payload = await self._http.request(
             "GET",
             OCCUPANCY_PATH,
@@ -258,6 +259,8 @@ class ConcordiaClient:
         self._duplicates.note("the occupancy answer", duplicates)
         self._last_keys = tuple(spaces)
         self._last_fetched_at = now
+        if (wanted := expand(spaces, picked)) is not None:
+            readings = {key: value for key, value in readings.items() if key in wanted}
         return Snapshot(spaces=spaces, readings=readings, fetched_at=now)
 
     def diagnostics(self) -> dict[str, Any]:

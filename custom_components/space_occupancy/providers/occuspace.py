@@ -32,9 +32,10 @@ from .base import (
 from .exceptions import ProviderAuthError, ProviderNoSpacesError, ProviderResponseError
 from .http import HttpClient, ProviderNotFoundError
 from .models import Account, Reading, Snapshot, Space, SpaceKind, percentage_of
+from .selection import expand
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Mapping, Sequence
+    from collections.abc import Collection, Iterator, Mapping, Sequence
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -180,6 +181,19 @@ def _polled(
         pending.extend(kids)
     order.extend(parent for parent in children if parent not in seen)
     return tuple(order)
+
+
+def _polled_for(tree: _Tree, wanted: frozenset[str] | None) -> tuple[str, ...]:
+    """Return the locations to call: the wanted ones', or their parent's for leaves."""
+    if wanted is None:
+        return tree.polled
+    needed = {
+        location_id
+        if location_id in tree.children or tree.spaces[location_id].parent_id is None
+        else tree.spaces[location_id].parent_id
+        for location_id in wanted
+    }
+    return tuple(location_id for location_id in tree.polled if location_id in needed)
 
 
 def root_location(tree: _Tree) -> Space:
@@ -370,42 +384,52 @@ class OccuspaceClient:
         root = root_location(tree)
         return Account(unique_id=root.id, title=f"Occuspace ({root.name})")
 
-    async def async_fetch(self) -> Snapshot:
-        """Poll one ``now`` call per location that has children (and childless tops)."""
+    async def async_fetch(self, picked: Collection[str] | None = None) -> Snapshot:
+        """Poll the ``now`` calls that answer for the picked locations.
+
+        One call per location that has children (and per childless top); a
+        picked leaf is answered by its parent's call. ``picked`` locations
+        bring everything below them; None polls the whole tree.
+        """
         now = self._clock()
         tree = self._tree
         if tree is None or now - tree.fetched_at >= LOCATIONS_TTL:
             tree = await self._refresh_locations()
+        wanted = expand(tree.spaces, picked)
+        polled = _polled_for(tree, wanted)
         answers = await self._now_all(
             [
                 location_id
-                for location_id in tree.polled
+                for location_id in polled
                 if location_id not in self._unavailable
             ]
         )
+        readings = self._readings(tree, polled, answers)
+        for space_id, space in tree.spaces.items():
+            readings.setdefault(space_id, inactive_reading(space.capacity))
+        if wanted is not None:
+            readings = {key: value for key, value in readings.items() if key in wanted}
+        return Snapshot(spaces=tree.spaces, readings=readings, fetched_at=now)
+
+    def _readings(
+        self, tree: _Tree, polled: Sequence[str], answers: Mapping[str, Any]
+    ) -> dict[str, Reading]:
+        """Read the answers, in the tree's order whatever order they came in."""
         readings: dict[str, Reading] = {}
         unavailable: set[str] = set()
         rejections = 0
         duplicates: set[str] = set()
-        # Merged in the tree's order, whatever order the answers came in.
-        for location_id in tree.polled:
-            if location_id not in answers:
-                readings.update(unavailable_readings(tree, location_id))
-                continue
-            data = answers[location_id]
+        for location_id in polled:
+            data = answers.get(location_id)
             if isinstance(data, _LocationUnavailableError):
-                if data.rejected:
-                    rejections += 1
+                rejections += data.rejected
                 unavailable.add(location_id)
+            if data is None or isinstance(data, _LocationUnavailableError):
+                # Skipped, refused, or no data at all (with a message, kept).
                 readings.update(unavailable_readings(tree, location_id))
                 continue
             duplicates.clear()
-            readings.update(
-                # No data at all comes with a message saying why (kept above).
-                unavailable_readings(tree, location_id)
-                if data is None
-                else readings_from_now(tree, location_id, data, duplicates)
-            )
+            readings.update(readings_from_now(tree, location_id, data, duplicates))
             self._duplicates.note(
                 f"the now answer of location {location_id}", duplicates
             )
@@ -413,9 +437,7 @@ class OccuspaceClient:
             # Not one location answered: the token itself was revoked.
             raise ProviderAuthError("Occuspace rejected the token for every location")
         self._unavailable |= unavailable
-        for space_id, space in tree.spaces.items():
-            readings.setdefault(space_id, inactive_reading(space.capacity))
-        return Snapshot(spaces=tree.spaces, readings=readings, fetched_at=now)
+        return readings
 
     async def _now_all(self, location_ids: Sequence[str]) -> dict[str, Any]:
         """Fetch the ``now`` data of each location, a few requests at a time.

@@ -1,0 +1,150 @@
+"""The entity budget: what a selection of spaces costs, and what fits.
+
+Home Assistant 2026 adds at most ``MAX_ENABLED_ENTITIES_PER_CONFIG_ENTRY``
+(10,000) enabled entities per config entry and silently drops the rest; older
+lines have no cap. This module reads the cap where the line has one and keeps
+every entry under it, so that Home Assistant never drops an entity:
+
+- A space costs the enabled entities it can ever have (``possible_entities``):
+  a floor, building or site counts its percentage even before its rooms'
+  capacities add up, since it appears when they do.
+- The config flow refuses a selection that costs more than the cap.
+- At run time (``EntityBudget``), spaces are admitted in tree order while their
+  entities fit next to those already registered; spaces left out (the account
+  grew past the cap) get no entity and are named in a repair issue.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from homeassistant.config_entries import ConfigEntry
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers import entity_platform, entity_registry as er
+
+from .descriptions import ALL_DESCRIPTIONS, enabled_entity_count
+from .ids import SpaceIds
+from .issues import async_entity_cap_issue
+from .options import EntrySettings
+from .providers import Reading, Snapshot, Space
+from .providers.selection import children_of, ordered_space_ids
+from .state import ACTIVITY_EMPTY, SpaceState
+
+
+def entity_cap() -> int | None:
+    """Return Home Assistant's cap of enabled entities per entry, where it has one."""
+    cap = getattr(entity_platform, "MAX_ENABLED_ENTITIES_PER_CONFIG_ENTRY", None)
+    return cap if isinstance(cap, int) else None
+
+
+def possible_entities(
+    space: Space, user_capacity: int | None, has_children: bool
+) -> int:
+    """Return the most enabled entities a space can have.
+
+    A roll-up's capacity may come and go with its rooms': it is counted as
+    sized, so that its percentage always has room.
+    """
+    capacity = space.capacity or user_capacity or (1 if has_children else None)
+    state = SpaceState(
+        space=space,
+        reading=Reading(occupancy=0, capacity=capacity),
+        capacity=capacity,
+        percentage=None,
+        activity=ACTIVITY_EMPTY,
+    )
+    return enabled_entity_count(state)
+
+
+def selection_cost(
+    spaces: Mapping[str, Space], shown: Iterable[str], capacities: Mapping[str, int]
+) -> int:
+    """Return the enabled entities of the shown spaces (those with a reading)."""
+    children = children_of(spaces)
+    return sum(
+        possible_entities(
+            spaces[space_id], capacities.get(space_id), space_id in children
+        )
+        for space_id in shown
+        if space_id in spaces
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class EntityPlan:
+    """Which spaces may have entities: all of them, or those that fit."""
+
+    admitted: frozenset[str] | None  # None: every space
+    left_out: tuple[str, ...] = ()
+
+
+class EntityBudget:
+    """Decides, once per new topology or settings, which spaces get entities."""
+
+    def __init__(
+        self, hass: HomeAssistant, entry: ConfigEntry[Any], ids: SpaceIds
+    ) -> None:
+        """Keep one entry's entities under Home Assistant's cap."""
+        self._hass = hass
+        self._entry = entry
+        self._ids = ids
+        self._planned_for: tuple[object, object] | None = None
+        self._plan = EntityPlan(admitted=None)
+
+    def plan(self, snapshot: Snapshot, settings: EntrySettings) -> EntityPlan:
+        """Return the plan for this snapshot's spaces and these settings."""
+        key = (snapshot.spaces, settings)
+        if self._planned_for is None or any(
+            old is not new for old, new in zip(self._planned_for, key, strict=True)
+        ):
+            self._planned_for = key
+            self._plan = self._make_plan(snapshot, settings.capacities)
+            async_entity_cap_issue(
+                self._hass,
+                self._entry,
+                snapshot.spaces,
+                self._plan.left_out,
+                entity_cap(),
+            )
+        return self._plan
+
+    def _make_plan(
+        self, snapshot: Snapshot, capacities: Mapping[str, int]
+    ) -> EntityPlan:
+        """Admit spaces in tree order while their entities fit under the cap."""
+        cap = entity_cap()
+        if cap is None:
+            return EntityPlan(admitted=None)
+        registered = self._registered_per_space()
+        room = cap - sum(registered.values())
+        children = children_of(snapshot.spaces)
+        admitted: set[str] = set()
+        left_out: list[str] = []
+        for space_id in ordered_space_ids(snapshot.spaces):
+            if space_id not in snapshot.readings:
+                continue
+            space = snapshot.spaces[space_id]
+            need = possible_entities(
+                space, capacities.get(space_id), space_id in children
+            ) - registered.get(space_id, 0)
+            if need <= room:
+                admitted.add(space_id)
+                room -= max(need, 0)
+            else:
+                left_out.append(space_id)
+        return EntityPlan(admitted=frozenset(admitted), left_out=tuple(left_out))
+
+    def _registered_per_space(self) -> dict[str, int]:
+        """Count the entry's enabled registry entries, by space."""
+        registry = er.async_get(self._hass)
+        keys = [description.key for description in ALL_DESCRIPTIONS]
+        counts: dict[str, int] = {}
+        for entry in er.async_entries_for_config_entry(registry, self._entry.entry_id):
+            if entry.disabled_by is not None:
+                continue
+            space_id = self._ids.space_of_unique_id(entry.unique_id, keys)
+            # An entity of no space of ours still counts against the cap.
+            counts[space_id or ""] = counts.get(space_id or "", 0) + 1
+        return counts

@@ -1,0 +1,267 @@
+"""Options: settings (poll interval, thresholds, areas…), the spaces, capacities.
+
+Saved options apply to the running entry at once, through its runtime data's
+``async_apply_options`` (data.py): no reload.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from homeassistant.config_entries import ConfigFlowResult, OptionsFlow
+from homeassistant.const import CONF_SCAN_INTERVAL
+from homeassistant.helpers.selector import (
+    BooleanSelector,
+    NumberSelector,
+    NumberSelectorConfig,
+    NumberSelectorMode,
+    SelectOptionDict,
+    SelectSelector,
+    SelectSelectorConfig,
+    SelectSelectorMode,
+)
+
+from .compat import vol
+from .const import (
+    CONF_AREAS,
+    CONF_CAPACITIES,
+    CONF_HISTORY_DAYS,
+    CONF_PROVIDER,
+    CONF_SPACES,
+    CONF_STALE_MINUTES,
+    CONF_THRESHOLD_HIGH,
+    CONF_THRESHOLD_LOW,
+    CONF_THRESHOLD_MODERATE,
+    DEFAULT_HISTORY_DAYS,
+    DEFAULT_STALE_MINUTES,
+    DEFAULT_THRESHOLD_HIGH,
+    DEFAULT_THRESHOLD_LOW,
+    DEFAULT_THRESHOLD_MODERATE,
+    MAX_HISTORY_DAYS,
+    MAX_SCAN_INTERVAL,
+)
+from .data import SpaceOccupancyData
+from .forms import (
+    account_key_of,
+    check_picks,
+    held_by,
+    last_snapshot,
+    spaces_placeholders,
+    spaces_schema,
+)
+from .options import picked_of
+from .picking import AccountSpaces, part_unique_id
+from .providers import ProviderError, capabilities_of
+from .providers.selection import space_path
+from .state import provider_capacity
+
+
+class SpaceOccupancyOptionsFlow(OptionsFlow):
+    """Poll interval, activity thresholds, areas, stale limit, spaces and capacities."""
+
+    _spaces: AccountSpaces
+
+    async def async_step_init(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Offer the spaces and capacities where the entry is loaded."""
+        if last_snapshot(self.config_entry) is None:
+            return await self.async_step_settings()
+        menu = ["settings", "spaces"]
+        if self._spaces_without_capacity():
+            menu.append("capacity")
+        return self.async_show_menu(step_id="init", menu_options=menu)
+
+    async def async_step_settings(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Poll interval, thresholds, areas, (Butlr) history days, (Concordia) stale limit."""
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            thresholds = (
+                user_input[CONF_THRESHOLD_LOW],
+                user_input[CONF_THRESHOLD_MODERATE],
+                user_input[CONF_THRESHOLD_HIGH],
+            )
+            if not thresholds[0] < thresholds[1] < thresholds[2]:
+                errors["base"] = "thresholds_not_increasing"
+            else:
+                return self._async_save({**self.config_entry.options, **user_input})
+        return self.async_show_form(
+            step_id="settings",
+            data_schema=self.add_suggested_values_to_schema(
+                self._settings_schema(), user_input or {}
+            ),
+            errors=errors,
+        )
+
+    def _settings_schema(self) -> vol.Schema:
+        """Return the settings form: numbers with their bounds, and the areas switch."""
+        capabilities = capabilities_of(self.config_entry.data[CONF_PROVIDER])
+        options = self.config_entry.options
+        # (key, default, minimum, maximum, unit) of each number in the form.
+        fields: list[tuple[str, float, float, float, str]] = [
+            (
+                CONF_SCAN_INTERVAL,
+                capabilities.poll_interval.total_seconds(),
+                capabilities.min_poll_interval.total_seconds(),
+                MAX_SCAN_INTERVAL.total_seconds(),
+                "s",
+            ),
+            (CONF_THRESHOLD_LOW, DEFAULT_THRESHOLD_LOW, 1, 200, "%"),
+            (CONF_THRESHOLD_MODERATE, DEFAULT_THRESHOLD_MODERATE, 1, 200, "%"),
+            (CONF_THRESHOLD_HIGH, DEFAULT_THRESHOLD_HIGH, 1, 200, "%"),
+        ]
+        if capabilities.history:
+            fields.append(
+                (CONF_HISTORY_DAYS, DEFAULT_HISTORY_DAYS, 0, MAX_HISTORY_DAYS, "d")
+            )
+        if capabilities.stale_by_change:
+            fields.append((CONF_STALE_MINUTES, DEFAULT_STALE_MINUTES, 10, 1440, "min"))
+        schema: dict[vol.Marker, Any] = {
+            vol.Required(key, default=options.get(key, default)): NumberSelector(
+                NumberSelectorConfig(
+                    min=minimum,
+                    max=maximum,
+                    unit_of_measurement=unit,
+                    mode=NumberSelectorMode.BOX,
+                )
+            )
+            for key, default, minimum, maximum, unit in fields
+        }
+        schema[vol.Required(CONF_AREAS, default=options.get(CONF_AREAS, False))] = (
+            BooleanSelector()
+        )
+        return vol.Schema(schema)
+
+    async def async_step_spaces(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Pick again which spaces the entry shows; applied without a reload."""
+        if not hasattr(self, "_spaces") and (error := await self._async_read()):
+            return self.async_abort(reason=error)
+        capacities = self.config_entry.options.get(CONF_CAPACITIES, {})
+        errors: dict[str, str] = {}
+        placeholders = {
+            "account": self.config_entry.title,
+            **spaces_placeholders(self._spaces, capacities),
+            "picked_entities": "0",
+            "picked_spaces": "0",
+        }
+        if user_input is not None:
+            picks = list(user_input[CONF_SPACES])
+            errors, numbers = check_picks(self._spaces, picks, capacities)
+            placeholders.update(numbers)
+            if not errors:
+                return self._async_save_picks(picks)
+        picked = picked_of(self.config_entry.options)
+        default = [
+            space_id
+            for space_id in self._spaces.pickable()
+            if (picked is None and self._spaces.spaces[space_id].parent_id is None)
+            or (picked is not None and space_id in picked)
+        ]
+        return self.async_show_form(
+            step_id="spaces",
+            data_schema=spaces_schema(self._spaces, default, with_areas=False),
+            description_placeholders=placeholders,
+            errors=errors,
+        )
+
+    async def _async_read(self) -> str | None:
+        """Read the whole account; return why not, if it cannot be read."""
+        data: SpaceOccupancyData = self.config_entry.runtime_data
+        try:
+            snapshot = await data.async_account_snapshot()
+        except ProviderError:
+            return "cannot_connect"
+        account_key = account_key_of(self.config_entry)
+        siblings = [
+            entry
+            for entry in self.hass.config_entries.async_entries(
+                self.config_entry.domain
+            )
+            if entry.entry_id != self.config_entry.entry_id
+            and account_key_of(entry) == account_key
+        ]
+        self._spaces = AccountSpaces.of(snapshot, held_by(siblings, snapshot) or ())
+        return None
+
+    def _async_save_picks(self, picks: list[str]) -> ConfigFlowResult:
+        """Store the new picks and the unique id that says which part they are."""
+        stored = self._spaces.stored(picks)
+        options = {
+            key: value
+            for key, value in self.config_entry.options.items()
+            if key != CONF_SPACES
+        }
+        if stored is not None:
+            options[CONF_SPACES] = stored
+        self.hass.config_entries.async_update_entry(
+            self.config_entry,
+            unique_id=part_unique_id(account_key_of(self.config_entry), stored),
+        )
+        return self._async_save(options)
+
+    async def async_step_capacity(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Set the capacity of a space whose provider gives none (0 clears it)."""
+        if user_input is not None:
+            capacities = dict(self.config_entry.options.get(CONF_CAPACITIES, {}))
+            if capacity := int(user_input["capacity"]):
+                capacities[user_input["space"]] = capacity
+            else:
+                capacities.pop(user_input["space"], None)
+            return self._async_save(
+                {**self.config_entry.options, CONF_CAPACITIES: capacities}
+            )
+        spaces = self._spaces_without_capacity()
+        return self.async_show_form(
+            step_id="capacity",
+            data_schema=vol.Schema(
+                {
+                    vol.Required("space"): SelectSelector(
+                        SelectSelectorConfig(
+                            options=[
+                                SelectOptionDict(value=space_id, label=name)
+                                for space_id, name in sorted(
+                                    spaces.items(), key=lambda item: item[1]
+                                )
+                            ],
+                            mode=SelectSelectorMode.DROPDOWN,
+                        )
+                    ),
+                    vol.Required("capacity", default=0): NumberSelector(
+                        NumberSelectorConfig(
+                            min=0, max=100000, mode=NumberSelectorMode.BOX
+                        )
+                    ),
+                }
+            ),
+        )
+
+    def _async_save(self, options: dict[str, Any]) -> ConfigFlowResult:
+        """Store the options, and apply them to the running entry at once.
+
+        Applied here rather than by an update listener: Home Assistant 2026
+        reserves update listeners for reloading, and options need no reload.
+        """
+        data: SpaceOccupancyData | None = getattr(
+            self.config_entry, "runtime_data", None
+        )
+        if data is not None:
+            data.async_apply_options(options)
+        return self.async_create_entry(data=options)
+
+    def _spaces_without_capacity(self) -> dict[str, str]:
+        """Shown spaces the provider gives no capacity for: id → path of names."""
+        snapshot = last_snapshot(self.config_entry)
+        if snapshot is None:
+            return {}  # Only a loaded entry knows its spaces.
+        return {
+            space_id: space_path(snapshot.spaces, space_id)
+            for space_id, space in snapshot.spaces.items()
+            if space_id in snapshot.readings
+            and provider_capacity(space, snapshot.readings[space_id]) is None
+        }
