@@ -5,9 +5,10 @@ from __future__ import annotations
 import ast
 import json
 from pathlib import Path
-import re
 
 from PIL import Image
+
+from scripts import check_release
 
 ROOT = Path(__file__).parent.parent
 INTEGRATION = ROOT / "custom_components" / "space_occupancy"
@@ -32,12 +33,14 @@ def test_manifest() -> None:
 
 
 def test_hacs_and_changelog_match_the_manifest() -> None:
-    """HACS's minimum Home Assistant, and the changelog's newest version."""
-    assert _json(ROOT / "hacs.json")["homeassistant"] == "2025.4.0"
-    changelog = (ROOT / "CHANGELOG.md").read_text(encoding="utf-8")
-    newest = re.search(r"^## (\S+)", changelog, re.MULTILINE)
-    assert newest is not None
-    assert newest.group(1) == _json(INTEGRATION / "manifest.json")["version"]
+    """HACS's minimum Home Assistant and release zip; the changelog's newest version."""
+    hacs = _json(ROOT / "hacs.json")
+    assert hacs["homeassistant"] == "2025.4.0"
+    # HACS downloads this asset of the release and unpacks it into
+    # custom_components/space_occupancy/ (tests/test_release.py builds it).
+    assert hacs["zip_release"] is True
+    assert hacs["filename"] == "space_occupancy.zip"
+    assert check_release.problems() == []
 
 
 def test_brand_images() -> None:
