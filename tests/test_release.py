@@ -343,3 +343,23 @@ async def test_release_zip_installs_and_runs(
         "occuspace",
         "concordia",
     } <= compiled
+
+
+def test_release_workflow_runs_the_rule_the_checks_and_scripts_release() -> None:
+    """On a v* tag: the rule, then .ci/run, then scripts/release and the release."""
+    import yaml
+
+    text = (REPO / ".github" / "workflows" / "release.yaml").read_text(encoding="utf-8")
+    workflow = yaml.safe_load(text)
+    assert workflow[True] == {"push": {"tags": ["v*"]}}  # YAML 1.1 reads `on` as true
+    jobs = workflow["jobs"]
+    runs = {
+        name: [step.get("run", "") for step in job["steps"]]
+        for name, job in jobs.items()
+    }
+    assert 'python3 scripts/check_release.py "$GITHUB_REF_NAME"' in runs["version"]
+    assert jobs["checks"]["needs"] == "version"
+    assert ".ci/run" in runs["checks"]
+    assert jobs["release"]["needs"] == "checks"
+    assert 'zip=$(scripts/release "$GITHUB_REF_NAME")' in runs["release"][1]
+    assert runs["release"][-1].startswith('gh release create "$GITHUB_REF_NAME" "$ZIP"')
