@@ -31,13 +31,12 @@ HACS_JSON = REPO / "hacs.json"
 def zip_name(hacs_json: Path = HACS_JSON) -> str:
     """Return the zip's name: hacs.json's ``filename``, where HACS looks for it."""
     hacs = json.loads(hacs_json.read_text(encoding="utf-8"))
-    if hacs.get("zip_release") is not True or not str(
-        hacs.get("filename", "")
-    ).endswith(".zip"):
+    name = str(hacs.get("filename", ""))
+    if hacs.get("zip_release") is not True or not name.endswith(".zip"):
         raise check_release.ReleaseError(
             f"{hacs_json.name} needs zip_release true and a filename ending in .zip"
         )
-    return str(hacs["filename"])
+    return name
 
 
 def integration_files(source: Path) -> Iterator[Path]:
