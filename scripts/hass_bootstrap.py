@@ -62,6 +62,9 @@ class HassConfig:
     home-assistant-frontend package, for a Home Assistant that is only talked
     to over the API (the e2e test). ``components``: integrations to list
     besides ``http``, ``frontend`` and ``logger``, each with an empty config.
+    ``link_integration``: link this checkout's integration into
+    custom_components; without, the caller installs it there (the release
+    test unpacks the release zip).
     """
 
     port: int
@@ -70,6 +73,7 @@ class HassConfig:
     components: tuple[str, ...] = ("api", "config", "onboarding")
     debug_integration: bool = True
     comment: str = ""
+    link_integration: bool = True
 
 
 def configuration_yaml(
@@ -220,18 +224,13 @@ def prepare_config_dir(config_dir: Path, config: HassConfig) -> None:
 
     An existing directory keeps its state (.storage, database): only the
     configuration (and, on Home Assistant 2026, its stored HTTP config) and
-    the link are rewritten.
+    the link are rewritten. No link where ``config.link_integration`` is off.
     """
     check_ha_version(config_dir)
     custom = config_dir / "custom_components"
     custom.mkdir(parents=True, exist_ok=True)
-    link = custom / DOMAIN
-    target = os.path.relpath(INTEGRATION_DIR, custom)
-    if link.is_symlink() or link.exists():
-        if not link.is_symlink() or str(link.readlink()) != target:
-            raise BootstrapError(f"{link} exists and is not a link to {target}")
-    else:
-        link.symlink_to(target, target_is_directory=True)
+    if config.link_integration:
+        link_integration(custom)
     if config.frontend_stub:
         (config_dir / "frontend" / "hass_frontend").mkdir(parents=True, exist_ok=True)
     if (store := http_store_module()) is not None:
@@ -240,6 +239,17 @@ def prepare_config_dir(config_dir: Path, config: HassConfig) -> None:
         configuration_yaml(config, config_dir, http_section=store is None),
         encoding="utf-8",
     )
+
+
+def link_integration(custom: Path) -> None:
+    """Link this checkout's integration into a custom_components directory."""
+    link = custom / DOMAIN
+    target = os.path.relpath(INTEGRATION_DIR, custom)
+    if link.is_symlink() or link.exists():
+        if not link.is_symlink() or str(link.readlink()) != target:
+            raise BootstrapError(f"{link} exists and is not a link to {target}")
+    else:
+        link.symlink_to(target, target_is_directory=True)
 
 
 def free_port(host: str = "127.0.0.1") -> int:
