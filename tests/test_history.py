@@ -370,9 +370,10 @@ async def test_six_hour_outage_is_filled_without_touching_compiled_hours(
     await settle(hass)
     assert butlr_scenario.history_requests == []
 
-    # 22:00: Butlr answers again; the next good poll fills 16:00–22:00.
+    # 22:00: Butlr answers again; the next good poll (polls back off while
+    # they fail: at most 30 minutes later) fills 16:00–22:00.
     butlr_scenario.report_refusals.clear()
-    await _advance(hass, freezer, outage_end + timedelta(minutes=2))
+    await _advance(hass, freezer, outage_end + timedelta(minutes=31))
     await settle(hass)
     assert hass.states.get("sensor.meeting_room_occupancy").state == "3"
     statistics = await hourly(hass, NOW - DAY, outage_end + HOUR)

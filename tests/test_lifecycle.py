@@ -57,7 +57,15 @@ async def test_new_space_added_without_reload(
     )
 
 
-async def test_gone_space_removed_after_a_topology_refresh(
+async def _hours(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, hours: int
+) -> None:
+    """Poll once an hour (the topology is re-read hourly) for this many hours."""
+    for _ in range(hours):
+        await poll(hass, freezer, 3600)
+
+
+async def test_gone_space_removed_after_a_day_of_answers(
     hass: HomeAssistant,
     butlr_scenario: ButlrScenario,
     butlr_entry: MockConfigEntry,
@@ -65,7 +73,10 @@ async def test_gone_space_removed_after_a_topology_refresh(
     device_registry: dr.DeviceRegistry,
     entity_registry: er.EntityRegistry,
 ) -> None:
-    """A room gone for a whole topology period loses its device; meanwhile the user may delete it."""
+    """A room gone for 24 hours of topology answers loses its device, not before.
+
+    Meanwhile its entities are unavailable, and the user may delete it.
+    """
     rooms = await _set_up_first_floor(hass, butlr_scenario, butlr_entry)
     focus = find_device(hass, butlr_entry, "room_focus")
     meeting = find_device(hass, butlr_entry, "room_meeting")
@@ -91,10 +102,39 @@ async def test_gone_space_removed_after_a_topology_refresh(
     assert await async_remove_config_entry_device(hass, butlr_entry, focus)
     assert not await async_remove_config_entry_device(hass, butlr_entry, meeting)
 
-    await poll(hass, freezer, 3600)
+    # Seen missing first an hour ago: 23 more hours, and an outage could explain it.
+    await _hours(hass, freezer, 23)
+    assert find_device(hass, butlr_entry, "room_focus") is not None
+    await _hours(hass, freezer, 1)
     assert find_device(hass, butlr_entry, "room_focus") is None
     assert entity_registry.async_get("sensor.focus_room_occupancy") is None
     assert find_device(hass, butlr_entry, "room_meeting") is not None
+
+
+async def test_a_day_long_outage_of_most_rooms_keeps_every_device(
+    hass: HomeAssistant,
+    butlr_scenario: ButlrScenario,
+    butlr_entry: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+    device_registry: dr.DeviceRegistry,
+) -> None:
+    """A topology that loses most rooms for 23 hours, then has them back, removes nothing.
+
+    The user's settings on the devices (a name, an area) survive.
+    """
+    rooms = await _set_up_first_floor(hass, butlr_scenario, butlr_entry)
+    focus = find_device(hass, butlr_entry, "room_focus")
+    device_registry.async_update_device(focus.id, name_by_user="Quiet room")
+    kept = list(rooms)
+    rooms[:] = rooms[:1]
+    await _hours(hass, freezer, 23)
+    rooms[:] = kept
+    await _hours(hass, freezer, 2)
+    for room in kept:
+        if room.sensors:  # a room without sensors never had a device
+            assert find_device(hass, butlr_entry, room.id) is not None
+    assert find_device(hass, butlr_entry, "room_focus").name_by_user == "Quiet room"
+    assert hass.states.get("sensor.focus_room_occupancy").state == "0"
 
 
 async def test_rate_limit_respected_and_reported(
@@ -187,8 +227,7 @@ async def test_space_that_returns_gets_everything_back(
     rooms = await _set_up_first_floor(hass, butlr_scenario, butlr_entry)
     focus = next(room for room in rooms if room.id == "room_focus")
     rooms.remove(focus)
-    await poll(hass, freezer, 3600)
-    await poll(hass, freezer, 3600)
+    await _hours(hass, freezer, 25)
     assert find_device(hass, butlr_entry, "room_focus") is None
     assert entity_registry.async_get("sensor.focus_room_occupancy") is None
 

@@ -123,3 +123,97 @@ async def test_same_account_id_at_two_providers(
     assert entry.unique_id == f"{PROVIDER_CONCORDIA}_{concordia.SEED_USER_ID}"
     assert entry.data[CONF_AUTH_METHOD] == AUTH_CONCORDIA
     await hass.async_block_till_done(wait_background_tasks=True)
+
+
+def _version_1_registry(
+    hass: HomeAssistant, entry: MockConfigEntry
+) -> tuple[dr.DeviceEntry, er.RegistryEntry]:
+    """What version 1 registered for the seed's first floor: bare ids."""
+    devices = dr.async_get(hass)
+    entities = er.async_get(hass)
+    floor = devices.async_get_or_create(
+        config_entry_id=entry.entry_id,
+        identifiers={(DOMAIN, "1_3")},
+        name="Office 1st Floor",
+    )
+    occupancy = entities.async_get_or_create(
+        "sensor",
+        DOMAIN,
+        "1_3_occupancy",
+        config_entry=entry,
+        device_id=floor.id,
+        suggested_object_id="office_1st_floor_occupancy",
+    )
+    entities.async_update_entity(occupancy.entity_id, name="Floor one people")
+    return floor, occupancy
+
+
+async def test_stop_between_entry_and_registries_is_repaired(
+    hass: HomeAssistant,
+    simulator: SimulatorServer,
+    occuspace_entry: MockConfigEntry,
+    entity_registry: er.EntityRegistry,
+) -> None:
+    """Entry saved as version 2, registries still version 1: moved at the next setup.
+
+    Home Assistant saves a migrated entry at once and the registries up to
+    minutes later: a hard stop in between leaves a version 2 entry whose
+    entities still carry version 1 ids.
+    """
+    simulator.occuspace = occuspace.seed_scenario()
+    floor, occupancy = _version_1_registry(hass, occuspace_entry)
+
+    await setup_entry(hass, occuspace_entry)
+
+    assert entity_registry.async_get(occupancy.entity_id).unique_id == (
+        "occuspace_1_3_occupancy"
+    )
+    assert hass.states.get(occupancy.entity_id).state == "70"
+    assert hass.states.get("sensor.office_1st_floor_occupancy_2") is None
+    device = find_device(hass, occuspace_entry, "3")
+    assert device is not None
+    assert device.id == floor.id
+
+
+async def test_duplicates_a_stopped_migration_made_are_merged(
+    hass: HomeAssistant,
+    simulator: SimulatorServer,
+    occuspace_entry: MockConfigEntry,
+    entity_registry: er.EntityRegistry,
+    device_registry: dr.DeviceRegistry,
+) -> None:
+    """A setup already ran on version 1 ids: its duplicates go, the originals stay.
+
+    The duplicate ``_2`` entity and its device are removed; the original
+    entity (the user's name, its history under its entity id) takes the
+    version 2 id.
+    """
+    simulator.occuspace = occuspace.seed_scenario()
+    floor, occupancy = _version_1_registry(hass, occuspace_entry)
+    duplicate_device = device_registry.async_get_or_create(
+        config_entry_id=occuspace_entry.entry_id,
+        identifiers={(DOMAIN, "occuspace_1_3")},
+        name="Office 1st Floor",
+    )
+    duplicate = entity_registry.async_get_or_create(
+        "sensor",
+        DOMAIN,
+        "occuspace_1_3_occupancy",
+        config_entry=occuspace_entry,
+        device_id=duplicate_device.id,
+        suggested_object_id="office_1st_floor_occupancy",
+    )
+    assert duplicate.entity_id == "sensor.office_1st_floor_occupancy_2"
+
+    await setup_entry(hass, occuspace_entry)
+
+    kept = entity_registry.async_get(occupancy.entity_id)
+    assert kept.unique_id == "occuspace_1_3_occupancy"
+    assert kept.name == "Floor one people"
+    assert entity_registry.async_get(duplicate.entity_id) is None
+    assert hass.states.get(duplicate.entity_id) is None
+    assert hass.states.get(occupancy.entity_id).state == "70"
+    device = find_device(hass, occuspace_entry, "3")
+    assert device is not None
+    assert device.id == floor.id
+    assert device_registry.async_get(duplicate_device.id) is None

@@ -491,3 +491,40 @@ def test_traffic_parsing_edge_cases() -> None:
     }
     with pytest.raises(ProviderResponseError):
         presence_by_room({"data": 5})
+
+
+async def test_topology_that_lost_most_of_the_account_is_a_bad_answer(
+    session: ClientSession, simulator: SimulatorServer
+) -> None:
+    """A re-read topology without most spaces is kept out until it repeats.
+
+    The building (and all its rooms) vanishes from one answer: the last
+    topology stays, and the topology is asked again in 5 minutes, not an
+    hour. Read the same way three times in a row, the smaller account is real.
+    """
+    simulator.butlr = demo_scenario(NOW)
+    clock = Clock(NOW)
+    client = make_client(session, simulator, clock)
+    first = await client.async_fetch()
+    buildings = list(simulator.butlr.sites[0].buildings)
+    simulator.butlr.sites[0].buildings.clear()
+
+    clock.now += timedelta(hours=1)
+    refused = await client.async_fetch()
+    assert refused.spaces is first.spaces
+    assert "room_meeting" in refused.readings
+    assert client.diagnostics()["topologies_refused"] == 1
+
+    topology_reads = len(simulator.requests_to("/api/v3/graphql"))
+    clock.now += timedelta(minutes=5)
+    await client.async_fetch()
+    assert len(simulator.requests_to("/api/v3/graphql")) == topology_reads + 1
+    clock.now += timedelta(minutes=5)
+    accepted = await client.async_fetch()
+    assert set(accepted.spaces) == {"site_hq"}
+    assert "room_meeting" not in accepted.readings
+
+    # Back to normal: the full account is read again like any other change.
+    simulator.butlr.sites[0].buildings.extend(buildings)
+    clock.now += timedelta(hours=1)
+    assert "room_meeting" in (await client.async_fetch()).readings

@@ -920,3 +920,26 @@ async def test_child_listed_twice_in_now(
             "location 2 (the first is kept): 3"
         )
     ]
+
+
+async def test_location_list_that_lost_most_of_the_tree_is_a_bad_answer(
+    serve: Serve, make_client: Callable[..., OccuspaceClient], clock: FakeClock
+) -> None:
+    """A re-read list without most locations is kept out until it repeats 3 times."""
+    scenario = tree_scenario(clock)
+    client = make_client(await serve(scenario))
+    first = await client.async_fetch()
+    everything = list(scenario.locations)
+    scenario.locations = everything[:7]  # the campus and one building's floors
+
+    clock.now += timedelta(hours=1)
+    refused = await client.async_fetch()
+    assert refused.spaces is first.spaces
+    assert client.diagnostics()["lists_refused"] == 1
+    lists = scenario.requests.count("/v1/locations")
+    clock.now += timedelta(minutes=5)
+    await client.async_fetch()
+    assert scenario.requests.count("/v1/locations") == lists + 1
+    clock.now += timedelta(minutes=5)
+    accepted = await client.async_fetch()
+    assert len(accepted.spaces) == 7

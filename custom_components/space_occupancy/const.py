@@ -86,13 +86,21 @@ PROVIDER_NAMES: Final = {
     PROVIDER_CONCORDIA: "Concordia University",
 }
 
-# A space missing from the provider this long has its device removed.
-SPACE_REMOVAL_GRACE: Final = timedelta(hours=1)
+# A space missing from the provider has its device removed once it has been
+# missing this long and from this many topology answers: a provider outage or
+# a bad answer for a day never deletes a device (and with it the user's names,
+# areas and disabled flags).
+SPACE_REMOVAL_GRACE: Final = timedelta(hours=24)
+SPACE_REMOVAL_ANSWERS: Final = 3
 
 # A refusal that may mean a spent daily quota: reauth waits until this long
 # after the quota's reset, and polls slow down meanwhile.
 QUOTA_RESET_GRACE: Final = timedelta(minutes=15)
 QUOTA_BACKOFF_INTERVAL: Final = timedelta(minutes=30)
+# Polls that keep failing (provider unreachable, 5xx, unreadable answers) back
+# off: from the third failure in a row the interval doubles, up to this.
+FAILURE_BACKOFF_AFTER: Final = 3
+MAX_FAILURE_INTERVAL: Final = timedelta(minutes=30)
 
 # History (providers that serve it). Days imported when an entry is added (an
 # option), and the most a gap after downtime is filled from.

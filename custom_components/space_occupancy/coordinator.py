@@ -173,6 +173,9 @@ class OccupancyCoordinator(DataUpdateCoordinator[Snapshot]):
                     "retry_after": str(round(err.retry_after or 0))
                 },
             )
+        # Unreachable or unreadable: polls back off while it lasts. (A rate
+        # limit has its own wait, the provider's Retry-After.)
+        self.problems.poll_failed()
         key = (
             "cannot_connect"
             if isinstance(err, ProviderConnectionError)

@@ -26,6 +26,7 @@ from .devices import SpaceDevices
 from .history import HistoryImporter
 from .ids import SpaceIds
 from .issues import PollProblems
+from .migration import async_repair_ids
 from .options import EntrySettings
 from .providers import Provider, Snapshot, serves_history
 from .usual import UsualOccupancy
@@ -57,7 +58,11 @@ class SpaceOccupancyData:
 
     @callback
     def async_start(self, entry: ConfigEntry[Any]) -> None:
-        """Start what needs the entities: their statistics can be read and written now."""
+        """Start what needs the entities: their statistics can be read and written now.
+
+        New room devices go into areas now that their entities (and ids) exist.
+        """
+        self.devices.async_place_new(self.coordinator.data)
         if self.usual is not None:
             entry.async_on_unload(self.usual.async_start())
         if self.history is not None:
@@ -82,6 +87,8 @@ async def async_setup_runtime_data(
     hass: HomeAssistant, entry: SpaceOccupancyConfigEntry
 ) -> SpaceOccupancyData:
     """Build an entry's runtime data and poll its provider once."""
+    # Ids a stopped migration left behind are moved before anything uses them.
+    async_repair_ids(hass, entry)
     client = build_client(hass, entry.data)
     capabilities = client.capabilities
     settings = EntrySettings.from_options(entry.options, capabilities)

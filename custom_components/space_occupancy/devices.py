@@ -3,7 +3,10 @@
 A space is shown while the snapshot has a reading of it (the provider has it
 and it is picked). A device goes:
 - at once when its space is no longer picked (the user's choice);
-- after ``SPACE_REMOVAL_GRACE`` when its space went missing from the provider.
+- when its space has been missing from the provider for ``SPACE_REMOVAL_GRACE``
+  (24 hours) and from ``SPACE_REMOVAL_ANSWERS`` (3) topology answers in a row:
+  an outage or a bad answer of a day never deletes a device, with the names,
+  areas and settings the user gave it.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import device_registry as dr
 
 from .areas import AreaPlacer, is_room
-from .const import LOGGER, SPACE_REMOVAL_GRACE
+from .const import LOGGER, SPACE_REMOVAL_ANSWERS, SPACE_REMOVAL_GRACE
 from .ids import SpaceIds
 from .options import EntrySettings
 from .providers import Snapshot, Space
@@ -41,10 +44,16 @@ class SpaceDevices:
         self._manufacturer = manufacturer
         self._settings = settings
         self._areas = AreaPlacer(hass)
-        # Since when each space with a device has been missing from the provider.
+        # Since when each space with a device has been missing from the
+        # provider, and from how many topology answers (spaces mappings).
         self._missing_since: dict[str, datetime] = {}
+        self._missing_answers: dict[str, int] = {}
         self._shown: frozenset[str] = frozenset()
         self._synced_spaces: Mapping[str, Space] | None = None
+        # New room devices to put in areas once their entities exist: entity
+        # ids are made when an entity is registered, and on Home Assistant
+        # 2026 they start with the area's name ("cafeteria_cafeteria_...").
+        self._to_place: dict[str, str] = {}
 
     @callback
     def async_apply_settings(
@@ -64,14 +73,17 @@ class SpaceDevices:
         spaces (hourly for Butlr and Occuspace): most polls skip the walk.
         """
         registry = dr.async_get(self.hass)
+        # Those made at the last sync have their entities by now.
+        self.async_place_new(snapshot)
         shown_ids = frozenset(snapshot.readings.keys() & snapshot.spaces.keys())
         shown_changed = shown_ids != self._shown
-        if shown_changed or snapshot.spaces is not self._synced_spaces:
+        new_answer = snapshot.spaces is not self._synced_spaces
+        if shown_changed or new_answer:
             self._shown = shown_ids
             self._synced_spaces = snapshot.spaces
             self._sync_devices(registry, snapshot, shown_ids)
         if shown_changed or self._missing_since:
-            self._remove_devices(registry, snapshot, shown_ids)
+            self._remove_devices(registry, snapshot, shown_ids, new_answer=new_answer)
 
     def _our_devices(self, registry: dr.DeviceRegistry) -> dict[str, dr.DeviceEntry]:
         """Return the entry's devices, by space id."""
@@ -98,7 +110,7 @@ class SpaceDevices:
                 and space_id not in existing
                 and is_room(space, space_id in children)
             ):
-                self._areas.place(device_ids[space_id], space, snapshot.spaces)
+                self._to_place[space_id] = device_ids[space_id]
 
     def _sync_device(
         self, registry: dr.DeviceRegistry, space: Space, device_ids: Mapping[str, str]
@@ -126,6 +138,23 @@ class SpaceDevices:
             registry.async_update_device(device.id, via_device_id=parent_device_id)
         return device.id
 
+    @callback
+    def async_place_new(self, snapshot: Snapshot | None) -> None:
+        """Put the room devices made since the last call into areas of their names.
+
+        Called once their entities are registered: after setup, and at the
+        next poll for rooms added later.
+        """
+        to_place, self._to_place = self._to_place, {}
+        if snapshot is None or not self._settings.areas:
+            return
+        registry = dr.async_get(self.hass)
+        for space_id, device_id in to_place.items():
+            device = registry.async_get(device_id)
+            space = snapshot.spaces.get(space_id)
+            if device is not None and space is not None and device.area_id is None:
+                self._areas.place(device_id, space, snapshot.spaces)
+
     def _place_unplaced(self, snapshot: Snapshot) -> None:
         """Put every shown room's device that has no area into the area of its name."""
         children = children_of(snapshot.spaces)
@@ -140,38 +169,46 @@ class SpaceDevices:
                 self._areas.place(device.id, space, snapshot.spaces)
 
     def _remove_devices(
-        self, registry: dr.DeviceRegistry, snapshot: Snapshot, shown: frozenset[str]
+        self,
+        registry: dr.DeviceRegistry,
+        snapshot: Snapshot,
+        shown: frozenset[str],
+        *,
+        new_answer: bool,
     ) -> None:
-        """Remove unpicked spaces' devices now, and long-missing ones."""
+        """Remove unpicked spaces' devices now, and long-missing ones (see above)."""
         picked = expand(snapshot.spaces, self._settings.picked)
         now = snapshot.fetched_at
         for space_id, device in self._our_devices(registry).items():
             if space_id in shown:
                 self._missing_since.pop(space_id, None)
+                self._missing_answers.pop(space_id, None)
                 continue
-            unpicked = (
+            if (
                 picked is not None
                 and space_id in snapshot.spaces
                 and (space_id not in picked)
-            )
+            ):
+                self._remove(registry, device, space_id, "no longer picked")
+                continue
             since = self._missing_since.setdefault(space_id, now)
-            if unpicked or now - since >= SPACE_REMOVAL_GRACE:
-                self._remove(registry, device, space_id, since, unpicked)
+            answers = self._missing_answers.get(space_id, 0) + (
+                new_answer or space_id not in self._missing_answers
+            )
+            self._missing_answers[space_id] = answers
+            if now - since >= SPACE_REMOVAL_GRACE and answers >= SPACE_REMOVAL_ANSWERS:
+                self._remove(registry, device, space_id, f"missing since {since}")
 
     def _remove(
         self,
         registry: dr.DeviceRegistry,
         device: dr.DeviceEntry,
         space_id: str,
-        since: datetime,
-        unpicked: bool,
+        why: str,
     ) -> None:
-        LOGGER.debug(
-            "Removing the device of space %s (%s)",
-            space_id,
-            "no longer picked" if unpicked else f"gone since {since}",
-        )
+        LOGGER.debug("Removing the device of space %s (%s)", space_id, why)
         # The device is this entry's alone. (Removing the entry from a device
         # is deprecated on Home Assistant 2026.x.)
         registry.async_remove_device(device.id)
         self._missing_since.pop(space_id, None)
+        self._missing_answers.pop(space_id, None)

@@ -38,6 +38,12 @@ async def async_get_config_entry_diagnostics(
         "provider": async_redact_data(data.client.diagnostics(), TO_REDACT),
         "last_update_success": coordinator.last_update_success,
         "quota_backoff": coordinator.problems.quota_backoff,
+        "failed_polls": coordinator.problems.failed_polls,
+        "poll_interval_seconds": (
+            coordinator.update_interval.total_seconds()
+            if coordinator.update_interval
+            else None
+        ),
         # Providers that serve history (Butlr), where the recorder runs.
         "history": None if data.history is None else data.history.diagnostics(),
         "usual_known_for": len(coordinator.states.usual),

@@ -1,5 +1,7 @@
 """Repair issues: troubled polls (and the slower polling that goes with them), the entity cap.
 
+- Polls that keep failing back off exponentially (``PollProblems.interval``).
+
 - ``rate_limited``: the provider answered "slow down" (HTTP 429) to
   ``RATE_LIMIT_ISSUE_AFTER`` polls in a row.
 - ``concordia_quota``: a provider whose refusals may mean a spent daily quota
@@ -25,9 +27,11 @@ from homeassistant.util import dt as dt_util
 
 from .const import (
     DOMAIN,
+    FAILURE_BACKOFF_AFTER,
     ISSUE_ENTITY_CAP,
     ISSUE_QUOTA,
     ISSUE_RATE_LIMITED,
+    MAX_FAILURE_INTERVAL,
     QUOTA_BACKOFF_INTERVAL,
     QUOTA_RESET_GRACE,
     RATE_LIMIT_ISSUE_AFTER,
@@ -48,6 +52,8 @@ class PollProblems:
         self._entry = entry
         self._quota_zone = None if quota_timezone is None else ZoneInfo(quota_timezone)
         self._rate_limited_polls = 0
+        # Polls failed in a row (the back-off counts them), for diagnostics too.
+        self.failed_polls = 0
         # True while refusals look like a spent quota (polls back off).
         self.quota_backoff = False
         # Issues to clear at the next good poll: an earlier run's are found in
@@ -55,10 +61,26 @@ class PollProblems:
         self._open: set[str] = {ISSUE_QUOTA, ISSUE_RATE_LIMITED}
 
     def interval(self, configured: timedelta) -> timedelta:
-        """Return the poll interval to use now: slower while a quota looks spent."""
+        """Return the poll interval to use now: slower while polls keep failing.
+
+        From the ``FAILURE_BACKOFF_AFTER``-th failed poll in a row the interval
+        doubles with each further failure, up to ``MAX_FAILURE_INTERVAL`` (60 s
+        → 2, 4, 8, 16, 30 minutes); a spent quota waits 30 minutes at least.
+        The first good poll goes back to the configured interval.
+        """
+        interval = configured
         if self.quota_backoff:
-            return max(configured, QUOTA_BACKOFF_INTERVAL)
-        return configured
+            interval = max(interval, QUOTA_BACKOFF_INTERVAL)
+        if self.failed_polls >= FAILURE_BACKOFF_AFTER:
+            doublings = min(self.failed_polls - FAILURE_BACKOFF_AFTER + 1, 16)
+            interval = max(
+                interval, min(configured * 2**doublings, MAX_FAILURE_INTERVAL)
+            )
+        return interval
+
+    def poll_failed(self) -> None:
+        """Note a failed poll (unreachable, refused, unreadable): polls slow down."""
+        self.failed_polls += 1
 
     def rate_limited(self) -> None:
         """Note a poll the provider asked to slow down; tell the user once it lasts."""
@@ -88,6 +110,7 @@ class PollProblems:
     def good_poll(self) -> None:
         """Clear the issues: a good poll ends what they were about."""
         self._rate_limited_polls = 0
+        self.failed_polls = 0
         self.quota_backoff = False
         for issue in self._open:
             ir.async_delete_issue(self._hass, DOMAIN, self._issue_id(issue))

@@ -193,3 +193,35 @@ def expect_id(value: Any, what: str) -> str:
 def optional_str(value: Any) -> str | None:
     """Return value if it is a non-empty string, else None."""
     return value if isinstance(value, str) and value else None
+
+
+# A re-read account that lost more than this share of its spaces at once is
+# taken for a bad answer, until the same smaller account is read this many
+# times in a row: an account shrinks by hand, not all at once by surprise.
+SHRINK_LIMIT = 0.5
+SHRINK_CONFIRMATIONS = 3
+
+
+class ShrinkGuard:
+    """Tells a re-read topology that lost most of the account from a real change."""
+
+    def __init__(self) -> None:
+        """Start with nothing refused."""
+        self._pending: frozenset[str] | None = None
+        self._seen = 0
+        # Answers refused so far (diagnostics).
+        self.refused = 0
+
+    def accept(self, known: Collection[str], new: Collection[str]) -> bool:
+        """Whether to take ``new`` for the account, which was ``known`` so far."""
+        if len(new) >= len(known) * (1 - SHRINK_LIMIT):
+            self._pending = None
+            return True
+        ids = frozenset(new)
+        self._seen = self._seen + 1 if ids == self._pending else 1
+        self._pending = ids
+        if self._seen >= SHRINK_CONFIRMATIONS:
+            self._pending = None
+            return True
+        self.refused += 1
+        return False

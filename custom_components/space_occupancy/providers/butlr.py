@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 import logging
@@ -27,6 +27,7 @@ from .base import (
     Capabilities,
     ClientContext,
     DuplicateLog,
+    ShrinkGuard,
     expect_dict,
     whole_people,
 )
@@ -66,6 +67,8 @@ CLIENT_AUDIENCE = "https://butlrauth/"
 
 # Sites, rooms and sensors change rarely: re-read the topology hourly.
 TOPOLOGY_TTL = timedelta(hours=1)
+# A topology taken for a bad answer (ShrinkGuard) is asked again this soon.
+TOPOLOGY_RETRY = timedelta(minutes=5)
 # Presence: the newest value of each sensor within this window is "now".
 PRESENCE_WINDOW = timedelta(minutes=2)
 # Renew the token this long before it expires (at most a quarter of its life).
@@ -191,6 +194,7 @@ class ButlrClient:
         # Per traffic room, its last consistent counts of the current local day.
         self._traffic_days: dict[str, _TrafficDay] = {}
         self._duplicates = DuplicateLog(_LOGGER, "Butlr")
+        self._shrink = ShrinkGuard()
         self.login_count = 0
         self.history_request_count = 0
 
@@ -421,6 +425,7 @@ class ButlrClient:
             "token_renew_at": self._token_renew_at,
             "topology_fetched_at": topology.fetched_at if topology else None,
             "rooms_polled": len(topology.rooms) if topology else 0,
+            "topologies_refused": self._shrink.refused,
             "history_request_count": self.history_request_count,
         }
 
@@ -473,8 +478,20 @@ class ButlrClient:
         await asyncio.get_running_loop().run_in_executor(
             None, load_timezones, payload, self._default_timezone()
         )
-        topology = parse_topology(payload, self._clock())
+        now = self._clock()
+        topology = parse_topology(payload, now)
         self._duplicates.note("the topology", topology.duplicates)
+        known = self._topology
+        if known is not None and not self._shrink.accept(known.spaces, topology.spaces):
+            _LOGGER.warning(
+                "Butlr's topology lost most of the account at once (%d of %d spaces "
+                "left): kept the last one, asking again in %s",
+                len(topology.spaces),
+                len(known.spaces),
+                TOPOLOGY_RETRY,
+            )
+            # The same spaces, re-read sooner than the hour.
+            topology = replace(known, fetched_at=now - TOPOLOGY_TTL + TOPOLOGY_RETRY)
         self._topology = topology
         return topology
 

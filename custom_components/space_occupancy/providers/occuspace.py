@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 import logging
 import math
@@ -23,6 +23,7 @@ from .base import (
     ClientContext,
     DuplicateLog,
     OccuspaceToken,
+    ShrinkGuard,
     expect_dict,
     expect_id,
     expect_list,
@@ -47,6 +48,8 @@ SINGULAR_NOW_PATH = "/location/{id}/now"
 
 # Locations are added or removed rarely: re-read the tree hourly.
 LOCATIONS_TTL = timedelta(hours=1)
+# A list taken for a bad answer (ShrinkGuard) is asked again this soon.
+LOCATIONS_RETRY = timedelta(minutes=5)
 MESSAGE_OK = "OK"
 # A percentage above this is no room's occupancy, however crowded: it is ignored
 # (and occupancy / capacity shown instead).
@@ -370,6 +373,7 @@ class OccuspaceClient:
         self._unavailable: set[str] = set()
         self._messages: dict[str, _Message] = {}
         self._duplicates = DuplicateLog(_LOGGER, "Occuspace")
+        self._shrink = ShrinkGuard()
 
     @property
     def request_count(self) -> int:
@@ -493,6 +497,7 @@ class OccuspaceClient:
             "locations_fetched_at": tree.fetched_at if tree else None,
             "locations": len(tree.spaces) if tree else 0,
             "locations_polled": len(tree.polled) if tree else 0,
+            "lists_refused": self._shrink.refused,
             "unavailable_locations": sorted(self._unavailable, key=_id_order),
             "messages": {
                 key: {"message": entry.message, "seen_at": entry.seen_at}
@@ -503,8 +508,20 @@ class OccuspaceClient:
     async def _refresh_locations(self) -> _Tree:
         payload = await self._http.request("GET", LOCATIONS_PATH, headers=self._headers)
         data = self._data(payload, LOCATIONS_MESSAGE_KEY, "locations")
-        self._tree = parse_locations(data, self._clock())
-        self._duplicates.note("the location list", self._tree.duplicates)
+        now = self._clock()
+        tree = parse_locations(data, now)
+        self._duplicates.note("the location list", tree.duplicates)
+        known = self._tree
+        if known is not None and not self._shrink.accept(known.spaces, tree.spaces):
+            _LOGGER.warning(
+                "Occuspace's location list lost most of the tree at once (%d of %d "
+                "left): kept the last one, asking again in %s",
+                len(tree.spaces),
+                len(known.spaces),
+                LOCATIONS_RETRY,
+            )
+            tree = replace(known, fetched_at=now - LOCATIONS_TTL + LOCATIONS_RETRY)
+        self._tree = tree
         # A fresh tree says which locations exist: give the lost ones a new try.
         self._unavailable.clear()
         return self._tree
