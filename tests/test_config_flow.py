@@ -56,6 +56,7 @@ from custom_components.space_occupancy.const import (
     CONF_CAPACITIES,
     CONF_HISTORY_DAYS,
     CONF_PROVIDER,
+    CONF_PUSH,
     CONF_SPACES,
     CONF_STALE_MINUTES,
     CONF_THRESHOLD_HIGH,
@@ -896,6 +897,7 @@ def _butlr_settings(
     return {
         **_settings(scan_interval, low, moderate, high),
         CONF_HISTORY_DAYS: DEFAULT_HISTORY_DAYS,
+        CONF_PUSH: False,
     }
 
 

@@ -8,10 +8,13 @@ from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers.device_registry import DeviceEntry
 from homeassistant.helpers.typing import ConfigType
 
+from .clients import build_client
 from .const import DOMAIN
 from .data import SpaceOccupancyConfigEntry, async_setup_runtime_data
 from .history import async_remove_history_store
 from .migration import async_migrate_entry
+from .providers import pushes
+from .push import async_remove_subscription
 from .services import async_setup_services
 
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
@@ -47,8 +50,10 @@ async def async_unload_entry(
 async def async_remove_entry(
     hass: HomeAssistant, entry: SpaceOccupancyConfigEntry
 ) -> None:
-    """Forget a deleted entry's history import state."""
+    """Forget a deleted entry's history; delete its webhook at the provider."""
     await async_remove_history_store(hass, entry.entry_id)
+    if (client := pushes(build_client(hass, entry.data))) is not None:
+        await async_remove_subscription(hass, entry, client)
 
 
 async def async_remove_config_entry_device(

@@ -32,11 +32,11 @@ class SpaceBinarySensor(SpaceEntity, BinarySensorEntity):
 
     @property
     def available(self) -> bool:
-        """Unavailable while the space's data is not valid."""
+        """Unavailable while the space's data is not valid for this sensor."""
         return (
             super().available
             and (state := self.state_of_space) is not None
-            and state.reading.active
+            and self.entity_description.available_fn(state)
         )
 
     @property

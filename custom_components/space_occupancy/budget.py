@@ -28,7 +28,7 @@ from .descriptions import ALL_DESCRIPTIONS, enabled_entity_count
 from .ids import SpaceIds
 from .issues import async_entity_cap_issue
 from .options import EntrySettings
-from .providers import Reading, Snapshot, Space
+from .providers import Reading, Snapshot, Space, SpaceKind
 from .providers.selection import children_of, ordered_space_ids
 from .state import ACTIVITY_EMPTY, SpaceState
 
@@ -45,12 +45,15 @@ def possible_entities(
     """Return the most enabled entities a space can have.
 
     A roll-up's capacity may come and go with its rooms': it is counted as
-    sized, so that its percentage always has room.
+    sized, so that its percentage always has room; a room's motion sensor,
+    which comes with the first pushed motion, is counted too.
     """
     capacity = space.capacity or user_capacity or (1 if has_children else None)
+    # A room may push its motion (Butlr): counted where it could.
+    motion = True if space.kind is SpaceKind.ROOM else None
     state = SpaceState(
         space=space,
-        reading=Reading(occupancy=0, capacity=capacity),
+        reading=Reading(occupancy=0, capacity=capacity, motion=motion),
         capacity=capacity,
         percentage=None,
         activity=ACTIVITY_EMPTY,

@@ -51,7 +51,6 @@ from .forms import (
     last_snapshot,
     spaces_placeholders,
     spaces_schema,
-    url_error,
 )
 from .ids import entry_unique_id
 from .options import picked_of
@@ -66,6 +65,7 @@ from .providers import (
     ProviderError,
     ProviderNoSpacesError,
 )
+from .urls import url_error
 
 TEXT = TextSelector()
 SECRET = TextSelector(TextSelectorConfig(type=TextSelectorType.PASSWORD))

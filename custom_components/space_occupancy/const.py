@@ -102,6 +102,15 @@ QUOTA_BACKOFF_INTERVAL: Final = timedelta(minutes=30)
 FAILURE_BACKOFF_AFTER: Final = 3
 MAX_FAILURE_INTERVAL: Final = timedelta(minutes=30)
 
+# Real-time push (an option, for clients that can push): polls go on as the
+# safety net, this often while pushes arrive; no push for PUSH_QUIET and the
+# configured interval is back.
+CONF_PUSH: Final = "push"
+PUSH_POLL_INTERVAL: Final = timedelta(minutes=5)
+PUSH_QUIET: Final = timedelta(minutes=5)
+# A subscription that failed is tried again this much later.
+PUSH_RETRY_AFTER: Final = timedelta(minutes=15)
+
 # History (providers that serve it). Days imported when an entry is added (an
 # option), and the most a gap after downtime is filled from.
 DEFAULT_HISTORY_DAYS: Final = 30
@@ -130,5 +139,6 @@ ATTR_END: Final = "end"
 ISSUE_QUOTA: Final = "concordia_quota"
 ISSUE_RATE_LIMITED: Final = "rate_limited"
 ISSUE_ENTITY_CAP: Final = "entity_cap"
+ISSUE_PUSH_TAKEN: Final = "push_taken"
 # Consecutive rate-limited polls before the user is told.
 RATE_LIMIT_ISSUE_AFTER: Final = 3

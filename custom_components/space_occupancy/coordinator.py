@@ -9,25 +9,19 @@ poll observers that ``data.py`` registers.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
-from homeassistant.exceptions import ConfigEntryAuthFailed, ConfigEntryNotReady
-from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
+from homeassistant.exceptions import ConfigEntryNotReady
+from homeassistant.helpers.update_coordinator import DataUpdateCoordinator
 
 from .changes import SpaceContext, SpaceListeners, changes_between
-from .const import DOMAIN, LOGGER
+from .const import DOMAIN, LOGGER, PUSH_POLL_INTERVAL
 from .issues import PollProblems
 from .options import EntrySettings
-from .providers import (
-    Provider,
-    ProviderAuthError,
-    ProviderConnectionError,
-    ProviderError,
-    ProviderRateLimitError,
-    Snapshot,
-)
+from .providers import Provider, ProviderError, Snapshot
 from .state import SpaceState, SpaceStates, without_stale
 
 # Called after each good poll with its snapshot, and whether polls had failed.
@@ -59,6 +53,7 @@ class OccupancyCoordinator(DataUpdateCoordinator[Snapshot]):
         self.states = SpaceStates(settings.thresholds, settings.capacities)
         self._spaces = SpaceListeners()
         self._observers: list[PollObserver] = []
+        self._push_active = False
         # What the entities were last told: snapshot, availability, settings.
         self._told: tuple[Snapshot | None, bool, EntrySettings] | None = None
 
@@ -103,13 +98,35 @@ class OccupancyCoordinator(DataUpdateCoordinator[Snapshot]):
         """
         repoll = settings.picked != self.settings.picked
         self.settings = settings
-        self.update_interval = self.problems.interval(settings.interval)
+        self.update_interval = self.problems.interval(self._interval())
         self.states.set_settings(settings.thresholds, settings.capacities)
         self.async_update_listeners()
         if repoll and self.config_entry is not None:
             self.config_entry.async_create_background_task(
                 self.hass, self.async_refresh(), f"{DOMAIN} poll of new spaces"
             )
+
+    @callback
+    def async_set_pushed(self, snapshot: Snapshot) -> None:
+        """Take a snapshot a push changed: its spaces' entities hear of it now.
+
+        The polls keep their schedule (``async_set_updated_data`` would push
+        them back at every event): they are the safety net.
+        """
+        self.data = snapshot
+        self.async_update_listeners()
+
+    @callback
+    def async_set_push_active(self, active: bool) -> None:
+        """Poll less often while pushes arrive; as configured once they stop."""
+        self._push_active = active
+        self.update_interval = self.problems.interval(self._interval())
+
+    def _interval(self) -> timedelta:
+        """Return the configured interval, longer while pushes arrive."""
+        if self._push_active:
+            return max(self.settings.interval, PUSH_POLL_INTERVAL)
+        return self.settings.interval
 
     @callback
     def async_set_usual(self, usual: dict[str, float]) -> None:
@@ -142,47 +159,14 @@ class OccupancyCoordinator(DataUpdateCoordinator[Snapshot]):
         try:
             snapshot = await self.client.async_fetch(self.settings.picked)
         except ProviderError as err:
-            failure = self._failure(err)
-            self.update_interval = self.problems.interval(self.settings.interval)
+            failure = self.problems.failure(err)
+            self.update_interval = self.problems.interval(self._interval())
             raise failure from err
         recovered = not self.last_update_success
         self.problems.good_poll()
-        self.update_interval = self.settings.interval
+        self.update_interval = self._interval()
         if self.settings.stale_after is not None:
             snapshot = without_stale(snapshot, self.settings.stale_after)
         for observer in list(self._observers):
             observer(snapshot, recovered)
         return snapshot
-
-    def _failure(self, err: ProviderError) -> Exception:
-        """Return the Home Assistant error for a client's; raise its repair issues."""
-        if isinstance(err, ProviderAuthError):
-            if self.problems.refusal_may_be_quota():
-                return UpdateFailed(
-                    translation_domain=DOMAIN, translation_key="quota_or_auth"
-                )
-            return ConfigEntryAuthFailed(
-                translation_domain=DOMAIN, translation_key="auth_failed"
-            )
-        if isinstance(err, ProviderRateLimitError):
-            self.problems.rate_limited()
-            return UpdateFailed(
-                translation_domain=DOMAIN,
-                translation_key="rate_limited",
-                translation_placeholders={
-                    "retry_after": str(round(err.retry_after or 0))
-                },
-            )
-        # Unreachable or unreadable: polls back off while it lasts. (A rate
-        # limit has its own wait, the provider's Retry-After.)
-        self.problems.poll_failed()
-        key = (
-            "cannot_connect"
-            if isinstance(err, ProviderConnectionError)
-            else "invalid_response"
-        )
-        return UpdateFailed(
-            translation_domain=DOMAIN,
-            translation_key=key,
-            translation_placeholders={"error": str(err)},
-        )

@@ -28,7 +28,8 @@ from .ids import SpaceIds
 from .issues import PollProblems
 from .migration import async_repair_ids
 from .options import EntrySettings
-from .providers import Provider, Snapshot, serves_history
+from .providers import Provider, Snapshot, pushes, serves_history
+from .push import PushReceiver
 from .usual import UsualOccupancy
 
 type SpaceOccupancyConfigEntry = ConfigEntry[SpaceOccupancyData]
@@ -46,13 +47,18 @@ class SpaceOccupancyData:
     # Only where the recorder runs; history only for clients that serve it.
     history: HistoryImporter | None
     usual: UsualOccupancy | None
+    # Only for clients that can push.
+    push: PushReceiver | None = None
 
     @callback
     def async_apply_options(self, options: Mapping[str, Any]) -> None:
         """Apply options the options flow saved, without a reload (flow interface)."""
         settings = EntrySettings.from_options(options, self.client.capabilities)
+        push_changed = settings.push != self.coordinator.settings.push
         self.devices.async_apply_settings(settings, self.coordinator.data)
         self.coordinator.async_apply_settings(settings)
+        if self.push is not None and push_changed:
+            self._async_push(settings.push)
         if self.history is not None:
             self.history.async_set_days(settings.history_days)
 
@@ -63,11 +69,25 @@ class SpaceOccupancyData:
         New room devices go into areas now that their entities (and ids) exist.
         """
         self.devices.async_place_new(self.coordinator.data)
+        if self.push is not None:
+            entry.async_on_unload(self.push.async_stop)
+            if self.coordinator.settings.push:
+                self._async_push(True)
         if self.usual is not None:
             entry.async_on_unload(self.usual.async_start())
         if self.history is not None:
             self.history.async_start()
             entry.async_on_unload(self.history.async_stop)
+
+    @callback
+    def _async_push(self, enabled: bool) -> None:
+        """Subscribe (or unsubscribe) in the background: nothing waits for it."""
+        if self.push is not None and (entry := self.coordinator.config_entry):
+            entry.async_create_background_task(
+                self.coordinator.hass,
+                self.push.async_set_enabled(enabled),
+                "space_occupancy push subscription",
+            )
 
     def last_snapshot(self) -> Snapshot | None:
         """Return the last good poll's spaces and readings (flow interface)."""
@@ -105,33 +125,14 @@ async def async_setup_runtime_data(
     )
     entry.async_on_unload(coordinator.async_add_poll_observer(devices.async_sync))
 
-    def statistic_ids() -> dict[str, str]:
-        data = coordinator.data
-        spaces = () if data is None else data.spaces
-        return ids.occupancy_entity_ids(er.async_get(hass), spaces)
-
-    recorded = RECORDER_DOMAIN in hass.config.components
-    usual = (
-        UsualOccupancy(hass, entry, statistic_ids, coordinator.async_set_usual)
-        if recorded
-        else None
-    )
-    history: HistoryImporter | None = None
-    if recorded and (history_client := serves_history(client)) is not None:
-        history = HistoryImporter(
-            hass,
-            entry,
-            history_client,
-            days=settings.history_days,
-            statistic_ids=statistic_ids,
-            # The usual occupancy need not wait for the next hour to see them.
-            on_imported=usual.async_refresh_after_import if usual else None,
-        )
-        await history.async_load()
-        entry.async_on_unload(
-            coordinator.async_add_poll_observer(history.async_poll_succeeded)
-        )
+    history, usual = await _async_recorded_parts(hass, entry, coordinator, ids)
     await coordinator.async_config_entry_first_refresh()
+    push_client = pushes(client)
+    push = (
+        None
+        if push_client is None
+        else PushReceiver(hass, entry, push_client, coordinator)
+    )
     return SpaceOccupancyData(
         client,
         ids,
@@ -140,4 +141,40 @@ async def async_setup_runtime_data(
         EntityBudget(hass, entry, ids),
         history,
         usual,
+        push,
     )
+
+
+async def _async_recorded_parts(
+    hass: HomeAssistant,
+    entry: SpaceOccupancyConfigEntry,
+    coordinator: OccupancyCoordinator,
+    ids: SpaceIds,
+) -> tuple[HistoryImporter | None, UsualOccupancy | None]:
+    """Build what lives in the recorder's statistics: history import, usual occupancy."""
+    if RECORDER_DOMAIN not in hass.config.components:
+        return None, None
+
+    def statistic_ids() -> dict[str, str]:
+        data = coordinator.data
+        spaces = () if data is None else data.spaces
+        return ids.occupancy_entity_ids(er.async_get(hass), spaces)
+
+    usual = UsualOccupancy(hass, entry, statistic_ids, coordinator.async_set_usual)
+    history_client = serves_history(coordinator.client)
+    if history_client is None:
+        return None, usual
+    history = HistoryImporter(
+        hass,
+        entry,
+        history_client,
+        days=coordinator.settings.history_days,
+        statistic_ids=statistic_ids,
+        # The usual occupancy need not wait for the next hour to see them.
+        on_imported=usual.async_refresh_after_import,
+    )
+    await history.async_load()
+    entry.async_on_unload(
+        coordinator.async_add_poll_observer(history.async_poll_succeeded)
+    )
+    return history, usual

@@ -152,6 +152,7 @@ class SpaceBinarySensorEntityDescription(BinarySensorEntityDescription):
 
     is_on_fn: Callable[[SpaceState], bool | None]
     exists_fn: Callable[[SpaceState], bool] = lambda _: True
+    available_fn: Callable[[SpaceState], bool] = _is_active
 
 
 BINARY_SENSORS: tuple[SpaceBinarySensorEntityDescription, ...] = (
@@ -162,6 +163,16 @@ BINARY_SENSORS: tuple[SpaceBinarySensorEntityDescription, ...] = (
         is_on_fn=lambda state: (
             None if state.reading.occupancy is None else state.reading.occupancy > 0
         ),
+    ),
+    SpaceBinarySensorEntityDescription(
+        key="motion",
+        translation_key="motion",
+        device_class=BinarySensorDeviceClass.MOTION,
+        is_on_fn=lambda state: state.reading.motion,
+        # Butlr pushes motion for rooms whose sensors see it (Heatic 2+): the
+        # sensor comes with the first event, and stays.
+        exists_fn=lambda state: state.reading.motion is not None,
+        available_fn=lambda state: state.reading.motion is not None,
     ),
 )
 

@@ -12,6 +12,7 @@ from homeassistant.helpers.device_registry import DeviceEntry
 from .const import CONF_ACCOUNT_ID, CONF_ACCOUNT_KEY, CREDENTIAL_KEYS
 from .data import SpaceOccupancyConfigEntry
 from .providers import Snapshot
+from .push import CONF_PUSH_SECRET, CONF_WEBHOOK_ID
 
 # Every credential (user names and ids identify a person or a customer too),
 # the entry's account id and title, and any token a provider might report.
@@ -19,6 +20,9 @@ TO_REDACT = {
     *CREDENTIAL_KEYS,
     CONF_ACCOUNT_ID,
     CONF_ACCOUNT_KEY,
+    # Who can deliver pushes: the webhook's address and its secret.
+    CONF_PUSH_SECRET,
+    CONF_WEBHOOK_ID,
     "unique_id",
     "title",
     "access_token",
@@ -47,6 +51,8 @@ async def async_get_config_entry_diagnostics(
         # Providers that serve history (Butlr), where the recorder runs.
         "history": None if data.history is None else data.history.diagnostics(),
         "usual_known_for": len(coordinator.states.usual),
+        # Clients that can push (Butlr): state, deliveries, the last one's time.
+        "push": None if data.push is None else asdict(data.push.stats),
         # None until the first good poll (a quota spent since setup).
         "snapshot": None
         if snapshot is None

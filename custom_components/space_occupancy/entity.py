@@ -160,7 +160,11 @@ class SpaceEntities[DescriptionT: SpaceEntityDescriptionLike]:
         new: list[Entity] = []
         for description in self._descriptions:
             key = (state.space.id, description.key)
-            if description.exists_fn(state):
+            # A registered entity comes back even while it does not apply (a
+            # pushed motion sensor after a restart): no orphaned registry entry.
+            if description.exists_fn(state) or (
+                key not in self._added and self._registered(key)
+            ):
                 # Gone from the registry: its device was removed meanwhile.
                 if key not in self._added or not self._registered(key):
                     self._added[key] = self._factory(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-import ipaddress
 from typing import Any
 
 from homeassistant.config_entries import ConfigEntry
@@ -14,7 +13,6 @@ from homeassistant.helpers.selector import (
     SelectSelectorConfig,
     SelectSelectorMode,
 )
-from yarl import URL
 
 from .budget import entity_cap
 from .compat import vol
@@ -24,25 +22,6 @@ from .options import picked_of
 from .picking import AccountSpaces
 from .providers import Snapshot
 from .providers.selection import expand
-
-LOOPBACK_NAMES = {"localhost"}
-
-
-def url_error(url: str) -> str | None:
-    """Why a base URL is refused: credentials never travel unencrypted off this host."""
-    try:
-        parsed = URL(url)
-    except ValueError:
-        return "invalid_url"
-    if parsed.scheme not in ("http", "https") or not parsed.host:
-        return "invalid_url"
-    if parsed.scheme == "https" or parsed.host in LOOPBACK_NAMES:
-        return None
-    try:
-        loopback = ipaddress.ip_address(parsed.host).is_loopback
-    except ValueError:
-        loopback = False
-    return None if loopback else "insecure_url"
 
 
 def account_key_of(entry: ConfigEntry) -> str:

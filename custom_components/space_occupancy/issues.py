@@ -22,7 +22,9 @@ from zoneinfo import ZoneInfo
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import ConfigEntryAuthFailed
 from homeassistant.helpers import issue_registry as ir
+from homeassistant.helpers.update_coordinator import UpdateFailed
 from homeassistant.util import dt as dt_util
 
 from .const import (
@@ -36,7 +38,13 @@ from .const import (
     QUOTA_RESET_GRACE,
     RATE_LIMIT_ISSUE_AFTER,
 )
-from .providers import Space
+from .providers import (
+    ProviderAuthError,
+    ProviderConnectionError,
+    ProviderError,
+    ProviderRateLimitError,
+    Space,
+)
 from .providers.selection import space_path
 from .providers.timeutil import next_local_midnight
 
@@ -115,6 +123,39 @@ class PollProblems:
         for issue in self._open:
             ir.async_delete_issue(self._hass, DOMAIN, self._issue_id(issue))
         self._open.clear()
+
+    def failure(self, err: ProviderError) -> Exception:
+        """Return the Home Assistant error for a client's; raise its repair issues."""
+        if isinstance(err, ProviderAuthError):
+            if self.refusal_may_be_quota():
+                return UpdateFailed(
+                    translation_domain=DOMAIN, translation_key="quota_or_auth"
+                )
+            return ConfigEntryAuthFailed(
+                translation_domain=DOMAIN, translation_key="auth_failed"
+            )
+        if isinstance(err, ProviderRateLimitError):
+            self.rate_limited()
+            return UpdateFailed(
+                translation_domain=DOMAIN,
+                translation_key="rate_limited",
+                translation_placeholders={
+                    "retry_after": str(round(err.retry_after or 0))
+                },
+            )
+        # Unreachable or unreadable: polls back off while it lasts. (A rate
+        # limit has its own wait, the provider's Retry-After.)
+        self.poll_failed()
+        key = (
+            "cannot_connect"
+            if isinstance(err, ProviderConnectionError)
+            else "invalid_response"
+        )
+        return UpdateFailed(
+            translation_domain=DOMAIN,
+            translation_key=key,
+            translation_placeholders={"error": str(err)},
+        )
 
     def _issue_id(self, issue: str) -> str:
         return f"{issue}_{self._entry.entry_id}"

@@ -20,6 +20,7 @@ from .const import (
     CONF_AREAS,
     CONF_CAPACITIES,
     CONF_HISTORY_DAYS,
+    CONF_PUSH,
     CONF_SPACES,
     DEFAULT_HISTORY_DAYS,
 )
@@ -41,6 +42,8 @@ class EntrySettings:
     picked: frozenset[str] | None = None
     # Whether new devices of picked rooms go into areas (and floors) of their name.
     areas: bool = False
+    # Real-time updates (push), where the client can push.
+    push: bool = False
 
     @classmethod
     def from_options(
@@ -61,6 +64,7 @@ class EntrySettings:
             history_days=int(options.get(CONF_HISTORY_DAYS, DEFAULT_HISTORY_DAYS)),
             picked=picked_of(options),
             areas=bool(options.get(CONF_AREAS, False)),
+            push=capabilities.push and bool(options.get(CONF_PUSH, False)),
         )
 
 

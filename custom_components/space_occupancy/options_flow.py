@@ -24,9 +24,11 @@ from homeassistant.helpers.selector import (
 from .compat import vol
 from .const import (
     CONF_AREAS,
+    CONF_BASE_URL,
     CONF_CAPACITIES,
     CONF_HISTORY_DAYS,
     CONF_PROVIDER,
+    CONF_PUSH,
     CONF_SPACES,
     CONF_STALE_MINUTES,
     CONF_THRESHOLD_HIGH,
@@ -53,6 +55,7 @@ from .options import picked_of
 from .picking import AccountSpaces, part_unique_id
 from .providers import ProviderError, capabilities_of
 from .providers.selection import space_path
+from .push import push_possible
 from .state import provider_capacity
 
 
@@ -85,6 +88,10 @@ class SpaceOccupancyOptionsFlow(OptionsFlow):
             )
             if not thresholds[0] < thresholds[1] < thresholds[2]:
                 errors["base"] = "thresholds_not_increasing"
+            elif user_input.get(CONF_PUSH) and not push_possible(
+                self.hass, str(self.config_entry.data.get(CONF_BASE_URL, ""))
+            ):
+                errors[CONF_PUSH] = "push_needs_https"
             else:
                 return self._async_save({**self.config_entry.options, **user_input})
         return self.async_show_form(
@@ -132,6 +139,10 @@ class SpaceOccupancyOptionsFlow(OptionsFlow):
         schema[vol.Required(CONF_AREAS, default=options.get(CONF_AREAS, False))] = (
             BooleanSelector()
         )
+        if capabilities.push:
+            schema[vol.Required(CONF_PUSH, default=options.get(CONF_PUSH, False))] = (
+                BooleanSelector()
+            )
         return vol.Schema(schema)
 
     async def async_step_spaces(

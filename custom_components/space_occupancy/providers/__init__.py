@@ -20,6 +20,7 @@ from .base import (
     HistoryProvider,
     OccuspaceToken,
     Provider,
+    PushProvider,
 )
 from .butlr import ButlrClient
 from .concordia import ConcordiaClient
@@ -31,7 +32,16 @@ from .exceptions import (
     ProviderRateLimitError,
     ProviderResponseError,
 )
-from .models import Account, History, HourStat, Reading, Snapshot, Space, SpaceKind
+from .models import (
+    Account,
+    History,
+    HourStat,
+    Reading,
+    Snapshot,
+    Space,
+    SpaceKind,
+    Subscription,
+)
 from .occuspace import OccuspaceClient
 
 PROVIDER_BUTLR = "butlr"
@@ -77,6 +87,11 @@ def serves_history(provider: Provider) -> HistoryProvider | None:
     return cast("HistoryProvider", provider) if provider.capabilities.history else None
 
 
+def pushes(provider: Provider) -> PushProvider | None:
+    """Return the client as a push provider when it says it can push."""
+    return cast("PushProvider", provider) if provider.capabilities.push else None
+
+
 __all__ = [
     "CLIENTS",
     "DEFAULT_BASE_URLS",
@@ -104,10 +119,13 @@ __all__ = [
     "ProviderNoSpacesError",
     "ProviderRateLimitError",
     "ProviderResponseError",
+    "PushProvider",
     "Reading",
     "Snapshot",
     "Space",
     "SpaceKind",
+    "Subscription",
     "capabilities_of",
     "create_provider",
+    "pushes",
 ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Collection, Iterable
+from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 import logging
@@ -13,7 +13,7 @@ import aiohttp
 
 from .exceptions import ProviderResponseError
 from .http import utcnow
-from .models import Account, History, Snapshot
+from .models import Account, History, Snapshot, Subscription
 
 # Counts above this are not people: a sensor or parser went wrong.
 MAX_PEOPLE = 1_000_000
@@ -46,6 +46,8 @@ class Capabilities:
     history: bool = False
     quota_reset_timezone: str | None = None
     stale_by_change: bool = False
+    # Real-time push (webhooks) besides polling.
+    push: bool = False
 
 
 # Credentials, one class per kind. repr is off: they are never printed.
@@ -118,6 +120,33 @@ class HistoryProvider(Provider, Protocol):
         pace: Callable[[], Awaitable[None]],
     ) -> History:
         """Hourly occupancy from start to stop (whole hours, at most 48)."""
+
+
+@runtime_checkable
+class PushProvider(Provider, Protocol):
+    """A provider that pushes readings to a webhook (Butlr)."""
+
+    async def async_subscribe(
+        self,
+        *,
+        own_id: str | None,
+        url: str,
+        header: str,
+        secret: str,
+        picked: Collection[str] | None,
+    ) -> Subscription:
+        """Have our webhook (``own_id``, None: none yet) deliver the picked spaces' events."""
+
+    async def async_unsubscribe(self, own_id: str) -> bool:
+        """Delete our webhook at the provider, if it still has it."""
+
+    def read_push(self, payload: Any) -> Sequence[object]:
+        """Read a delivery's events; raise ProviderResponseError if it is none."""
+
+    def apply_push(
+        self, snapshot: Snapshot, events: Sequence[object]
+    ) -> Snapshot | None:
+        """Apply events to a snapshot; None when nothing changed."""
 
 
 class DuplicateLog:

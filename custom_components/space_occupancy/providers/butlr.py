@@ -13,11 +13,12 @@ the people and the capacity of the same children; a duplicated id is skipped.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Collection, Mapping
+from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 import logging
+from operator import attrgetter
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
@@ -44,6 +45,16 @@ from .butlr_history import (
     room_history,
     room_series,
 )
+from .butlr_push import (
+    PIR_MOTION,
+    PIR_NO_MOTION,
+    ROOM_OCCUPANCY,
+    TRAFFIC,
+    PushedState,
+    PushEvent,
+    WebhookManager,
+    parse_delivery,
+)
 from .butlr_report import REPORTING_PATH, report_data
 from .butlr_topology import (
     TOPOLOGY_QUERY,
@@ -55,7 +66,16 @@ from .butlr_topology import (
 )
 from .exceptions import ProviderAuthError, ProviderNoSpacesError, ProviderResponseError
 from .http import HttpClient, ProviderStatusError
-from .models import Account, History, Reading, Snapshot, SpaceKind, percentage_of
+from .models import (
+    Account,
+    History,
+    Reading,
+    Snapshot,
+    Space,
+    SpaceKind,
+    Subscription,
+    percentage_of,
+)
 from .selection import expand
 from .timeutil import local_midnight, utc_iso
 
@@ -165,6 +185,7 @@ class ButlrClient:
         poll_interval=timedelta(seconds=60),
         min_poll_interval=timedelta(seconds=30),
         history=True,
+        push=True,
     )
 
     def __init__(
@@ -195,6 +216,8 @@ class ButlrClient:
         self._traffic_days: dict[str, _TrafficDay] = {}
         self._duplicates = DuplicateLog(_LOGGER, "Butlr")
         self._shrink = ShrinkGuard()
+        self.webhooks = WebhookManager(self._graphql_data)
+        self._push = PushedState()
         self.login_count = 0
         self.history_request_count = 0
 
@@ -312,12 +335,17 @@ class ButlrClient:
             if occupancy is None and door_line is not None:
                 # A traffic reading has an occupancy exactly while it is active.
                 occupancy = door_line.occupancy
-            readings[room.id] = _reading(
+            if (pushed := self._push.count_after(room.id, now)) is not None:
+                occupancy = pushed  # Sensed after this poll's reports: newer.
+            reading = _reading(
                 occupancy,
                 topology.spaces[room.id].capacity,
                 door_line.entries_today if door_line else None,
                 door_line.exits_today if door_line else None,
             )
+            if (motion := self._push.motion.get(room.id)) is not None:
+                reading = replace(reading, motion=motion[0])
+            readings[room.id] = reading
         self._traffic_days = traffic_days
         return readings
 
@@ -415,6 +443,84 @@ class ButlrClient:
             for function in (MEAN, MAX, MIN)
         }
         return room_history(series[MEAN], series[MAX], series[MIN])
+
+    async def async_subscribe(
+        self,
+        *,
+        own_id: str | None,
+        url: str,
+        header: str,
+        secret: str,
+        picked: Collection[str] | None,
+    ) -> Subscription:
+        """Have our webhook deliver the events the picked rooms need (butlr_push).
+
+        Presence rooms: their counts and motion; traffic rooms: crossings.
+        With a selection, Butlr filters by the picked rooms' floors (the one
+        filter every event carries); rooms of a floor not picked are left out
+        on arrival.
+        """
+        topology = self._topology or await self._refresh_topology()
+        wanted = expand(topology.spaces, picked)
+        rooms = [r for r in topology.rooms if wanted is None or r.id in wanted]
+        types: list[str] = []
+        if any(room.presence_online is not None for room in rooms):
+            types += [ROOM_OCCUPANCY, PIR_MOTION, PIR_NO_MOTION]
+        if any(room.traffic_online is not None for room in rooms):
+            types.append(TRAFFIC)
+        filters = None
+        if wanted is not None:
+            floors = {topology.spaces[room.id].parent_id for room in rooms}
+            filters = {"floor_ids": sorted(f for f in floors if f is not None)}
+        return await self.webhooks.async_subscribe(
+            own_id=own_id,
+            url=url,
+            header=header,
+            secret=secret,
+            wanted=types,
+            filters=filters,
+        )
+
+    async def async_unsubscribe(self, own_id: str) -> bool:
+        """Delete our webhook at Butlr, if the account still has it."""
+        return await self.webhooks.async_unsubscribe(own_id)
+
+    def read_push(self, payload: Any) -> list[PushEvent]:
+        """Read a webhook delivery (butlr_push.parse_delivery)."""
+        return parse_delivery(payload)
+
+    def apply_push(
+        self, snapshot: Snapshot, events: Sequence[object]
+    ) -> Snapshot | None:
+        """Apply pushed events to a snapshot of this account; None if nothing changed.
+
+        Events of spaces the snapshot has no reading of (unknown, or not
+        picked) are left out. Rooms change, then the floors, buildings and
+        sites above them are summed again, in the same call.
+        """
+        topology = self._topology
+        if topology is None:
+            return None
+        rooms = {room.id: room for room in topology.rooms}
+        readings = dict(snapshot.readings)
+        changed: set[str] = set()
+        pushed = [event for event in events if isinstance(event, PushEvent)]
+        for event in sorted(pushed, key=attrgetter("sensed_at")):
+            room = rooms.get(event.space_id)
+            reading = readings.get(event.space_id)
+            if room is None or reading is None:
+                continue
+            if not self._push.take(event, snapshot.fetched_at):
+                continue
+            if (new := _pushed_reading(room, reading, event)) != reading:
+                readings[event.space_id] = new
+                changed.add(event.space_id)
+        if not changed:
+            return None
+        for space_id in _ancestors(topology.spaces, changed):
+            readings.pop(space_id, None)
+        _roll_up(topology, readings, frozenset(snapshot.readings))
+        return replace(snapshot, readings=readings)
 
     def diagnostics(self) -> dict[str, Any]:
         """Token and topology state, without the token itself."""
@@ -550,11 +656,29 @@ class ButlrClient:
         return await self._authorized(call)
 
     async def _graphql(self, token: str) -> Any:
+        return await self._graphql_call(token, TOPOLOGY_QUERY, None)
+
+    async def _graphql_data(
+        self, query: str, variables: Mapping[str, Any] | None
+    ) -> Mapping[str, Any]:
+        """Run a GraphQL operation with a valid token; return its ``data``."""
+
+        async def call(token: str) -> Any:
+            return await self._graphql_call(token, query, variables)
+
+        return expect_dict(
+            expect_dict(await self._authorized(call), "GraphQL answer").get("data"),
+            "GraphQL data",
+        )
+
+    async def _graphql_call(
+        self, token: str, query: str, variables: Mapping[str, Any] | None
+    ) -> Any:
+        body: dict[str, Any] = {"query": query}
+        if variables is not None:
+            body["variables"] = dict(variables)
         payload = await self._http.request(
-            "POST",
-            GRAPHQL_PATH,
-            json_body={"query": TOPOLOGY_QUERY},
-            headers=_bearer(token),
+            "POST", GRAPHQL_PATH, json_body=body, headers=_bearer(token)
         )
         errors = payload.get("errors") if isinstance(payload, dict) else None
         if errors:
@@ -689,3 +813,48 @@ def _roll_up(
     for space_id in topology.spaces:
         if wanted is None or space_id in wanted:
             visit(space_id)
+
+
+def _ancestors(spaces: Mapping[str, Space], space_ids: Iterable[str]) -> set[str]:
+    """Return the spaces above any of these, up to their tops."""
+    found: set[str] = set()
+    for space_id in space_ids:
+        parent = spaces[space_id].parent_id if space_id in spaces else None
+        while parent is not None and parent in spaces and parent not in found:
+            found.add(parent)
+            parent = spaces[parent].parent_id
+    return found
+
+
+def _pushed_reading(room: Room, reading: Reading, event: PushEvent) -> Reading:
+    """Return a room's reading after a pushed event (the same if it does not apply).
+
+    A traffic room's people move with each crossing (presence rooms count by
+    presence); the next poll brings the reports' own numbers again.
+    """
+    if event.type in (PIR_MOTION, PIR_NO_MOTION):
+        return replace(reading, motion=event.type == PIR_MOTION)
+    if event.type == ROOM_OCCUPANCY and room.presence_online is not None:
+        people = event.occupancy
+    elif (
+        event.type == TRAFFIC
+        and room.traffic_online is not None
+        and reading.entries_today is not None
+        and reading.exits_today is not None
+    ):
+        reading = replace(
+            reading,
+            entries_today=reading.entries_today + event.entries,
+            exits_today=reading.exits_today + event.exits,
+        )
+        people = reading.occupancy
+        if room.presence_online is None:
+            people = max(0, (people or 0) + event.entries - event.exits)
+    else:
+        return reading
+    return replace(
+        reading,
+        occupancy=people,
+        percentage=percentage_of(people, reading.capacity),
+        active=people is not None,
+    )

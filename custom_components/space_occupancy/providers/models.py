@@ -48,6 +48,8 @@ class Reading:
     # When the provider's answer for this space last changed, by the client's
     # own clock: the freshness of a feed whose own times cannot be trusted.
     changed_at: datetime | None = None
+    # Motion in the room (Butlr's PIR events, pushed); None: never told.
+    motion: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,3 +96,12 @@ def percentage_of(occupancy: int | None, capacity: int | None) -> float | None:
     if occupancy is None or not capacity or capacity <= 0:
         return None
     return round(occupancy * 100 / capacity, 1)
+
+
+@dataclass(frozen=True, slots=True)
+class Subscription:
+    """The outcome of subscribing to pushes: our webhook, or the types others hold."""
+
+    webhook_id: str | None
+    taken: frozenset[str] = frozenset()
+    event_types: tuple[str, ...] = ()
