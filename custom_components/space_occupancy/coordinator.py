@@ -54,6 +54,8 @@ class OccupancyCoordinator(DataUpdateCoordinator[Snapshot]):
         self._spaces = SpaceListeners()
         self._observers: list[PollObserver] = []
         self._push_active = False
+        # Counts pushes that may give spaces new entities: the platforms look.
+        self.entity_generation = 0
         # What the entities were last told: snapshot, availability, settings.
         self._told: tuple[Snapshot | None, bool, EntrySettings] | None = None
 
@@ -107,12 +109,15 @@ class OccupancyCoordinator(DataUpdateCoordinator[Snapshot]):
             )
 
     @callback
-    def async_set_pushed(self, snapshot: Snapshot) -> None:
+    def async_set_pushed(self, snapshot: Snapshot, new_entities: bool) -> None:
         """Take a snapshot a push changed: its spaces' entities hear of it now.
 
         The polls keep their schedule (``async_set_updated_data`` would push
-        them back at every event): they are the safety net.
+        them back at every event): they are the safety net. ``new_entities``:
+        the push brought something that has an entity of its own (motion).
         """
+        if new_entities:
+            self.entity_generation += 1
         self.data = snapshot
         self.async_update_listeners()
 

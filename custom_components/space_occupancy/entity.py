@@ -114,7 +114,8 @@ class SpaceEntities[DescriptionT: SpaceEntityDescriptionLike]:
         self._registry = er.async_get(entry.runtime_data.coordinator.hass)
         self._added: dict[tuple[str, str], Entity] = {}
         # The spaces and settings the entities were last decided for.
-        self._decided_for: tuple[Mapping[str, Space], EntrySettings] | None = None
+        # ... and the coordinator's entity generation (pushes that add entities).
+        self._decided_for: tuple[Mapping[str, Space], EntrySettings, int] | None = None
 
     @callback
     def async_sync(self) -> None:
@@ -129,11 +130,13 @@ class SpaceEntities[DescriptionT: SpaceEntityDescriptionLike]:
         if snapshot is None:
             return  # Not one good poll yet (Concordia's quota spent at startup).
         settings = coordinator.settings
+        generation = coordinator.entity_generation
         decided = self._decided_for
         if (
             decided is not None
             and decided[0] is snapshot.spaces
             and decided[1] is settings
+            and decided[2] == generation
         ):
             return
         # Elsewhere an entity that stops applying stays, unavailable: a
@@ -144,7 +147,7 @@ class SpaceEntities[DescriptionT: SpaceEntityDescriptionLike]:
             if decided is None
             else decided[1].capacities.keys() - settings.capacities.keys()
         )
-        self._decided_for = (snapshot.spaces, settings)
+        self._decided_for = (snapshot.spaces, settings, generation)
         plan = self._data.budget.plan(snapshot, settings)
         new: list[Entity] = []
         for space_id in ordered_space_ids(snapshot.spaces):

@@ -49,7 +49,7 @@ from .const import (
     PUSH_RETRY_AFTER,
 )
 from .coordinator import OccupancyCoordinator
-from .providers import ProviderError, PushProvider
+from .providers import ProviderError, PushProvider, Snapshot
 from .urls import is_loopback_url
 
 PUSH_HEADER = "X-Space-Occupancy-Token"
@@ -61,13 +61,21 @@ CONF_PUSH_SECRET = "push_secret"  # noqa: S105 - a key name, not a secret
 CONF_SUBSCRIPTION = "push_subscription"
 
 
+def _cloud(hass: HomeAssistant) -> Any:
+    """Home Assistant Cloud's component, where it is loaded; else None."""
+    if "cloud" not in hass.config.components:
+        return None
+    try:
+        from homeassistant.components import cloud  # noqa: PLC0415
+    except ImportError:
+        return None
+    return cloud
+
+
 def push_possible(hass: HomeAssistant, base_url: str) -> bool:
     """Whether Butlr could reach this instance: Cloud, an https URL, or loopback."""
-    if "cloud" in hass.config.components:
-        from homeassistant.components import cloud  # noqa: PLC0415
-
-        if cloud.async_active_subscription(hass):
-            return True
+    if (cloud := _cloud(hass)) is not None and cloud.async_active_subscription(hass):
+        return True
     try:
         get_url(hass, allow_internal=False, allow_cloud=False, require_ssl=True)
     except NoURLAvailableError:
@@ -82,14 +90,11 @@ async def async_push_url(
 
     ``loopback``: the provider runs on this machine, where plain http reaches.
     """
-    if "cloud" in hass.config.components:
-        from homeassistant.components import cloud  # noqa: PLC0415
-
-        if cloud.async_active_subscription(hass):
-            try:
-                return await cloud.async_get_or_create_cloudhook(hass, webhook_id)
-            except cloud.CloudNotAvailable:
-                pass  # Not connected right now: an external URL may do.
+    if (cloud := _cloud(hass)) is not None and cloud.async_active_subscription(hass):
+        try:
+            return str(await cloud.async_get_or_create_cloudhook(hass, webhook_id))
+        except cloud.CloudNotAvailable:
+            pass  # Not connected right now: an external URL may do.
     try:
         base = get_url(hass, allow_internal=False, allow_cloud=False, require_ssl=True)
     except NoURLAvailableError:
@@ -261,7 +266,7 @@ class PushReceiver:
             and (pushed := self._client.apply_push(snapshot, events)) is not None
         ):
             self.stats.applied += 1
-            self._coordinator.async_set_pushed(pushed)
+            self._coordinator.async_set_pushed(pushed, _new_motion(snapshot, pushed))
         self._pushes_arrive()
         return web.Response(status=200)
 
@@ -278,6 +283,17 @@ class PushReceiver:
     def _pushes_stopped(self, _now: datetime) -> None:
         self._quiet = None
         self._coordinator.async_set_push_active(False)
+
+
+def _new_motion(before: Snapshot, after: Snapshot) -> bool:
+    """Whether a room told its motion for the first time (a motion sensor to add)."""
+    return any(
+        reading.motion is not None
+        and (old := before.readings.get(space_id)) is not None
+        and old.motion is None
+        for space_id, reading in after.readings.items()
+        if reading is not before.readings.get(space_id)
+    )
 
 
 async def _read_json(request: web.Request) -> Any:
@@ -299,11 +315,8 @@ async def async_remove_subscription(
             await client.async_unsubscribe(str(own_id))
         except ProviderError as err:
             LOGGER.warning("Could not delete the webhook at the provider: %s", err)
-    if (webhook_id := entry.data.get(CONF_WEBHOOK_ID)) and "cloud" in (
-        hass.config.components
-    ):
-        from homeassistant.components import cloud  # noqa: PLC0415
-
+    webhook_id = entry.data.get(CONF_WEBHOOK_ID)
+    if webhook_id and (cloud := _cloud(hass)) is not None:
         # No cloudhook, or no cloud: nothing to delete.
         with contextlib.suppress(cloud.CloudNotAvailable, ValueError):
             await cloud.async_delete_cloudhook(hass, str(webhook_id))

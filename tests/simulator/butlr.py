@@ -14,6 +14,7 @@ from typing import Any
 
 from aiohttp import web
 
+from .butlr_webhooks import WebhookService
 from .common import utcnow
 
 
@@ -120,6 +121,7 @@ class ButlrScenario:
     report_delays: dict[str, float] = field(default_factory=dict)
     report_refusals: dict[str, int] = field(default_factory=dict)
     reports_answered: list[str] = field(default_factory=list)
+    webhooks: WebhookService = field(default_factory=WebhookService)
 
     def rooms(self) -> list[ButlrRoom]:
         """Every room of the organisation."""
@@ -269,6 +271,12 @@ async def _graphql(request: web.Request) -> web.Response:
     scenario = request.app[BUTLR_KEY]()
     token = request.headers["Authorization"].removeprefix("Bearer ")
     principal = scenario.token_principals.get(token, "")
+    body = await request.json()
+    webhooks = scenario.webhooks.answer(
+        str(body.get("query", "")), body.get("variables") or {}, principal
+    )
+    if webhooks is not None:
+        return web.json_response(webhooks)
     if scenario.topology_payload is not None:
         return web.json_response(scenario.topology_payload)
     return web.json_response(

@@ -101,7 +101,9 @@ def _count(raw: Any, what: str) -> int:
 def parse_event(raw: Any) -> PushEvent | None:
     """Read one event; None for a type we do not use (detections, health…)."""
     event = expect_dict(raw, "event")
-    kind = event_type(event.get("type"))
+    if not isinstance(event.get("type"), str):
+        raise ProviderResponseError("An event has no type")
+    kind = event_type(event["type"])
     if kind is None:
         return None
     metadata = expect_dict(event.get("metadata"), "event metadata")
@@ -197,6 +199,23 @@ class WebhookSchema:
             webhook=_names(data.get("webhook"), "fields"),
             events=_names(data.get("events"), "enumValues"),
         )
+
+    @classmethod
+    def snake_case(cls) -> WebhookSchema:
+        """Return the other reading of the documents, tried when the documented one fails."""
+        return cls(
+            create=frozenset({"name", "event_types", "endpoint_config"}),
+            update=frozenset(
+                {"id", "name", "event_types", "endpoint_config", "filters"}
+                | {"send_on_value_change"}
+            ),
+            endpoint=frozenset({"url", "http_timeout", "api_key"}),
+        )
+
+    @property
+    def known(self) -> bool:
+        """Whether introspection told the input fields."""
+        return bool(self.create)
 
     def supported(self, wanted: Iterable[str]) -> list[str]:
         """Return the wanted event types this deployment offers (all, when it does not say)."""
@@ -360,21 +379,47 @@ class WebhookManager:
         held = {t for hook in hooks if hook.id != own_id for t in hook.event_types}
         if taken := frozenset(types) & held:
             return Subscription(None, taken)
+        if own_id is not None and any(hook.id == own_id for hook in hooks):
+            endpoint = schema.endpoint_input(url, header, secret)
+            await self._update(schema, own_id, types, endpoint, schema.extras(filters))
+            return Subscription(own_id, event_types=tuple(types))
+        try:
+            webhook_id = await self._create(
+                schema, types, url, header, secret, filters=filters
+            )
+        except ProviderResponseError:
+            if schema.known:
+                raise
+            # Introspection refused and the documented spelling too: the other.
+            self._schema = schema = WebhookSchema.snake_case()
+            webhook_id = await self._create(
+                schema, types, url, header, secret, filters=filters
+            )
+        return Subscription(webhook_id, event_types=tuple(types))
+
+    async def _create(
+        self,
+        schema: WebhookSchema,
+        types: list[str],
+        url: str,
+        header: str,
+        secret: str,
+        *,
+        filters: Mapping[str, Any] | None,
+    ) -> str:
+        """Create our webhook; filters by an update where create does not take them."""
         endpoint = schema.endpoint_input(url, header, secret)
         extras = schema.extras(filters)
-        if own_id is not None and any(hook.id == own_id for hook in hooks):
-            await self._update(schema, own_id, types, endpoint, extras)
-            return Subscription(own_id, event_types=tuple(types))
         name = f"{WEBHOOK_NAME_PREFIX} {secret[:6]}"
         data = await self._graphql(
             CREATE_MUTATION,
             {"input": [schema.create_input(name, types, endpoint, extras)]},
         )
         webhook_id = created_id(data, "createWebhooks")
-        if not schema.create or not set(extras) <= schema.create:
+        if not set(extras) <= schema.create:
             # Create may not take filters (undocumented): they come by update.
             await self._update(schema, webhook_id, types, endpoint, extras)
-        return Subscription(webhook_id, event_types=tuple(types))
+        return webhook_id
 
     async def _update(
         self,
