@@ -730,6 +730,33 @@ async def add_entry(
     return FlowOutcome(spec.label, "aborted", result["reason"])
 
 
+async def enable_push(client: HassClient, title_start: str) -> bool:
+    """Turn real-time updates on for the entry whose title starts so; True if done."""
+    entries = await client.request("GET", "/api/config/config_entries/entry")
+    entry = next(
+        (
+            item
+            for item in entries
+            if item["domain"] == DOMAIN and item["title"].startswith(title_start)
+        ),
+        None,
+    )
+    if entry is None:
+        return False
+    path = "/api/config/config_entries/options/flow"
+    result = await client.request(
+        "POST", path, json_body={"handler": entry["entry_id"]}
+    )
+    flow = f"{path}/{result['flow_id']}"
+    if result["type"] == "menu":
+        result = await client.request(
+            "POST", flow, json_body={"next_step_id": "settings"}
+        )
+    answer = {**_form_defaults(result), "push": True}
+    result = await client.request("POST", flow, json_body=answer)
+    return bool(result["type"] == "create_entry")
+
+
 async def get_states(client: HassClient) -> dict[str, dict[str, Any]]:
     """Every entity's state object, by entity id."""
     return {
@@ -1231,12 +1258,16 @@ async def develop_setup(
         if not config.get("country"):
             # Next to the simulated sites; without a country HA raises a repair.
             await update_core_config(client, country="US", time_zone="America/New_York")
+        # Butlr pushes to this address: the simulator on this machine.
+        await update_core_config(client, internal_url=url)
         for spec in simulator_entries(simulator_url):
             outcome = await add_entry(client, spec)
             if outcome.kind == "created":
                 print(f"Added {outcome.label}: {outcome.detail}")
             else:
                 print(f"{outcome.label}: {outcome.detail}, skipped")
+        if await enable_push(client, "Butlr"):
+            print("Butlr: real-time updates (webhooks) on")
         for title in await remove_failed_entries(client, ONBOARDING_DOMAINS):
             print(f"Removed {title!r}: it needs a package --skip-pip does not install")
         await print_occupancy(client)

@@ -6,6 +6,9 @@ take a random step, traffic rooms get entry and exit events, and Concordia's
 library counts change with a fresh ``LastRecordTime``. scripts/develop runs it
 for the Home Assistant it starts. It listens on loopback only.
 
+Butlr also manages webhooks (butlr_webhooks): each step delivers the rooms'
+new counts, motion and crossings to the webhooks subscribed at it.
+
 Butlr also serves hourly history: at startup the last 90 days are filled from a
 weekly profile (see ``profile_people``), and every step records the people it
 leaves under each presence sensor and in each traffic room.
@@ -31,9 +34,10 @@ import signal
 import sys
 from zoneinfo import ZoneInfo
 
+import aiohttp
 from aiohttp import web
 
-from . import butlr, concordia, occuspace
+from . import butlr, butlr_webhooks as webhooks, concordia, occuspace
 from .app import Simulator, create_app
 
 LOGGER = logging.getLogger("tests.simulator")
@@ -300,13 +304,64 @@ def advance(simulator: Simulator, now: datetime, rng: random.Random) -> None:
     _step_concordia(simulator.concordia, now, rng)
 
 
+def _room_counts(scenario: butlr.ButlrScenario) -> dict[str, tuple[str, int, int]]:
+    """Each room's floor, people under its presence sensors, and traffic events."""
+    return {
+        room.id: (
+            floor.id,
+            sum(s.people for s in room.sensors if s.mode == "presence"),
+            len(room.traffic),
+        )
+        for site in scenario.sites
+        for building in site.buildings
+        for floor in building.floors
+        for room in floor.rooms
+    }
+
+
+def butlr_events(
+    scenario: butlr.ButlrScenario,
+    before: dict[str, tuple[str, int, int]],
+    now: datetime,
+) -> list[dict[str, object]]:
+    """The webhook events a step makes: counts and motion, crossings (butlr_webhooks)."""
+    events: list[dict[str, object]] = []
+    for room in scenario.rooms():
+        floor_id, people, crossings = before[room.id]
+        presence = [s for s in room.sensors if s.mode == "presence"]
+        now_people = sum(sensor.people for sensor in presence)
+        if presence and now_people != people:
+            events.append(
+                webhooks.event("ROOM_OCCUPANCY", room.id, floor_id, now, now_people)
+            )
+            if (now_people > 0) != (people > 0):
+                kind = "PIR_MOTION" if now_people else "PIR_NO_MOTION"
+                events.append(webhooks.event(kind, room.id, floor_id, now))
+        for moment, entries, exits in room.traffic[crossings:]:
+            data = {"in": entries, "out": exits}
+            events.append(webhooks.event("TRAFFIC", room.id, floor_id, moment, data))
+    return events
+
+
 async def move_people(
     simulator: Simulator, interval: float, rng: random.Random
 ) -> None:
-    """Advance the scenarios every ``interval`` seconds, until cancelled."""
-    while True:
-        await asyncio.sleep(interval)
-        advance(simulator, datetime.now(UTC), rng)
+    """Advance the scenarios every ``interval`` seconds, until cancelled.
+
+    Each step's Butlr events go to the webhooks subscribed at the simulator.
+    """
+    async with aiohttp.ClientSession() as session:
+        while True:
+            await asyncio.sleep(interval)
+            before = _room_counts(simulator.butlr)
+            now = datetime.now(UTC)
+            advance(simulator, now, rng)
+            events = butlr_events(simulator.butlr, before, now)
+            if events and simulator.butlr.webhooks.webhooks:
+                try:
+                    await simulator.butlr.webhooks.deliver(session, events)
+                except aiohttp.ClientError as err:
+                    LOGGER.warning("Delivering webhook events failed: %s", err)
 
 
 def is_loopback(host: str) -> bool:
