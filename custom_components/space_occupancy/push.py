@@ -38,6 +38,7 @@ from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.event import async_call_later
 from homeassistant.helpers.network import NoURLAvailableError, get_url
+from homeassistant.setup import async_setup_component
 from homeassistant.util import dt as dt_util
 
 from .const import (
@@ -146,6 +147,10 @@ class PushReceiver:
     async def async_set_enabled(self, enabled: bool) -> None:
         """Subscribe and receive (on), or delete our webhook at the provider (off)."""
         if enabled:
+            # The webhook component serves /api/webhook/: loaded with the option.
+            if not await async_setup_component(self._hass, "webhook", {}):
+                self.stats.state = "no_webhook"
+                return
             self._ensure_secrets()
             self._register()
             await self._async_subscribe()
