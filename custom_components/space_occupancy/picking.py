@@ -27,14 +27,29 @@ class AccountSpaces:
     shown: frozenset[str]
     # Spaces another entry of the same account holds, everything below included.
     held: frozenset[str] = frozenset()
+    # Whether other entries of the account exist (even holding nothing now).
+    split: bool = False
 
     @classmethod
-    def of(cls, snapshot: Snapshot, held: Iterable[str] = ()) -> AccountSpaces:
-        """Read an account from a snapshot of all of it."""
+    def of(
+        cls,
+        snapshot: Snapshot,
+        held: Iterable[str] | None = (),
+        *,
+        split: bool = False,
+    ) -> AccountSpaces:
+        """Read an account from a snapshot of all of it.
+
+        ``held`` None: another entry holds the whole account. ``split``: other
+        entries of the account exist, so this one is never "everything": were
+        it, the two would overlap as soon as the others' spaces came back or
+        were added, and build the same device and entity ids.
+        """
         return cls(
             spaces=snapshot.spaces,
             shown=frozenset(snapshot.readings.keys() & snapshot.spaces.keys()),
-            held=frozenset(held),
+            held=frozenset(snapshot.spaces if held is None else held),
+            split=split or held is None,
         )
 
     def pickable(self) -> list[str]:
@@ -68,13 +83,21 @@ class AccountSpaces:
         An id under another picked id says nothing more and is left out.
         """
         wanted = expand(self.spaces, picks) or frozenset()
-        if not self.held and self.shown <= wanted:
+        if not self.held and not self.split and self.shown <= wanted:
             return None
         return [
             space_id
             for space_id in ordered_space_ids(self.spaces)
             if space_id in picks and not _ancestors(self.spaces, space_id) & set(picks)
         ]
+
+    def current(self, picked: Collection[str] | None) -> list[str]:
+        """Return an entry's picks as the form shows them (everything: the tops)."""
+        pickable = self.pickable()
+        if picked is None:
+            allowed = set(pickable)
+            return [s for s in pickable if not _ancestors(self.spaces, s) & allowed]
+        return [space_id for space_id in pickable if space_id in picked]
 
     def default(self, capacities: Mapping[str, int], cap: int | None) -> list[str]:
         """Return the largest parts, in tree order, whose entities fit under the cap."""
