@@ -232,6 +232,31 @@ async def test_rooms_of_the_same_name_on_two_floors_get_areas_of_their_own(
     assert _floor_of_area(hass, "Meeting room") == "First floor"
 
 
+async def test_an_existing_area_named_with_its_floor_is_reused(
+    hass: HomeAssistant, simulator: SimulatorServer, butlr_scenario: ButlrScenario
+) -> None:
+    """The second floor's "Meeting room (Second floor)" area, already there, is used."""
+    butlr_scenario.sites[0].buildings[0].floors.append(
+        ButlrFloor(
+            "space_f2",
+            "Second floor",
+            rooms=[
+                ButlrRoom(
+                    "room_meeting_2",
+                    "Meeting room",
+                    sensors=[ButlrSensor("0b", "presence")],
+                )
+            ],
+        )
+    )
+    first = fr.async_get(hass).async_create("First floor")
+    ar.async_get(hass).async_create("Meeting room", floor_id=first.floor_id)
+    theirs = ar.async_get(hass).async_create("Meeting room (Second floor)")
+    entry = await _butlr_entry_with_areas(hass, simulator)
+    assert devices_by_space(hass, entry)["room_meeting_2"].area_id == theirs.id
+    assert len(list(ar.async_get(hass).async_list_areas())) == 4
+
+
 async def test_occuspace_leaf_locations_get_areas_without_floors(
     hass: HomeAssistant, simulator: SimulatorServer, freezer: FrozenDateTimeFactory
 ) -> None:

@@ -37,7 +37,7 @@ from custom_components.space_occupancy.const import (
     DOMAIN,
 )
 
-from .conftest import SimulatorServer, poll, setup_entry
+from .conftest import NOW, SimulatorServer, poll, setup_entry
 from .selection_helpers import (
     BASE_KEYS,
     CAP_CONSTANT,
@@ -328,3 +328,79 @@ def test_traffic_keys_are_counted() -> None:
     assert possible_entities(room, None, has_children=False) == len(
         BASE_KEYS | PERCENT | TRAFFIC_KEYS
     )
+
+
+async def test_entities_of_no_space_count_against_the_cap(
+    hass: HomeAssistant,
+    simulator: SimulatorServer,
+    butlr_scenario: ButlrScenario,
+    butlr_entry: MockConfigEntry,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Home Assistant counts every enabled entity of the entry: so does the budget.
+
+    Two registry entries of the entry name no space of the account (one not
+    ours at all, one of an unknown kind): with them the demo's 37 do not fit
+    under a cap of 38, and the last space in tree order is left out.
+    """
+    registry = er.async_get(hass)
+    registry.async_get_or_create(
+        "sensor", DOMAIN, "elsewhere", config_entry=butlr_entry
+    )
+    registry.async_get_or_create(
+        "sensor", DOMAIN, f"{BUTLR_KEY}_room_meeting_mystery", config_entry=butlr_entry
+    )
+    with capped(DEMO_ENTITIES + 1):
+        await setup_entry(hass, butlr_entry)
+        assert len(enabled_entities(hass, butlr_entry)) <= DEMO_ENTITIES + 1
+        issue = _cap_issue(hass, butlr_entry)
+        assert issue is not None
+        assert (issue.translation_placeholders or {})["spaces"].endswith("Cafeteria")
+    assert cap_warnings(caplog) == []
+
+
+async def test_flow_aborts_when_the_account_cannot_be_read(
+    hass: HomeAssistant, simulator: SimulatorServer, butlr_scenario: ButlrScenario
+) -> None:
+    """Credentials accepted but the account's readings fail: abort, nothing made."""
+    from .simulator import Fault
+
+    simulator.inject(Fault("/api/v3/reporting", status=500, times=10))
+    result = await start_flow(hass, AUTH_BUTLR_ACCOUNT, simulator.base_url)
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "cannot_connect"
+    assert hass.config_entries.async_entries(DOMAIN) == []
+
+
+def test_default_picks_are_a_prefix_of_the_tree() -> None:
+    """Under a cap the default takes whole parts in tree order, then stops.
+
+    It never skips a space that does not fit for smaller ones further on:
+    a second entry can then still pick the rest whole.
+    """
+    from custom_components.space_occupancy.picking import AccountSpaces
+    from custom_components.space_occupancy.providers import (
+        Reading,
+        Snapshot,
+        Space,
+        SpaceKind,
+    )
+
+    spaces = {
+        "s": Space("s", "Site", SpaceKind.SITE),
+        "f1": Space("f1", "F1", SpaceKind.FLOOR, parent_id="s", capacity=10),
+        "a": Space("a", "A", SpaceKind.ROOM, parent_id="f1"),
+        "b": Space("b", "B", SpaceKind.ROOM, parent_id="f1", counts_traffic=True),
+        "f2": Space("f2", "F2", SpaceKind.FLOOR, parent_id="s", capacity=10),
+        "c": Space("c", "C", SpaceKind.ROOM, parent_id="f2"),
+    }
+    snapshot = Snapshot(spaces, {s: Reading(occupancy=0) for s in spaces}, NOW)
+    account = AccountSpaces.of(snapshot)
+    # Site 6, F1 6, A 5, B 7 (traffic), F2 6, C 5: 35 in all; F1's part 18, F2's 11.
+    assert account.default({}, None) == ["s"]
+    assert account.default({}, 35) == ["s"]
+    assert account.default({}, 29) == ["f1", "f2"]
+    # 10: F1's part does not fit, A does, B does not: the part ends there.
+    # C would fit, but taking it would leave F2 to no entry whole.
+    assert account.default({}, 10) == ["a"]
+    assert account.default({}, 4) == []

@@ -136,6 +136,11 @@ def test_spaces_are_listed_parents_first_by_path() -> None:
     }
     assert ordered_space_ids(cycle) == ["top", "a", "c"]
     assert space_path(cycle, "a") == _path("C", "A")
+    account = AccountSpaces.of(
+        Snapshot(cycle, {space_id: Reading(0) for space_id in cycle}, NOW)
+    )
+    assert account.pickable() == ["top", "a", "c"]
+    assert account.stored(["a"]) == ["a"]
 
 
 def test_whole_account_is_stored_as_everything_else_the_fewest_ids() -> None:
@@ -411,6 +416,14 @@ async def test_options_unpicking_removes_devices_at_once_without_reload(
     # The form opens on the current picks.
     result = await open_options_spaces(hass, butlr_entry)
     assert default_picks(result) == ["room_focus"]
+
+    # Everything again: stored as the whole account, new sites come too.
+    result = await answer_spaces(hass, result, ["site_hq"], options_flow=True)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert CONF_SPACES not in butlr_entry.options
+    assert butlr_entry.unique_id == BUTLR_KEY
+    assert set(devices_by_space(hass, butlr_entry)) == set(DEMO_SHOWN)
+    assert len(enabled_entities(hass, butlr_entry)) == 37
 
 
 async def test_options_picking_more_adds_devices_and_entities_without_reload(
