@@ -663,3 +663,41 @@ async def test_unpicked_space_entities_are_gone_not_unavailable(
             registry, butlr_entry.entry_id
         )
     } == {meeting}
+
+
+async def test_a_picked_location_the_token_may_not_see_is_no_revoked_token(
+    hass: HomeAssistant, simulator: SimulatorServer, freezer: FrozenDateTimeFactory
+) -> None:
+    """Only hidden locations picked: they are unavailable, the token is not doubted.
+
+    With the whole tree polled, one refused location among many answered ones
+    is a location the token may not see; picked alone, its refusal must not
+    read as a revoked token (a re-authentication the user cannot satisfy).
+    """
+    freezer.move_to(NOW)
+    simulator.occuspace = _campus()
+    result = await start_flow(hass, AUTH_OCCUSPACE, simulator.base_url)
+    entry = (await answer_spaces(hass, result, ["4"], areas=False))["result"]
+    await hass.async_block_till_done(wait_background_tasks=True)
+    simulator.occuspace.hidden = {2}
+    await poll(hass, freezer, 120)
+    await poll(hass, freezer, 120)
+    assert entry.state is ConfigEntryState.LOADED
+    assert not list(hass.config_entries.flow.async_progress_by_handler(DOMAIN))
+    assert hass.states.get("sensor.n1_occupancy").state == STATE_UNAVAILABLE
+
+
+async def test_a_revoked_token_is_still_told_with_few_locations_picked(
+    hass: HomeAssistant, simulator: SimulatorServer, freezer: FrozenDateTimeFactory
+) -> None:
+    """Every picked location refused and the location list too: re-authenticate."""
+    freezer.move_to(NOW)
+    simulator.occuspace = _campus()
+    result = await start_flow(hass, AUTH_OCCUSPACE, simulator.base_url)
+    entry = (await answer_spaces(hass, result, ["4"], areas=False))["result"]
+    await hass.async_block_till_done(wait_background_tasks=True)
+    simulator.occuspace.tokens = set()
+    await poll(hass, freezer, 120)
+    flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+    assert [flow["context"]["source"] for flow in flows] == ["reauth"]
+    assert flows[0]["context"]["entry_id"] == entry.entry_id

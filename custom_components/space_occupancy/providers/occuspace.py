@@ -196,6 +196,14 @@ def _polled_for(tree: _Tree, wanted: frozenset[str] | None) -> tuple[str, ...]:
     return tuple(location_id for location_id in tree.polled if location_id in needed)
 
 
+def _all_refused(answers: Mapping[str, Any]) -> bool:
+    """Whether every location asked for refused with 401 (none answered)."""
+    return bool(answers) and all(
+        isinstance(answer, _LocationUnavailableError) and answer.rejected
+        for answer in answers.values()
+    )
+
+
 def root_location(tree: _Tree) -> Space:
     """Return the token's root: parent null on the wire, the smallest id if several.
 
@@ -405,7 +413,30 @@ class OccuspaceClient:
                 if location_id not in self._unavailable
             ]
         )
+        if len(polled) < len(tree.polled) and _all_refused(answers):
+            # A few picked locations, every one refused: locations the token
+            # may not see, or a revoked token? The location list tells (it
+            # raises ProviderAuthError for a revoked token).
+            tree = await self._refresh_locations()
+            return self._snapshot(
+                tree,
+                wanted,
+                picked,
+                self._readings(tree, polled, answers, checked=True),
+                now,
+            )
         readings = self._readings(tree, polled, answers)
+        return self._snapshot(tree, wanted, picked, readings, now)
+
+    def _snapshot(
+        self,
+        tree: _Tree,
+        wanted: frozenset[str] | None,
+        picked: Collection[str] | None,
+        readings: dict[str, Reading],
+        now: datetime,
+    ) -> Snapshot:
+        """Return the poll's snapshot: every location, readings of the wanted ones."""
         for space_id, space in tree.spaces.items():
             readings.setdefault(space_id, inactive_reading(space.capacity))
         if wanted is not None:
@@ -417,9 +448,17 @@ class OccuspaceClient:
         )
 
     def _readings(
-        self, tree: _Tree, polled: Sequence[str], answers: Mapping[str, Any]
+        self,
+        tree: _Tree,
+        polled: Sequence[str],
+        answers: Mapping[str, Any],
+        *,
+        checked: bool = False,
     ) -> dict[str, Reading]:
-        """Read the answers, in the tree's order whatever order they came in."""
+        """Read the answers, in the tree's order whatever order they came in.
+
+        ``checked``: the token was proven good since the answers came.
+        """
         readings: dict[str, Reading] = {}
         unavailable: set[str] = set()
         rejections = 0
@@ -438,7 +477,7 @@ class OccuspaceClient:
             self._duplicates.note(
                 f"the now answer of location {location_id}", duplicates
             )
-        if answers and rejections == len(answers):
+        if answers and rejections == len(answers) and not checked:
             # Not one location answered: the token itself was revoked.
             raise ProviderAuthError("Occuspace rejected the token for every location")
         self._unavailable |= unavailable
