@@ -404,3 +404,47 @@ def test_default_picks_are_a_prefix_of_the_tree() -> None:
     # C would fit, but taking it would leave F2 to no entry whole.
     assert account.default({}, 10) == ["a"]
     assert account.default({}, 4) == []
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="devices.py (SpaceDevices._sync_devices) makes a device for every shown "
+    "space, also those the entity budget leaves out: reported, not mine to fix",
+)
+async def test_a_space_left_out_gets_no_device(
+    hass: HomeAssistant,
+    simulator: SimulatorServer,
+    butlr_scenario: ButlrScenario,
+    butlr_entry: MockConfigEntry,
+) -> None:
+    """A space the cap leaves out has no device: an empty device says nothing."""
+    from .selection_helpers import devices_by_space
+
+    with capped(20):
+        await setup_entry(hass, butlr_entry)
+        issue = _cap_issue(hass, butlr_entry)
+        assert issue is not None
+        keys = keys_by_space(hass, butlr_entry, DEMO_SHOWN)
+        empty = {space_id for space_id, found in keys.items() if not found}
+        assert empty == {"room_meeting", "room_focus", "room_cafeteria"}
+        assert empty.isdisjoint(devices_by_space(hass, butlr_entry))
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="__init__.py (async_remove_entry) leaves the entry's repair issues "
+    "(entity_cap among them) behind: reported, not mine to fix",
+)
+async def test_removing_an_entry_removes_its_cap_issue(
+    hass: HomeAssistant,
+    simulator: SimulatorServer,
+    butlr_scenario: ButlrScenario,
+    butlr_entry: MockConfigEntry,
+) -> None:
+    """The issue is about the entry: removing the entry ends it."""
+    with capped(20):
+        await setup_entry(hass, butlr_entry)
+        assert _cap_issue(hass, butlr_entry) is not None
+        assert await hass.config_entries.async_remove(butlr_entry.entry_id)
+        await hass.async_block_till_done()
+        assert _cap_issue(hass, butlr_entry) is None
