@@ -36,16 +36,26 @@ from custom_components.space_occupancy.const import (
     CONF_SPACES,
     DOMAIN,
 )
+from custom_components.space_occupancy.migration import async_migrate_entry
+from custom_components.space_occupancy.picking import AccountSpaces
+from custom_components.space_occupancy.providers import (
+    Reading,
+    Snapshot,
+    Space,
+    SpaceKind,
+)
 
 from .conftest import NOW, SimulatorServer, poll, setup_entry
 from .selection_helpers import (
     BASE_KEYS,
     CAP_CONSTANT,
+    STRINGS,
     TRAFFIC_KEYS,
     answer_spaces,
     assert_spaces_form,
     cap_warnings,
     default_picks,
+    devices_by_space,
     enabled_entities,
     entity_cap as capped,
     ha_has_cap,
@@ -54,6 +64,7 @@ from .selection_helpers import (
     start_flow,
     states_of_entry,
 )
+from .simulator import Fault
 from .simulator.butlr import ACCOUNT, ButlrRoom, ButlrScenario, ButlrSensor
 
 BUTLR_KEY = f"butlr_{ACCOUNT[0]}"
@@ -111,8 +122,6 @@ async def test_flow_counts_what_the_entry_then_has(
 
 def test_a_roll_up_is_counted_with_its_percentage() -> None:
     """A floor without a capacity of its own may get one from its rooms: counted."""
-    from custom_components.space_occupancy.providers import Space, SpaceKind
-
     floor = Space("f", "Floor", SpaceKind.FLOOR)
     room = Space("r", "Room", SpaceKind.ROOM, parent_id="f")
     assert possible_entities(floor, None, has_children=True) == 6
@@ -153,8 +162,6 @@ async def test_flow_refuses_a_selection_over_the_cap_with_the_numbers(
 
 async def test_the_refusal_says_what_to_do(hass: HomeAssistant) -> None:
     """The error names its numbers and both ways out: fewer spaces, a second entry."""
-    from .selection_helpers import STRINGS
-
     for flow in ("config", "options"):
         text = STRINGS[flow]["error"]["too_many_entities"]
         for placeholder in ("{picked_spaces}", "{picked_entities}", "{cap}"):
@@ -322,8 +329,6 @@ async def test_a_user_capacity_that_passes_the_cap_is_left_out_not_dropped(
 
 def test_traffic_keys_are_counted() -> None:
     """A traffic room's entries and exits are among what it costs."""
-    from custom_components.space_occupancy.providers import Space, SpaceKind
-
     room = Space("r", "Room", SpaceKind.ROOM, capacity=4, counts_traffic=True)
     assert possible_entities(room, None, has_children=False) == len(
         BASE_KEYS | PERCENT | TRAFFIC_KEYS
@@ -363,8 +368,6 @@ async def test_flow_aborts_when_the_account_cannot_be_read(
     hass: HomeAssistant, simulator: SimulatorServer, butlr_scenario: ButlrScenario
 ) -> None:
     """Credentials accepted but the account's readings fail: abort, nothing made."""
-    from .simulator import Fault
-
     simulator.inject(Fault("/api/v3/reporting", status=500, times=10))
     result = await start_flow(hass, AUTH_BUTLR_ACCOUNT, simulator.base_url)
     assert result["type"] is FlowResultType.ABORT
@@ -378,14 +381,6 @@ def test_default_picks_are_a_prefix_of_the_tree() -> None:
     It never skips a space that does not fit for smaller ones further on:
     a second entry can then still pick the rest whole.
     """
-    from custom_components.space_occupancy.picking import AccountSpaces
-    from custom_components.space_occupancy.providers import (
-        Reading,
-        Snapshot,
-        Space,
-        SpaceKind,
-    )
-
     spaces = {
         "s": Space("s", "Site", SpaceKind.SITE),
         "f1": Space("f1", "F1", SpaceKind.FLOOR, parent_id="s", capacity=10),
@@ -418,8 +413,6 @@ async def test_a_space_left_out_gets_no_device(
     butlr_entry: MockConfigEntry,
 ) -> None:
     """A space the cap leaves out has no device: an empty device says nothing."""
-    from .selection_helpers import devices_by_space
-
     with capped(20):
         await setup_entry(hass, butlr_entry)
         issue = _cap_issue(hass, butlr_entry)
@@ -448,3 +441,21 @@ async def test_removing_an_entry_removes_its_cap_issue(
         assert await hass.config_entries.async_remove(butlr_entry.entry_id)
         await hass.async_block_till_done()
         assert _cap_issue(hass, butlr_entry) is None
+
+
+async def test_migration_leaves_newer_and_current_entries_alone(
+    hass: HomeAssistant, butlr_entry: MockConfigEntry
+) -> None:
+    """A newer release's entry is refused; one already at 2.2 is kept as it is.
+
+    (Called directly: Home Assistant 2026.x refuses a newer entry itself,
+    without asking the integration.)
+    """
+    hass.config_entries.async_update_entry(butlr_entry, version=3)
+    assert not await async_migrate_entry(hass, butlr_entry)
+    data = {**butlr_entry.data, CONF_ACCOUNT_KEY: "kept"}
+    hass.config_entries.async_update_entry(
+        butlr_entry, version=2, minor_version=2, data=data
+    )
+    assert await async_migrate_entry(hass, butlr_entry)
+    assert butlr_entry.data[CONF_ACCOUNT_KEY] == "kept"
