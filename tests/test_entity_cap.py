@@ -459,3 +459,31 @@ async def test_migration_leaves_newer_and_current_entries_alone(
     )
     assert await async_migrate_entry(hass, butlr_entry)
     assert butlr_entry.data[CONF_ACCOUNT_KEY] == "kept"
+
+
+async def test_options_refuse_a_selection_over_the_cap(
+    hass: HomeAssistant,
+    simulator: SimulatorServer,
+    butlr_scenario: ButlrScenario,
+    butlr_entry: MockConfigEntry,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Re-picking in the options meets the same budget as the first pick."""
+    hass.config_entries.async_update_entry(
+        butlr_entry, options={CONF_SPACES: ["room_meeting"]}
+    )
+    with capped(20):
+        await setup_entry(hass, butlr_entry)
+        result = await open_options_spaces(hass, butlr_entry)
+        refused = await answer_spaces(hass, result, ["site_hq"], options_flow=True)
+        assert_spaces_form(refused, {CONF_SPACES: "too_many_entities"}, flow="options")
+        assert refused["description_placeholders"]["picked_entities"] == "37"
+        assert refused["description_placeholders"]["cap"] == "20"
+        assert butlr_entry.options[CONF_SPACES] == ["room_meeting"]
+        result = await answer_spaces(
+            hass, refused, ["room_meeting", "room_cafeteria"], options_flow=True
+        )
+        assert result["type"] is FlowResultType.CREATE_ENTRY
+        await hass.async_block_till_done(wait_background_tasks=True)
+        assert len(enabled_entities(hass, butlr_entry)) == 14
+    assert cap_warnings(caplog) == []
