@@ -701,3 +701,19 @@ async def test_a_revoked_token_is_still_told_with_few_locations_picked(
     flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
     assert [flow["context"]["source"] for flow in flows] == ["reauth"]
     assert flows[0]["context"]["entry_id"] == entry.entry_id
+
+
+async def test_a_picked_occuspace_location_brings_later_children(
+    hass: HomeAssistant, simulator: SimulatorServer, freezer: FrozenDateTimeFactory
+) -> None:
+    """A location added under a picked one comes at the hourly list refresh."""
+    freezer.move_to(NOW)
+    simulator.occuspace = _campus()
+    result = await start_flow(hass, AUTH_OCCUSPACE, simulator.base_url)
+    entry = (await answer_spaces(hass, result, ["2"], areas=False))["result"]
+    await hass.async_block_till_done(wait_background_tasks=True)
+    simulator.occuspace.locations.append(OccuspaceLocation(7, "N3", 2, 20, count=2))
+    simulator.occuspace.locations.append(OccuspaceLocation(8, "S2", 3, 20, count=2))
+    await poll(hass, freezer, 3600)
+    assert set(devices_by_space(hass, entry)) == {"2", "4", "5", "7"}
+    assert hass.states.get("sensor.n3_occupancy").state == "2"
