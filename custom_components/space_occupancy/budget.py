@@ -10,8 +10,10 @@ every entry under it, so that Home Assistant never drops an entity:
   capacities add up, since it appears when they do.
 - The config flow refuses a selection that costs more than the cap.
 - At run time (``EntityBudget``), spaces are admitted in tree order while their
-  entities fit next to those already registered; spaces left out (the account
-  grew past the cap) get no entity and are named in a repair issue.
+  new entities fit next to those already registered; spaces left out (the
+  account grew past the cap) get no new entity and are named in a repair
+  issue. Registered entities are never lost: Home Assistant adds them past
+  its cap too.
 """
 
 from __future__ import annotations
@@ -39,10 +41,10 @@ def entity_cap() -> int | None:
     return cap if isinstance(cap, int) else None
 
 
-def possible_entities(
+def _sized_state(
     space: Space, user_capacity: int | None, has_children: bool
-) -> int:
-    """Return the most enabled entities a space can have.
+) -> SpaceState:
+    """Return a space's state with every entity it can ever have.
 
     A roll-up's capacity may come and go with its rooms': it is counted as
     sized, so that its percentage always has room; a room's motion sensor,
@@ -51,14 +53,32 @@ def possible_entities(
     capacity = space.capacity or user_capacity or (1 if has_children else None)
     # A room may push its motion (Butlr): counted where it could.
     motion = True if space.kind is SpaceKind.ROOM else None
-    state = SpaceState(
+    return SpaceState(
         space=space,
         reading=Reading(occupancy=0, capacity=capacity, motion=motion),
         capacity=capacity,
         percentage=None,
         activity=ACTIVITY_EMPTY,
     )
-    return enabled_entity_count(state)
+
+
+def possible_entities(
+    space: Space, user_capacity: int | None, has_children: bool
+) -> int:
+    """Return the most enabled entities a space can have."""
+    return enabled_entity_count(_sized_state(space, user_capacity, has_children))
+
+
+def possible_keys(
+    space: Space, user_capacity: int | None, has_children: bool
+) -> frozenset[str]:
+    """Return the keys of the enabled entities a space can have."""
+    state = _sized_state(space, user_capacity, has_children)
+    return frozenset(
+        description.key
+        for description in ALL_DESCRIPTIONS
+        if description.entity_registry_enabled_default and description.exists_fn(state)
+    )
 
 
 def selection_cost(
@@ -116,38 +136,65 @@ class EntityBudget:
     def _make_plan(
         self, snapshot: Snapshot, capacities: Mapping[str, int]
     ) -> EntityPlan:
-        """Admit spaces in tree order while their entities fit under the cap."""
+        """Admit spaces in tree order while their new entities fit under the cap.
+
+        Home Assistant counts every enabled entity of the entry in its
+        registry, and refuses only new ones past its cap: an entity already
+        registered (enabled or not) is added whatever the count. So a space
+        whose entities are all registered costs nothing and is always
+        admitted, and never loses its entities to the cap; a space that needs
+        new ones is admitted while they fit next to everything registered,
+        else left out whole. An entry already past the cap (made where there
+        was none) keeps what it has; the spaces past the cap, in tree order,
+        are named all the same: they get no new entity.
+        """
         cap = entity_cap()
         if cap is None:
             return EntityPlan(admitted=None)
-        registered = self._registered_per_space()
-        room = cap - sum(registered.values())
+        registered, enabled = self._registered_per_space()
+        total = sum(enabled.values())
+        room = cap - total  # the new enabled entities Home Assistant still adds
+        counted = enabled.get("", 0)  # entities of no space of ours count too
         children = children_of(snapshot.spaces)
         admitted: set[str] = set()
-        left_out: list[str] = []
+        past_cap: list[str] = []
         for space_id in ordered_space_ids(snapshot.spaces):
             if space_id not in snapshot.readings:
                 continue
-            space = snapshot.spaces[space_id]
-            need = possible_entities(
-                space, capacities.get(space_id), space_id in children
-            ) - registered.get(space_id, 0)
-            if need <= room:
+            keys = possible_keys(
+                snapshot.spaces[space_id],
+                capacities.get(space_id),
+                space_id in children,
+            )
+            new = len(keys - registered.get(space_id, frozenset()))
+            counted += enabled.get(space_id, 0)
+            if new == 0 or new <= room:
                 admitted.add(space_id)
-                room -= max(need, 0)
-            else:
-                left_out.append(space_id)
-        return EntityPlan(admitted=frozenset(admitted), left_out=tuple(left_out))
+                room -= new
+                counted += new
+                if counted <= cap:
+                    continue
+            past_cap.append(space_id)
+        return EntityPlan(admitted=frozenset(admitted), left_out=tuple(past_cap))
 
-    def _registered_per_space(self) -> dict[str, int]:
-        """Count the entry's enabled registry entries, by space."""
+    def _registered_per_space(self) -> tuple[dict[str, frozenset[str]], dict[str, int]]:
+        """Return the entry's registered entity keys, and its enabled entities, by space.
+
+        Entities of no space of ours are counted under "" (they count against
+        the cap all the same).
+        """
         registry = er.async_get(self._hass)
         keys = [description.key for description in ALL_DESCRIPTIONS]
-        counts: dict[str, int] = {}
+        registered: dict[str, set[str]] = {}
+        enabled: dict[str, int] = {}
         for entry in er.async_entries_for_config_entry(registry, self._entry.entry_id):
-            if entry.disabled_by is not None:
-                continue
-            space_id = self._ids.space_of_unique_id(entry.unique_id, keys)
-            # An entity of no space of ours still counts against the cap.
-            counts[space_id or ""] = counts.get(space_id or "", 0) + 1
-        return counts
+            space_id = self._ids.space_of_unique_id(entry.unique_id, keys) or ""
+            if space_id:
+                key = entry.unique_id.removeprefix(f"{self._ids.prefix}_{space_id}_")
+                registered.setdefault(space_id, set()).add(key)
+            if entry.disabled_by is None:
+                enabled[space_id] = enabled.get(space_id, 0) + 1
+        return {
+            space_id: frozenset(space_keys)
+            for space_id, space_keys in registered.items()
+        }, enabled

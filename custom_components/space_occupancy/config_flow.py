@@ -222,7 +222,7 @@ class SpaceOccupancyConfigFlow(ConfigFlow, domain=DOMAIN):
                     picks, user_input.get(CONF_AREAS, False)
                 )
         default = (
-            self._current_picks(options)
+            self._spaces.current(picked_of(options))
             if reconfiguring
             else self._spaces.default(capacities, entity_cap())
         )
@@ -235,14 +235,6 @@ class SpaceOccupancyConfigFlow(ConfigFlow, domain=DOMAIN):
             description_placeholders=placeholders,
             errors=errors,
         )
-
-    def _current_picks(self, options: Mapping[str, Any]) -> list[str]:
-        """Return an entry's picks as the form shows them (all: every top space)."""
-        picked = picked_of(options)
-        pickable = self._spaces.pickable()
-        if picked is None:
-            return [s for s in pickable if self._spaces.spaces[s].parent_id is None]
-        return [space_id for space_id in pickable if space_id in picked]
 
     async def _async_finish(self, picks: list[str], areas: bool) -> ConfigFlowResult:
         """Create the entry, or store a reconfigured one's new data and spaces."""
@@ -331,7 +323,7 @@ class SpaceOccupancyConfigFlow(ConfigFlow, domain=DOMAIN):
         held = held_by(siblings, snapshot)
         if held is None:
             return self.async_abort(reason="already_configured")
-        self._spaces = AccountSpaces.of(snapshot, held)
+        self._spaces = AccountSpaces.of(snapshot, held, split=bool(siblings))
         if not self._spaces.pickable():
             return self.async_abort(reason="already_configured")
         return await self.async_step_spaces()

@@ -165,13 +165,7 @@ class SpaceOccupancyOptionsFlow(OptionsFlow):
             placeholders.update(numbers)
             if not errors:
                 return self._async_save_picks(picks)
-        picked = picked_of(self.config_entry.options)
-        default = [
-            space_id
-            for space_id in self._spaces.pickable()
-            if (picked is None and self._spaces.spaces[space_id].parent_id is None)
-            or (picked is not None and space_id in picked)
-        ]
+        default = self._spaces.current(picked_of(self.config_entry.options))
         return self.async_show_form(
             step_id="spaces",
             data_schema=spaces_schema(self._spaces, default, with_areas=False),
@@ -195,8 +189,11 @@ class SpaceOccupancyOptionsFlow(OptionsFlow):
             if entry.entry_id != self.config_entry.entry_id
             and account_key_of(entry) == account_key
         ]
-        self._spaces = AccountSpaces.of(snapshot, held_by(siblings, snapshot) or ())
-        return None
+        self._spaces = AccountSpaces.of(
+            snapshot, held_by(siblings, snapshot), split=bool(siblings)
+        )
+        # Another entry holds every space: whatever this one picked would overlap.
+        return None if self._spaces.pickable() else "already_configured"
 
     def _async_save_picks(self, picks: list[str]) -> ConfigFlowResult:
         """Store the new picks and the unique id that says which part they are."""

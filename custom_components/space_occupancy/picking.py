@@ -27,14 +27,29 @@ class AccountSpaces:
     shown: frozenset[str]
     # Spaces another entry of the same account holds, everything below included.
     held: frozenset[str] = frozenset()
+    # Whether other entries of the account exist (even holding nothing now).
+    split: bool = False
 
     @classmethod
-    def of(cls, snapshot: Snapshot, held: Iterable[str] = ()) -> AccountSpaces:
-        """Read an account from a snapshot of all of it."""
+    def of(
+        cls,
+        snapshot: Snapshot,
+        held: Iterable[str] | None = (),
+        *,
+        split: bool = False,
+    ) -> AccountSpaces:
+        """Read an account from a snapshot of all of it.
+
+        ``held`` None: another entry holds the whole account. ``split``: other
+        entries of the account exist, so this one is never "everything": were
+        it, the two would overlap as soon as the others' spaces came back or
+        were added, and build the same device and entity ids.
+        """
         return cls(
             spaces=snapshot.spaces,
             shown=frozenset(snapshot.readings.keys() & snapshot.spaces.keys()),
-            held=frozenset(held),
+            held=frozenset(snapshot.spaces if held is None else held),
+            split=split or held is None,
         )
 
     def pickable(self) -> list[str]:
@@ -68,7 +83,7 @@ class AccountSpaces:
         An id under another picked id says nothing more and is left out.
         """
         wanted = expand(self.spaces, picks) or frozenset()
-        if not self.held and self.shown <= wanted:
+        if not self.held and not self.split and self.shown <= wanted:
             return None
         return [
             space_id
@@ -76,23 +91,45 @@ class AccountSpaces:
             if space_id in picks and not _ancestors(self.spaces, space_id) & set(picks)
         ]
 
+    def _tops(self, pickable: list[str]) -> list[str]:
+        """Return the pickable spaces with no pickable space above them."""
+        allowed = set(pickable)
+        return [s for s in pickable if not _ancestors(self.spaces, s) & allowed]
+
+    def current(self, picked: Collection[str] | None) -> list[str]:
+        """Return an entry's picks as the form shows them (everything: the tops)."""
+        pickable = self.pickable()
+        if picked is None:
+            return self._tops(pickable)
+        return [space_id for space_id in pickable if space_id in picked]
+
     def default(self, capacities: Mapping[str, int], cap: int | None) -> list[str]:
-        """Return the largest parts, in tree order, whose entities fit under the cap."""
+        """Return the largest parts, in tree order, whose entities fit under the cap.
+
+        The parts are a prefix of the tree: where a space does not fit, its
+        children are tried one by one, and the first space that fits in no way
+        ends the selection. Skipping it for smaller spaces further on would
+        scatter the picks over many floors, each of which a second entry
+        could then no longer pick whole (with its future rooms).
+        """
         children = children_of(self.spaces)
         pickable = self.pickable()
         allowed = set(pickable)
         room = float("inf") if cap is None else cap
         picks: list[str] = []
-        pending = [s for s in pickable if not _ancestors(self.spaces, s) & allowed]
+        pending = self._tops(pickable)
         while pending:
             space_id = pending.pop(0)
             cost = self.cost([space_id], capacities)
             if cost <= room:
                 picks.append(space_id)
                 room -= cost
-            else:
-                # Too big as a whole: its children may fit one by one.
-                pending[:0] = [c for c in children.get(space_id, ()) if c in allowed]
+                continue
+            # Too big as a whole: its children may fit one by one.
+            kids = [c for c in children.get(space_id, ()) if c in allowed]
+            if not kids:
+                break
+            pending[:0] = kids
         return picks
 
 

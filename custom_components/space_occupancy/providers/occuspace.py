@@ -33,7 +33,7 @@ from .base import (
 from .exceptions import ProviderAuthError, ProviderNoSpacesError, ProviderResponseError
 from .http import HttpClient, ProviderNotFoundError
 from .models import Account, Reading, Snapshot, Space, SpaceKind, percentage_of
-from .selection import expand
+from .selection import SpacesView, expand
 
 if TYPE_CHECKING:
     from collections.abc import Collection, Iterator, Mapping, Sequence
@@ -197,6 +197,14 @@ def _polled_for(tree: _Tree, wanted: frozenset[str] | None) -> tuple[str, ...]:
         for location_id in wanted
     }
     return tuple(location_id for location_id in tree.polled if location_id in needed)
+
+
+def _all_refused(answers: Mapping[str, Any]) -> bool:
+    """Whether every location asked for refused with 401 (none answered)."""
+    return bool(answers) and all(
+        isinstance(answer, _LocationUnavailableError) and answer.rejected
+        for answer in answers.values()
+    )
 
 
 def root_location(tree: _Tree) -> Space:
@@ -365,6 +373,7 @@ class OccuspaceClient:
         self._clock = context.clock
         self._headers = {"Authorization": f"Bearer {credentials.api_token}"}
         self._tree: _Tree | None = None
+        self._spaces_view = SpacesView()
         self._now_path = NOW_PATH
         # Whether a ``now`` call has answered yet, so that its path is known.
         self._now_path_known = False
@@ -408,17 +417,52 @@ class OccuspaceClient:
                 if location_id not in self._unavailable
             ]
         )
+        if len(polled) < len(tree.polled) and _all_refused(answers):
+            # A few picked locations, every one refused: locations the token
+            # may not see, or a revoked token? The location list tells (it
+            # raises ProviderAuthError for a revoked token).
+            tree = await self._refresh_locations()
+            return self._snapshot(
+                tree,
+                wanted,
+                picked,
+                self._readings(tree, polled, answers, checked=True),
+                now,
+            )
         readings = self._readings(tree, polled, answers)
+        return self._snapshot(tree, wanted, picked, readings, now)
+
+    def _snapshot(
+        self,
+        tree: _Tree,
+        wanted: frozenset[str] | None,
+        picked: Collection[str] | None,
+        readings: dict[str, Reading],
+        now: datetime,
+    ) -> Snapshot:
+        """Return the poll's snapshot: every location, readings of the wanted ones."""
         for space_id, space in tree.spaces.items():
             readings.setdefault(space_id, inactive_reading(space.capacity))
         if wanted is not None:
             readings = {key: value for key, value in readings.items() if key in wanted}
-        return Snapshot(spaces=tree.spaces, readings=readings, fetched_at=now)
+        return Snapshot(
+            spaces=self._spaces_view.of(tree.spaces, picked),
+            readings=readings,
+            fetched_at=now,
+        )
 
     def _readings(
-        self, tree: _Tree, polled: Sequence[str], answers: Mapping[str, Any]
+        self,
+        tree: _Tree,
+        polled: Sequence[str],
+        answers: Mapping[str, Any],
+        *,
+        checked: bool = False,
     ) -> dict[str, Reading]:
-        """Read the answers, in the tree's order whatever order they came in."""
+        """Read the answers, in the tree's order whatever order they came in.
+
+        ``checked``: the token was proven good since the answers came.
+        """
         readings: dict[str, Reading] = {}
         unavailable: set[str] = set()
         rejections = 0
@@ -437,7 +481,7 @@ class OccuspaceClient:
             self._duplicates.note(
                 f"the now answer of location {location_id}", duplicates
             )
-        if answers and rejections == len(answers):
+        if answers and rejections == len(answers) and not checked:
             # Not one location answered: the token itself was revoked.
             raise ProviderAuthError("Occuspace rejected the token for every location")
         self._unavailable |= unavailable
