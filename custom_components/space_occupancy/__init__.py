@@ -12,6 +12,7 @@ from .clients import build_client
 from .const import DOMAIN
 from .data import SpaceOccupancyConfigEntry, async_setup_runtime_data
 from .history import async_remove_history_store
+from .issues import async_remove_issues
 from .migration import async_migrate_entry
 from .providers import pushes
 from .push import async_remove_subscription
@@ -50,8 +51,9 @@ async def async_unload_entry(
 async def async_remove_entry(
     hass: HomeAssistant, entry: SpaceOccupancyConfigEntry
 ) -> None:
-    """Forget a deleted entry's history; delete its webhook at the provider."""
+    """Forget a deleted entry's history and issues; delete its webhook at the provider."""
     await async_remove_history_store(hass, entry.entry_id)
+    async_remove_issues(hass, entry)
     if (client := pushes(build_client(hass, entry.data))) is not None:
         await async_remove_subscription(hass, entry, client)
 

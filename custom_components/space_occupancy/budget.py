@@ -42,17 +42,17 @@ def entity_cap() -> int | None:
 
 
 def _sized_state(
-    space: Space, user_capacity: int | None, has_children: bool
+    space: Space, user_capacity: int | None, has_children: bool, pushes: bool
 ) -> SpaceState:
     """Return a space's state with every entity it can ever have.
 
     A roll-up's capacity may come and go with its rooms': it is counted as
-    sized, so that its percentage always has room; a room's motion sensor,
-    which comes with the first pushed motion, is counted too.
+    sized, so that its percentage always has room; where the entry takes
+    pushes, a room's motion sensor, which comes with its first pushed motion,
+    is counted too.
     """
     capacity = space.capacity or user_capacity or (1 if has_children else None)
-    # A room may push its motion (Butlr): counted where it could.
-    motion = True if space.kind is SpaceKind.ROOM else None
+    motion = True if pushes and space.kind is SpaceKind.ROOM else None
     return SpaceState(
         space=space,
         reading=Reading(occupancy=0, capacity=capacity, motion=motion),
@@ -63,17 +63,19 @@ def _sized_state(
 
 
 def possible_entities(
-    space: Space, user_capacity: int | None, has_children: bool
+    space: Space, user_capacity: int | None, has_children: bool, pushes: bool = False
 ) -> int:
     """Return the most enabled entities a space can have."""
-    return enabled_entity_count(_sized_state(space, user_capacity, has_children))
+    return enabled_entity_count(
+        _sized_state(space, user_capacity, has_children, pushes)
+    )
 
 
 def possible_keys(
-    space: Space, user_capacity: int | None, has_children: bool
+    space: Space, user_capacity: int | None, has_children: bool, pushes: bool = False
 ) -> frozenset[str]:
     """Return the keys of the enabled entities a space can have."""
-    state = _sized_state(space, user_capacity, has_children)
+    state = _sized_state(space, user_capacity, has_children, pushes)
     return frozenset(
         description.key
         for description in ALL_DESCRIPTIONS
@@ -82,13 +84,16 @@ def possible_keys(
 
 
 def selection_cost(
-    spaces: Mapping[str, Space], shown: Iterable[str], capacities: Mapping[str, int]
+    spaces: Mapping[str, Space],
+    shown: Iterable[str],
+    capacities: Mapping[str, int],
+    pushes: bool = False,
 ) -> int:
     """Return the enabled entities of the shown spaces (those with a reading)."""
     children = children_of(spaces)
     return sum(
         possible_entities(
-            spaces[space_id], capacities.get(space_id), space_id in children
+            spaces[space_id], capacities.get(space_id), space_id in children, pushes
         )
         for space_id in shown
         if space_id in spaces
@@ -113,17 +118,28 @@ class EntityBudget:
         self._hass = hass
         self._entry = entry
         self._ids = ids
-        self._planned_for: tuple[object, object] | None = None
+        self._planned_for: tuple[object, object, frozenset[str]] | None = None
         self._plan = EntityPlan(admitted=None)
 
     def plan(self, snapshot: Snapshot, settings: EntrySettings) -> EntityPlan:
-        """Return the plan for this snapshot's spaces and these settings."""
-        key = (snapshot.spaces, settings)
-        if self._planned_for is None or any(
-            old is not new for old, new in zip(self._planned_for, key, strict=True)
+        """Return the plan for this snapshot's spaces, readings and these settings.
+
+        Made again only for a new topology, new settings or new spaces with a
+        reading (the devices and both platforms ask for the same plan).
+        """
+        planned = self._planned_for
+        if (
+            planned is None
+            or planned[0] is not snapshot.spaces
+            or planned[1] is not settings
+            or planned[2] != snapshot.readings.keys()
         ):
-            self._planned_for = key
-            self._plan = self._make_plan(snapshot, settings.capacities)
+            self._planned_for = (
+                snapshot.spaces,
+                settings,
+                frozenset(snapshot.readings),
+            )
+            self._plan = self._make_plan(snapshot, settings)
             async_entity_cap_issue(
                 self._hass,
                 self._entry,
@@ -133,9 +149,7 @@ class EntityBudget:
             )
         return self._plan
 
-    def _make_plan(
-        self, snapshot: Snapshot, capacities: Mapping[str, int]
-    ) -> EntityPlan:
+    def _make_plan(self, snapshot: Snapshot, settings: EntrySettings) -> EntityPlan:
         """Admit spaces in tree order while their new entities fit under the cap.
 
         Home Assistant counts every enabled entity of the entry in its
@@ -163,8 +177,9 @@ class EntityBudget:
                 continue
             keys = possible_keys(
                 snapshot.spaces[space_id],
-                capacities.get(space_id),
+                settings.capacities.get(space_id),
                 space_id in children,
+                settings.push,
             )
             new = len(keys - registered.get(space_id, frozenset()))
             counted += enabled.get(space_id, 0)

@@ -39,6 +39,9 @@ class Changes:
     spaces: frozenset[str]
     # Only the time of these spaces' readings changed.
     times: frozenset[str]
+    # Some space got its first reading (newly picked, or added): it may need
+    # entities of its own.
+    appeared: bool = False
 
 
 def _changed_spaces(
@@ -78,7 +81,11 @@ def changes_between(before: Snapshot, after: Snapshot) -> Changes:
     spaces = _changed_spaces(before.spaces, after.spaces)
     readings, times = _changed_readings(before.readings, after.readings)
     spaces |= readings
-    return Changes(spaces=frozenset(spaces), times=frozenset(times - spaces))
+    return Changes(
+        spaces=frozenset(spaces),
+        times=frozenset(times - spaces),
+        appeared=not after.readings.keys() <= before.readings.keys(),
+    )
 
 
 @dataclass(slots=True)

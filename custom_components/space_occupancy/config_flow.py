@@ -35,6 +35,7 @@ from .const import (
     CONF_BASE_URL,
     CONF_CAPACITIES,
     CONF_PROVIDER,
+    CONF_PUSH,
     CONF_SPACES,
     CREDENTIAL_FIELDS,
     CREDENTIAL_KEYS,
@@ -323,7 +324,12 @@ class SpaceOccupancyConfigFlow(ConfigFlow, domain=DOMAIN):
         held = held_by(siblings, snapshot)
         if held is None:
             return self.async_abort(reason="already_configured")
-        self._spaces = AccountSpaces.of(snapshot, held, split=bool(siblings))
+        pushes = self.source == SOURCE_RECONFIGURE and bool(
+            self._get_reconfigure_entry().options.get(CONF_PUSH)
+        )
+        self._spaces = AccountSpaces.of(
+            snapshot, held, split=bool(siblings), pushes=pushes
+        )
         if not self._spaces.pickable():
             return self.async_abort(reason="already_configured")
         return await self.async_step_spaces()

@@ -54,7 +54,8 @@ class OccupancyCoordinator(DataUpdateCoordinator[Snapshot]):
         self._spaces = SpaceListeners()
         self._observers: list[PollObserver] = []
         self._push_active = False
-        # Counts pushes that may give spaces new entities: the platforms look.
+        # Grows when spaces may need new entities (first readings, pushed
+        # motion) without a new topology or settings: the platforms look again.
         self.entity_generation = 0
         # What the entities were last told: snapshot, availability, settings.
         self._told: tuple[Snapshot | None, bool, EntrySettings] | None = None
@@ -89,7 +90,10 @@ class OccupancyCoordinator(DataUpdateCoordinator[Snapshot]):
         ):
             self._spaces.tell_everyone()
         elif told[0] is not data:
-            self._spaces.tell(changes_between(told[0], data))
+            changes = changes_between(told[0], data)
+            if changes.appeared:
+                self.entity_generation += 1
+            self._spaces.tell(changes)
         super().async_update_listeners()
 
     @callback

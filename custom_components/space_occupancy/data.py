@@ -120,8 +120,14 @@ async def async_setup_runtime_data(
         settings,
         PollProblems(hass, entry, capabilities.quota_reset_timezone),
     )
+    budget = EntityBudget(hass, entry, ids)
     devices = SpaceDevices(
-        hass, entry, ids, PROVIDER_NAMES[entry.data[CONF_PROVIDER]], settings
+        hass,
+        entry,
+        ids,
+        PROVIDER_NAMES[entry.data[CONF_PROVIDER]],
+        settings=settings,
+        admitted=lambda snapshot: budget.plan(snapshot, coordinator.settings).admitted,
     )
     entry.async_on_unload(coordinator.async_add_poll_observer(devices.async_sync))
 
@@ -138,7 +144,7 @@ async def async_setup_runtime_data(
         ids,
         coordinator,
         devices,
-        EntityBudget(hass, entry, ids),
+        budget,
         history,
         usual,
         push,

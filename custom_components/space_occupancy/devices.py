@@ -11,7 +11,7 @@ and it is picked). A device goes:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 
 from homeassistant.config_entries import ConfigEntry
@@ -35,14 +35,21 @@ class SpaceDevices:
         entry: ConfigEntry,
         ids: SpaceIds,
         manufacturer: str,
+        *,
         settings: EntrySettings,
+        admitted: Callable[[Snapshot], frozenset[str] | None],
     ) -> None:
-        """Serve one config entry's spaces."""
+        """Serve one config entry's spaces.
+
+        ``admitted`` returns the spaces Home Assistant's entity cap leaves room
+        for (budget.py; None: all): the others get no device either.
+        """
         self.hass = hass
         self._entry = entry
         self._ids = ids
         self._manufacturer = manufacturer
         self._settings = settings
+        self._admitted = admitted
         self._areas = AreaPlacer(hass)
         # Since when each space with a device has been missing from the
         # provider, and from how many topology answers (spaces mappings).
@@ -78,12 +85,13 @@ class SpaceDevices:
         shown_ids = frozenset(snapshot.readings.keys() & snapshot.spaces.keys())
         shown_changed = shown_ids != self._shown
         new_answer = snapshot.spaces is not self._synced_spaces
+        # Removing first frees room under the entity cap for the new spaces.
+        if shown_changed or self._missing_since:
+            self._remove_devices(registry, snapshot, shown_ids, new_answer=new_answer)
         if shown_changed or new_answer:
             self._shown = shown_ids
             self._synced_spaces = snapshot.spaces
             self._sync_devices(registry, snapshot, shown_ids)
-        if shown_changed or self._missing_since:
-            self._remove_devices(registry, snapshot, shown_ids, new_answer=new_answer)
 
     def _our_devices(self, registry: dr.DeviceRegistry) -> dict[str, dr.DeviceEntry]:
         """Return the entry's devices, by space id."""
@@ -100,8 +108,13 @@ class SpaceDevices:
         existing = self._our_devices(registry)
         device_ids = {space_id: device.id for space_id, device in existing.items()}
         children = children_of(snapshot.spaces)
+        admitted = self._admitted(snapshot)
         for space_id in ordered_space_ids(snapshot.spaces):
-            if space_id not in shown:
+            if space_id not in shown or (
+                admitted is not None
+                and space_id not in admitted
+                and space_id not in existing
+            ):
                 continue
             space = snapshot.spaces[space_id]
             device_ids[space_id] = self._sync_device(registry, space, device_ids)

@@ -15,6 +15,7 @@ from homeassistant.helpers.entity_platform import (
 )
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
+from .budget import EntityPlan
 from .changes import SpaceContext
 from .const import DOMAIN
 from .coordinator import OccupancyCoordinator
@@ -115,7 +116,9 @@ class SpaceEntities[DescriptionT: SpaceEntityDescriptionLike]:
         self._added: dict[tuple[str, str], Entity] = {}
         # The spaces and settings the entities were last decided for.
         # ... and the coordinator's entity generation (pushes that add entities).
-        self._decided_for: tuple[Mapping[str, Space], EntrySettings, int] | None = None
+        self._decided_for: (
+            tuple[Mapping[str, Space], EntrySettings, int, EntityPlan] | None
+        ) = None
 
     @callback
     def async_sync(self) -> None:
@@ -131,12 +134,15 @@ class SpaceEntities[DescriptionT: SpaceEntityDescriptionLike]:
             return  # Not one good poll yet (Concordia's quota spent at startup).
         settings = coordinator.settings
         generation = coordinator.entity_generation
+        # The cap's plan changes when other spaces leave room (fewer picked).
+        plan = self._data.budget.plan(snapshot, settings)
         decided = self._decided_for
         if (
             decided is not None
             and decided[0] is snapshot.spaces
             and decided[1] is settings
             and decided[2] == generation
+            and decided[3] is plan
         ):
             return
         # Elsewhere an entity that stops applying stays, unavailable: a
@@ -147,8 +153,7 @@ class SpaceEntities[DescriptionT: SpaceEntityDescriptionLike]:
             if decided is None
             else decided[1].capacities.keys() - settings.capacities.keys()
         )
-        self._decided_for = (snapshot.spaces, settings, generation)
-        plan = self._data.budget.plan(snapshot, settings)
+        self._decided_for = (snapshot.spaces, settings, generation, plan)
         new: list[Entity] = []
         for space_id in ordered_space_ids(snapshot.spaces):
             if plan.admitted is not None and space_id not in plan.admitted:

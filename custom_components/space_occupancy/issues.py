@@ -21,7 +21,7 @@ from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 from homeassistant.config_entries import ConfigEntry
-from homeassistant.core import HomeAssistant
+from homeassistant.core import HomeAssistant, callback
 from homeassistant.exceptions import ConfigEntryAuthFailed
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.update_coordinator import UpdateFailed
@@ -31,6 +31,7 @@ from .const import (
     DOMAIN,
     FAILURE_BACKOFF_AFTER,
     ISSUE_ENTITY_CAP,
+    ISSUE_PUSH_TAKEN,
     ISSUE_QUOTA,
     ISSUE_RATE_LIMITED,
     MAX_FAILURE_INTERVAL,
@@ -211,3 +212,10 @@ def async_entity_cap_issue(
             "cap": str(cap),
         },
     )
+
+
+@callback
+def async_remove_issues(hass: HomeAssistant, entry: ConfigEntry) -> None:
+    """Remove every repair issue of a deleted entry."""
+    for issue in (ISSUE_QUOTA, ISSUE_RATE_LIMITED, ISSUE_ENTITY_CAP, ISSUE_PUSH_TAKEN):
+        ir.async_delete_issue(hass, DOMAIN, f"{issue}_{entry.entry_id}")

@@ -190,7 +190,10 @@ class SpaceOccupancyOptionsFlow(OptionsFlow):
             and account_key_of(entry) == account_key
         ]
         self._spaces = AccountSpaces.of(
-            snapshot, held_by(siblings, snapshot), split=bool(siblings)
+            snapshot,
+            held_by(siblings, snapshot),
+            split=bool(siblings),
+            pushes=data.coordinator.settings.push,
         )
         # Another entry holds every space: whatever this one picked would overlap.
         return None if self._spaces.pickable() else "already_configured"

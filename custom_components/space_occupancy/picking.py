@@ -29,6 +29,8 @@ class AccountSpaces:
     held: frozenset[str] = frozenset()
     # Whether other entries of the account exist (even holding nothing now).
     split: bool = False
+    # Whether the entry takes pushes (its rooms then may get a motion sensor).
+    pushes: bool = False
 
     @classmethod
     def of(
@@ -37,6 +39,7 @@ class AccountSpaces:
         held: Iterable[str] | None = (),
         *,
         split: bool = False,
+        pushes: bool = False,
     ) -> AccountSpaces:
         """Read an account from a snapshot of all of it.
 
@@ -50,6 +53,7 @@ class AccountSpaces:
             shown=frozenset(snapshot.readings.keys() & snapshot.spaces.keys()),
             held=frozenset(snapshot.spaces if held is None else held),
             split=split or held is None,
+            pushes=pushes,
         )
 
     def pickable(self) -> list[str]:
@@ -75,7 +79,9 @@ class AccountSpaces:
 
     def cost(self, picks: Collection[str] | None, capacities: Mapping[str, int]) -> int:
         """Return the enabled entities a selection makes."""
-        return selection_cost(self.spaces, self.shown_of(picks), capacities)
+        return selection_cost(
+            self.spaces, self.shown_of(picks), capacities, self.pushes
+        )
 
     def stored(self, picks: Collection[str]) -> list[str] | None:
         """Return what the options keep: None for all of an unsplit account, else ids.

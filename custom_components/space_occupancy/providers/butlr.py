@@ -76,7 +76,7 @@ from .models import (
     Subscription,
     percentage_of,
 )
-from .selection import SpacesView, expand
+from .selection import expand
 from .timeutil import local_midnight, utc_iso
 
 DEFAULT_BASE_URL = "https://api.butlr.io"
@@ -212,7 +212,6 @@ class ButlrClient:
         # The reports of a poll run side by side: one of them logs in for all.
         self._token_lock = asyncio.Lock()
         self._topology: Topology | None = None
-        self._spaces_view = SpacesView()
         # Per traffic room, its last consistent counts of the current local day.
         self._traffic_days: dict[str, _TrafficDay] = {}
         self._duplicates = DuplicateLog(_LOGGER, "Butlr")
@@ -270,7 +269,7 @@ class ButlrClient:
         readings = self._room_readings(topology, rooms, presence, traffic, now)
         _roll_up(topology, readings, wanted)
         return Snapshot(
-            spaces=self._spaces_view.of(topology.spaces, picked),
+            spaces=topology.spaces,
             readings=readings,
             fetched_at=now,
         )

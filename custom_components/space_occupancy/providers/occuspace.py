@@ -33,7 +33,7 @@ from .base import (
 from .exceptions import ProviderAuthError, ProviderNoSpacesError, ProviderResponseError
 from .http import HttpClient, ProviderNotFoundError
 from .models import Account, Reading, Snapshot, Space, SpaceKind, percentage_of
-from .selection import SpacesView, expand
+from .selection import expand
 
 if TYPE_CHECKING:
     from collections.abc import Collection, Iterator, Mapping, Sequence
@@ -373,7 +373,6 @@ class OccuspaceClient:
         self._clock = context.clock
         self._headers = {"Authorization": f"Bearer {credentials.api_token}"}
         self._tree: _Tree | None = None
-        self._spaces_view = SpacesView()
         self._now_path = NOW_PATH
         # Whether a ``now`` call has answered yet, so that its path is known.
         self._now_path_known = False
@@ -446,7 +445,7 @@ class OccuspaceClient:
         if wanted is not None:
             readings = {key: value for key, value in readings.items() if key in wanted}
         return Snapshot(
-            spaces=self._spaces_view.of(tree.spaces, picked),
+            spaces=tree.spaces,
             readings=readings,
             fetched_at=now,
         )

@@ -16,35 +16,6 @@ from .models import Space
 PATH_SEPARATOR = " \N{SINGLE RIGHT-POINTING ANGLE QUOTATION MARK} "
 
 
-class SpacesView:
-    """The spaces mapping a client hands out: a new one per topology or selection.
-
-    Home Assistant's side walks the spaces (devices, entities, the entity
-    budget) only when a snapshot brings a new spaces mapping, which clients
-    hand out when they re-read their topology. A new selection changes which
-    spaces have readings as much as a new topology does: it comes with a new
-    mapping too (the same spaces), so that newly picked spaces get their
-    entities at the next poll instead of the next topology read.
-    """
-
-    def __init__(self) -> None:
-        """Start with no topology seen."""
-        self._source: Mapping[str, Space] | None = None
-        self._picked: frozenset[str] | None = None
-        self._view: Mapping[str, Space] = {}
-
-    def of(
-        self, spaces: Mapping[str, Space], picked: Collection[str] | None
-    ) -> Mapping[str, Space]:
-        """Return the mapping to hand out for these spaces and picks."""
-        key = None if picked is None else frozenset(picked)
-        if spaces is not self._source:
-            self._source, self._picked, self._view = spaces, key, spaces
-        elif key != self._picked:
-            self._picked, self._view = key, dict(spaces)
-        return self._view
-
-
 def children_of(spaces: Mapping[str, Space]) -> dict[str, list[str]]:
     """Each space's children, in the spaces' order (a parent listed as its own child is none)."""
     children: dict[str, list[str]] = {}
