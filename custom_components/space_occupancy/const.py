@@ -140,5 +140,7 @@ ISSUE_QUOTA: Final = "concordia_quota"
 ISSUE_RATE_LIMITED: Final = "rate_limited"
 ISSUE_ENTITY_CAP: Final = "entity_cap"
 ISSUE_PUSH_TAKEN: Final = "push_taken"
+# What a fixable issue's data holds: the entry it is about (repairs.py).
+ISSUE_DATA_ENTRY_ID: Final = "entry_id"
 # Consecutive rate-limited polls before the user is told.
 RATE_LIMIT_ISSUE_AFTER: Final = 3

@@ -1,4 +1,4 @@
-"""What the config and options flows share: base URLs, entries of one account, the spaces form."""
+"""What the flows share: entries of one account, the spaces form, the poll interval."""
 
 from __future__ import annotations
 
@@ -8,6 +8,9 @@ from typing import Any
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.helpers.selector import (
     BooleanSelector,
+    NumberSelector,
+    NumberSelectorConfig,
+    NumberSelectorMode,
     SelectOptionDict,
     SelectSelector,
     SelectSelectorConfig,
@@ -16,11 +19,11 @@ from homeassistant.helpers.selector import (
 
 from .budget import entity_cap
 from .compat import vol
-from .const import CONF_ACCOUNT_KEY, CONF_AREAS, CONF_SPACES
+from .const import CONF_ACCOUNT_KEY, CONF_AREAS, CONF_SPACES, MAX_SCAN_INTERVAL
 from .data import SpaceOccupancyData
 from .options import picked_of
 from .picking import AccountSpaces
-from .providers import Snapshot
+from .providers import Capabilities, Snapshot
 from .providers.selection import expand
 
 
@@ -46,6 +49,18 @@ def held_by(
             return None
         held |= wanted
     return frozenset(held)
+
+
+def interval_selector(capabilities: Capabilities) -> NumberSelector:
+    """Return the poll interval's field, in seconds, within the provider's bounds."""
+    return NumberSelector(
+        NumberSelectorConfig(
+            min=capabilities.min_poll_interval.total_seconds(),
+            max=MAX_SCAN_INTERVAL.total_seconds(),
+            unit_of_measurement="s",
+            mode=NumberSelectorMode.BOX,
+        )
+    )
 
 
 def spaces_schema(

@@ -30,6 +30,7 @@ from homeassistant.util import dt as dt_util
 from .const import (
     DOMAIN,
     FAILURE_BACKOFF_AFTER,
+    ISSUE_DATA_ENTRY_ID,
     ISSUE_ENTITY_CAP,
     ISSUE_PUSH_TAKEN,
     ISSUE_QUOTA,
@@ -167,7 +168,9 @@ class PollProblems:
             self._hass,
             DOMAIN,
             self._issue_id(issue),
-            is_fixable=False,
+            # Fixed by polling less often (repairs.py).
+            is_fixable=True,
+            data={ISSUE_DATA_ENTRY_ID: self._entry.entry_id},
             severity=ir.IssueSeverity.WARNING,
             translation_key=issue,
             translation_placeholders={"account": self._entry.title},
@@ -202,7 +205,9 @@ def async_entity_cap_issue(
         hass,
         DOMAIN,
         issue_id,
-        is_fixable=False,
+        # Fixed by picking fewer spaces (repairs.py).
+        is_fixable=True,
+        data={ISSUE_DATA_ENTRY_ID: entry.entry_id},
         severity=ir.IssueSeverity.WARNING,
         translation_key=ISSUE_ENTITY_CAP,
         translation_placeholders={

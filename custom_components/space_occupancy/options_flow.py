@@ -40,20 +40,11 @@ from .const import (
     DEFAULT_THRESHOLD_LOW,
     DEFAULT_THRESHOLD_MODERATE,
     MAX_HISTORY_DAYS,
-    MAX_SCAN_INTERVAL,
 )
 from .data import SpaceOccupancyData
-from .forms import (
-    account_key_of,
-    check_picks,
-    held_by,
-    last_snapshot,
-    spaces_placeholders,
-    spaces_schema,
-)
-from .options import picked_of
-from .picking import AccountSpaces, part_unique_id
-from .providers import ProviderError, capabilities_of
+from .entry_picks import EntryPicks
+from .forms import interval_selector, last_snapshot
+from .providers import capabilities_of
 from .providers.selection import space_path
 from .push import push_possible
 from .state import provider_capacity
@@ -62,7 +53,7 @@ from .state import provider_capacity
 class SpaceOccupancyOptionsFlow(OptionsFlow):
     """Poll interval, activity thresholds, areas, stale limit, spaces and capacities."""
 
-    _spaces: AccountSpaces
+    _picks: EntryPicks
 
     async def async_step_init(
         self, user_input: dict[str, Any] | None = None
@@ -108,13 +99,6 @@ class SpaceOccupancyOptionsFlow(OptionsFlow):
         options = self.config_entry.options
         # (key, default, minimum, maximum, unit) of each number in the form.
         fields: list[tuple[str, float, float, float, str]] = [
-            (
-                CONF_SCAN_INTERVAL,
-                capabilities.poll_interval.total_seconds(),
-                capabilities.min_poll_interval.total_seconds(),
-                MAX_SCAN_INTERVAL.total_seconds(),
-                "s",
-            ),
             (CONF_THRESHOLD_LOW, DEFAULT_THRESHOLD_LOW, 1, 200, "%"),
             (CONF_THRESHOLD_MODERATE, DEFAULT_THRESHOLD_MODERATE, 1, 200, "%"),
             (CONF_THRESHOLD_HIGH, DEFAULT_THRESHOLD_HIGH, 1, 200, "%"),
@@ -125,7 +109,15 @@ class SpaceOccupancyOptionsFlow(OptionsFlow):
             )
         if capabilities.stale_by_change:
             fields.append((CONF_STALE_MINUTES, DEFAULT_STALE_MINUTES, 10, 1440, "min"))
+        interval = options.get(
+            CONF_SCAN_INTERVAL, capabilities.poll_interval.total_seconds()
+        )
         schema: dict[vol.Marker, Any] = {
+            vol.Required(CONF_SCAN_INTERVAL, default=interval): interval_selector(
+                capabilities
+            )
+        }
+        schema |= {
             vol.Required(key, default=options.get(key, default)): NumberSelector(
                 NumberSelectorConfig(
                     min=minimum,
@@ -149,70 +141,25 @@ class SpaceOccupancyOptionsFlow(OptionsFlow):
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
         """Pick again which spaces the entry shows; applied without a reload."""
-        if not hasattr(self, "_spaces") and (error := await self._async_read()):
-            return self.async_abort(reason=error)
-        capacities = self.config_entry.options.get(CONF_CAPACITIES, {})
+        if not hasattr(self, "_picks"):
+            picks = await EntryPicks.async_read(self.hass, self.config_entry)
+            if isinstance(picks, str):
+                return self.async_abort(reason=picks)
+            self._picks = picks
         errors: dict[str, str] = {}
-        placeholders = {
-            "account": self.config_entry.title,
-            **spaces_placeholders(self._spaces, capacities),
-            "picked_entities": "0",
-            "picked_spaces": "0",
-        }
+        placeholders = self._picks.placeholders()
         if user_input is not None:
-            picks = list(user_input[CONF_SPACES])
-            errors, numbers = check_picks(self._spaces, picks, capacities)
+            picked = list(user_input[CONF_SPACES])
+            errors, numbers = self._picks.check(picked)
             placeholders.update(numbers)
             if not errors:
-                return self._async_save_picks(picks)
-        default = self._spaces.current(picked_of(self.config_entry.options))
+                return self._async_save(self._picks.options_with(self.hass, picked))
         return self.async_show_form(
             step_id="spaces",
-            data_schema=spaces_schema(self._spaces, default, with_areas=False),
+            data_schema=self._picks.schema(),
             description_placeholders=placeholders,
             errors=errors,
         )
-
-    async def _async_read(self) -> str | None:
-        """Read the whole account; return why not, if it cannot be read."""
-        data: SpaceOccupancyData = self.config_entry.runtime_data
-        try:
-            snapshot = await data.async_account_snapshot()
-        except ProviderError:
-            return "cannot_connect"
-        account_key = account_key_of(self.config_entry)
-        siblings = [
-            entry
-            for entry in self.hass.config_entries.async_entries(
-                self.config_entry.domain
-            )
-            if entry.entry_id != self.config_entry.entry_id
-            and account_key_of(entry) == account_key
-        ]
-        self._spaces = AccountSpaces.of(
-            snapshot,
-            held_by(siblings, snapshot),
-            split=bool(siblings),
-            pushes=data.coordinator.settings.push,
-        )
-        # Another entry holds every space: whatever this one picked would overlap.
-        return None if self._spaces.pickable() else "already_configured"
-
-    def _async_save_picks(self, picks: list[str]) -> ConfigFlowResult:
-        """Store the new picks and the unique id that says which part they are."""
-        stored = self._spaces.stored(picks)
-        options = {
-            key: value
-            for key, value in self.config_entry.options.items()
-            if key != CONF_SPACES
-        }
-        if stored is not None:
-            options[CONF_SPACES] = stored
-        self.hass.config_entries.async_update_entry(
-            self.config_entry,
-            unique_id=part_unique_id(account_key_of(self.config_entry), stored),
-        )
-        return self._async_save(options)
 
     async def async_step_capacity(
         self, user_input: dict[str, Any] | None = None
