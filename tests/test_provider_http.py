@@ -63,6 +63,16 @@ async def test_http_errors(session: ClientSession, simulator: SimulatorServer) -
     assert http.request_count == 4
 
 
+async def test_json_nested_too_deep_is_an_unreadable_answer(
+    session: ClientSession, simulator: SimulatorServer
+) -> None:
+    """JSON nested deeper than the decoder goes (RecursionError) is invalid JSON."""
+    http = HttpClient(session, simulator.base_url, clock=lambda: NOW)
+    simulator.inject(Fault("/api/v3/graphql", kind="json", body="[" * 200_000))
+    with pytest.raises(ProviderResponseError, match="invalid JSON"):
+        await http.request("POST", "/api/v3/graphql")
+
+
 async def test_rate_limit_without_retry_after(
     session: ClientSession, simulator: SimulatorServer
 ) -> None:

@@ -19,8 +19,9 @@ Rules that keep the recorder's own data safe:
 - The current hour is never imported.
 
 Politeness: one history request at a time, ``HISTORY_REQUEST_PACE`` apart, in
-a background task that polls never wait for; a failure leaves the entities
-alone and the import retries ``HISTORY_RETRY_AFTER`` later.
+a background task that polls never wait for; a failure of any kind leaves the
+entities alone and the import retries ``HISTORY_RETRY_AFTER`` later, doubling
+the wait while it keeps failing (at most ``HISTORY_RETRY_MAX``).
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ from .const import (
     GAP_FILL_LIMIT,
     HISTORY_REQUEST_PACE,
     HISTORY_RETRY_AFTER,
+    HISTORY_RETRY_MAX,
     LOGGER,
 )
 from .providers import HistoryProvider, ProviderError, Snapshot
@@ -93,6 +95,17 @@ def remove_range(ranges: list[Range], done: Range) -> list[Range]:
         if end > done[1]:
             left.append((done[1], end))
     return left
+
+
+def retry_delay(failures_in_a_row: int) -> timedelta:
+    """How long the import waits after this many failed chunks in a row.
+
+    ``HISTORY_RETRY_AFTER`` after the first, doubling with each one more, never
+    more than ``HISTORY_RETRY_MAX``.
+    """
+    doublings = min(max(failures_in_a_row, 1) - 1, 16)
+    delay: timedelta = HISTORY_RETRY_AFTER * (1 << doublings)
+    return min(delay, HISTORY_RETRY_MAX)
 
 
 @dataclass
@@ -141,6 +154,7 @@ class HistoryImporter:
         # Diagnostics.
         self.hours_imported = 0
         self.failures = 0
+        self.failures_in_a_row = 0
         self.last_error: str | None = None
 
     async def async_load(self) -> None:
@@ -202,14 +216,21 @@ class HistoryImporter:
     async def async_import(self, start: datetime, end: datetime) -> ImportResult:
         """Import a range now (the ``import_history`` action), paced as always."""
         result = ImportResult()
-        async with self._lock:
-            compiled_until = await self._compiled_until()
-            end = min(end, compiled_until)
-            chunk_end = end
-            while chunk_end > start:
-                chunk = (max(start, chunk_end - CHUNK), chunk_end)
-                await self._import_chunk(chunk, result)
-                chunk_end = chunk[0]
+        try:
+            async with self._lock:
+                compiled_until = await self._compiled_until()
+                end = min(end, compiled_until)
+                chunk_end = end
+                while chunk_end > start:
+                    chunk = (max(start, chunk_end - CHUNK), chunk_end)
+                    await self._import_chunk(chunk, result)
+                    chunk_end = chunk[0]
+        except Exception as err:
+            # Counted in diagnostics; the caller sees it. The background
+            # import's own schedule does not change.
+            self.failures += 1
+            self.last_error = type(err).__name__
+            raise
         return result
 
     def diagnostics(self) -> dict[str, Any]:
@@ -221,6 +242,7 @@ class HistoryImporter:
             "requests": self.provider.history_request_count,
             "hours_imported": self.hours_imported,
             "failures": self.failures,
+            "failures_in_a_row": self.failures_in_a_row,
             "last_error": self.last_error,
             "retry_at": self._retry_at,
         }
@@ -253,27 +275,45 @@ class HistoryImporter:
         """
         while True:
             async with self._lock:
-                chunk = self._next_chunk(await self._compiled_until())
-                if chunk is None:
-                    return
                 hours_before = self.hours_imported
                 try:
+                    chunk = self._next_chunk(await self._compiled_until())
+                    if chunk is None:
+                        return
                     await self._import_chunk(chunk, ImportResult())
-                except ProviderError as err:
-                    self.failures += 1
-                    self.last_error = type(err).__name__
-                    self._retry_at = dt_util.utcnow() + HISTORY_RETRY_AFTER
-                    LOGGER.debug(
-                        "History import failed (%s), retrying after %s",
-                        err,
-                        self._retry_at,
-                    )
+                except Exception as err:  # noqa: BLE001 - every failure waits
+                    self._failed(err)
                     return
                 self._retry_at = None
+                self.failures_in_a_row = 0
                 self.pending = remove_range(self.pending, chunk)
                 self._save()
             if self.hours_imported > hours_before and self._on_imported:
                 self._on_imported()
+
+    def _failed(self, err: Exception) -> None:
+        """Count a failed chunk and wait before the next try, longer while they fail.
+
+        Whatever failed (the provider, an answer no parser expected, the
+        recorder), the background import waits: never a task that ends with
+        an exception nobody reads, to start again on the same chunk at the
+        next poll.
+        """
+        self.failures += 1
+        self.failures_in_a_row += 1
+        self.last_error = type(err).__name__
+        self._retry_at = dt_util.utcnow() + retry_delay(self.failures_in_a_row)
+        if isinstance(err, ProviderError):
+            LOGGER.debug(
+                "History import failed (%s), retrying after %s", err, self._retry_at
+            )
+            return
+        LOGGER.warning(
+            "History import failed unexpectedly (%s), retrying after %s",
+            type(err).__name__,
+            self._retry_at,
+        )
+        LOGGER.debug("The unexpected history failure", exc_info=err)
 
     def _next_chunk(self, compiled_until: datetime) -> Range | None:
         """Return the newest chunk of pending hours that the recorder has compiled."""

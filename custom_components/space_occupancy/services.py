@@ -23,6 +23,7 @@ from .const import (
     ATTR_START,
     CONF_PROVIDER,
     DOMAIN,
+    LOGGER,
     MAX_HISTORY_DAYS,
     PROVIDER_NAMES,
     SERVICE_IMPORT_HISTORY,
@@ -51,7 +52,11 @@ def async_setup_services(hass: HomeAssistant) -> None:
         start, end = _hour_range(call.data[ATTR_START], call.data[ATTR_END])
         try:
             result = await importer.async_import(start, end)
-        except ProviderError as err:
+        except HomeAssistantError:
+            raise
+        except Exception as err:
+            if not isinstance(err, ProviderError):
+                LOGGER.debug("The history import failed unexpectedly", exc_info=err)
             raise HomeAssistantError(
                 translation_domain=DOMAIN,
                 translation_key="history_failed",

@@ -78,7 +78,9 @@ def _people(value: Any) -> float | None:
     """Read a statistic as people: a finite number from 0 to MAX_PEOPLE, else None."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
-    if not math.isfinite(value) or not 0 <= value <= MAX_PEOPLE:
+    # Compared before math.isfinite, which fails on integers too large for a
+    # float (NaN fails the comparison too).
+    if not 0 <= value <= MAX_PEOPLE or not math.isfinite(value):
         return None
     return float(value)
 
@@ -93,7 +95,10 @@ def _hour(key: Any, start: datetime, stop: datetime) -> datetime | None:
         return None
     if moment.tzinfo is None:
         return None
-    moment = moment.astimezone(UTC)
+    try:
+        moment = moment.astimezone(UTC)
+    except OverflowError:
+        return None  # Year 1 or 9999 with an offset that takes it out of the calendar.
     if moment.minute or moment.second or moment.microsecond:
         return None  # Not an hour's window: the request asked for hours.
     return moment if start <= moment < stop else None

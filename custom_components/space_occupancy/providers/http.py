@@ -136,7 +136,8 @@ class HttpClient:
         self._check_status(path, status, retry_after)
         try:
             return json.loads(body, object_pairs_hook=object_pairs_hook)
-        except (UnicodeDecodeError, ValueError) as err:
+        except (UnicodeDecodeError, ValueError, RecursionError) as err:
+            # RecursionError: JSON nested deeper than the decoder goes.
             raise ProviderResponseError(f"{path} answered invalid JSON") from err
 
     def _check_status(self, path: str, status: int, retry_after: str | None) -> None:
