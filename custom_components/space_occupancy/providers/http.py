@@ -54,6 +54,20 @@ class ProviderNotFoundError(ProviderStatusError):
     """The provider answered 404 (some deployments answer it as an HTML page)."""
 
 
+class ProviderRedirectError(ProviderResponseError):
+    """The provider answered a redirect (3xx), which is never followed.
+
+    Following it would send the request (a login's body with the password,
+    a bearer token) wherever the answer points, another host or plain http
+    included: the base URL must be the API's own.
+    """
+
+    def __init__(self, message: str, status: int) -> None:
+        """Keep the status."""
+        super().__init__(message)
+        self.status = status
+
+
 def parse_retry_after(value: str | None, now: datetime) -> float | None:
     """Seconds to wait from a Retry-After header: delta-seconds or an HTTP date."""
     if not value:
@@ -123,6 +137,8 @@ class HttpClient:
                 json=json_body,
                 headers=headers,
                 timeout=self._timeout,
+                # Credentials go to the base URL only, never where a 3xx points.
+                allow_redirects=False,
             ) as response:
                 status = response.status
                 retry_after = response.headers.get("Retry-After")
@@ -142,6 +158,12 @@ class HttpClient:
 
     def _check_status(self, path: str, status: int, retry_after: str | None) -> None:
         """Map an HTTP status to the provider exception hierarchy."""
+        if 300 <= status < 400:
+            raise ProviderRedirectError(
+                f"{path} answered a redirect (HTTP {status}), which is not followed:"
+                " the base URL must be the API's own",
+                status,
+            )
         if status < 400:
             return
         if status in (401, 403):
