@@ -23,6 +23,7 @@ from .base import (
     ClientContext,
     DuplicateLog,
     OccuspaceToken,
+    check_space_count,
     expect_dict,
     expect_id,
     expect_list,
@@ -126,6 +127,7 @@ def parse_locations(data: Any, fetched_at: datetime) -> _Tree:
             duplicates[location_id] = None
             continue
         nodes[location_id] = (node, _parent_id(node))
+        check_space_count(len(nodes))
 
     spaces: dict[str, Space] = {}
     listed_active: dict[str, bool] = {}
