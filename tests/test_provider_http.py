@@ -23,6 +23,7 @@ from custom_components.space_occupancy.providers.butlr import parse_topology
 from custom_components.space_occupancy.providers.http import (
     HttpClient,
     parse_retry_after,
+    path_segment,
 )
 
 from .conftest import SimulatorServer
@@ -128,6 +129,30 @@ async def test_json_nested_too_deep_is_an_unreadable_answer(
     simulator.inject(Fault("/api/v3/graphql", kind="json", body="[" * 200_000))
     with pytest.raises(ProviderResponseError, match="invalid JSON"):
         await http.request("POST", "/api/v3/graphql")
+
+
+@pytest.mark.parametrize(
+    ("value", "segment"),
+    [
+        ("7", "7"),
+        ("a/b?c#d", "a%2Fb%3Fc%23d"),
+        ("..", "%2E%2E"),
+        (".", "%2E"),
+        ("v1.2", "v1.2"),
+        ("é 1", "%C3%A9%201"),
+        ("\ud800", "%ED%A0%80"),  # a lone surrogate, as JSON may carry one
+    ],
+)
+def test_path_segment(value: str, segment: str) -> None:
+    """An id is one path segment, whatever it holds."""
+    assert path_segment(value) == segment
+
+
+async def test_an_invalid_base_url_cannot_connect(session: ClientSession) -> None:
+    """A base URL that does not parse (an old entry's) fails like a connection."""
+    http = HttpClient(session, "http://[::1")
+    with pytest.raises(ProviderConnectionError, match="InvalidURL"):
+        await http.request("GET", "/locations")
 
 
 async def test_rate_limit_without_retry_after(

@@ -8,9 +8,11 @@ from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 import json
 from typing import Any
+from urllib.parse import quote
 import zlib
 
 import aiohttp
+from yarl import URL
 
 from .exceptions import (
     ProviderAuthError,
@@ -170,6 +172,17 @@ def decompress(body: bytes, encoding: str, path: str, max_bytes: int) -> bytes:
     return b"".join(parts)
 
 
+def path_segment(value: str) -> str:
+    """Return a provider id as one URL path segment, every reserved character escaped.
+
+    A "/" or "?" in an id would otherwise change the path or start a query;
+    a segment of dots ("..") would climb it. A lone surrogate, which a JSON
+    string may hold, is escaped as its bytes, for the provider to refuse.
+    """
+    segment = quote(value, safe="", errors="surrogatepass")
+    return segment.replace(".", "%2E") if segment in (".", "..") else segment
+
+
 class HttpClient:
     """JSON over HTTP for one provider, counting requests and honouring 429s."""
 
@@ -184,6 +197,9 @@ class HttpClient:
         """Keep the injected session; the caller owns it."""
         self._session = session
         self.base_url = base_url.rstrip("/")
+        # Parsed at the first request (a base URL that does not parse fails
+        # that request, not the setup).
+        self._base: URL | None = None
         self._clock = clock
         self._timeout = timeout
         self._blocked_until: datetime | None = None
@@ -208,6 +224,8 @@ class HttpClient:
     ) -> Any:
         """Send one request and return its decoded JSON body.
 
+        ``path`` is percent-encoded already: ids in it go through
+        ``path_segment``.
         ``object_pairs_hook`` goes to ``json.loads``: a client that must see
         repeated keys (plain decoding keeps the last) passes one. A body
         larger than ``max_bytes``, as sent or decompressed, is an error.
@@ -218,10 +236,11 @@ class HttpClient:
                 f"Rate limited by the provider for another {wait:.0f} s", wait
             )
         self.request_count += 1
+        url = self._url(path)
         try:
             async with self._session.request(
                 method,
-                f"{self.base_url}{path}",
+                url,
                 json=json_body,
                 headers={**(headers or {}), "Accept-Encoding": ACCEPT_ENCODING},
                 timeout=self._timeout,
@@ -245,6 +264,22 @@ class HttpClient:
         except (UnicodeDecodeError, ValueError, RecursionError) as err:
             # RecursionError: JSON nested deeper than the decoder goes.
             raise ProviderResponseError(f"{path} answered invalid JSON") from err
+
+    def _url(self, path: str) -> URL:
+        """Return the URL of a path: the path as the client escaped it.
+
+        Never re-quoted (ids in it went through ``path_segment``): %2E%2E must
+        not become a ".." that climbs.
+        """
+        if self._base is None:
+            try:
+                self._base = URL(self.base_url)
+            except ValueError as err:
+                raise ProviderConnectionError(
+                    f"Error calling {path}: InvalidURL"
+                ) from err
+        base = self._base
+        return base.with_path(base.raw_path.rstrip("/") + path, encoded=True)
 
     def _check_status(self, path: str, status: int, retry_after: str | None) -> None:
         """Map an HTTP status to the provider exception hierarchy."""

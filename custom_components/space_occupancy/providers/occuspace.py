@@ -31,7 +31,7 @@ from .base import (
     whole_people,
 )
 from .exceptions import ProviderAuthError, ProviderNoSpacesError, ProviderResponseError
-from .http import HttpClient, ProviderNotFoundError
+from .http import HttpClient, ProviderNotFoundError, path_segment
 from .models import Account, Reading, Snapshot, Space, SpaceKind, percentage_of
 
 if TYPE_CHECKING:
@@ -502,7 +502,9 @@ class OccuspaceClient:
         for template in (current, other):
             try:
                 payload = await self._http.request(
-                    "GET", template.format(id=location_id), headers=self._headers
+                    "GET",
+                    template.format(id=path_segment(location_id)),
+                    headers=self._headers,
                 )
             except ProviderAuthError:
                 rejected = True
