@@ -7,7 +7,9 @@ own statistics (statistic id = its entity id), through the recorder's import.
 When: the last ``history_days`` days (an option) when an entry is first set
 up, and the hours missing since the last good poll after Home Assistant was
 stopped or the provider unreachable (at most ``GAP_FILL_LIMIT`` back). The
-ranges still to import are stored, so an import cut short by a restart goes on.
+ranges still to import are stored, so an import cut short by a restart goes on;
+the stored state is read back item by item (``history_store``): a damaged file
+never fails a setup.
 
 Rules that keep the recorder's own data safe:
 - An hour that has a statistic is never written: the recorder compiled it
@@ -54,6 +56,16 @@ from .const import (
     HISTORY_RETRY_AFTER,
     HISTORY_RETRY_MAX,
     LOGGER,
+    MAX_HISTORY_DAYS,
+)
+from .history_store import (
+    ImportState,
+    Range,
+    add_range,
+    dump_state,
+    load_state,
+    remove_range,
+    window_of,
 )
 from .providers import HistoryProvider, ProviderError, Snapshot
 from .providers.timeutil import HOUR, hour_floor
@@ -67,34 +79,14 @@ STORE_VERSION = 1
 # a little early, which costs nothing (hours with a statistic are skipped).
 LAST_GOOD_SAVE_INTERVAL = timedelta(minutes=5)
 
-type Range = tuple[datetime, datetime]
-
-
-def add_range(ranges: list[Range], new: Range) -> list[Range]:
-    """Return the ranges with a new one merged in, sorted, none overlapping."""
-    merged: list[Range] = []
-    for start, end in sorted([*ranges, new]):
-        if start >= end:
-            continue
-        if merged and start <= merged[-1][1]:
-            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
-        else:
-            merged.append((start, end))
-    return merged
-
-
-def remove_range(ranges: list[Range], done: Range) -> list[Range]:
-    """Return the ranges without the part a finished range covers."""
-    left: list[Range] = []
-    for start, end in ranges:
-        if end <= done[0] or start >= done[1]:
-            left.append((start, end))
-            continue
-        if start < done[0]:
-            left.append((start, done[0]))
-        if end > done[1]:
-            left.append((done[1], end))
-    return left
+__all__ = [
+    "HistoryImporter",
+    "ImportResult",
+    "add_range",
+    "async_remove_history_store",
+    "remove_range",
+    "retry_delay",
+]
 
 
 def retry_delay(failures_in_a_row: int) -> timedelta:
@@ -158,20 +150,41 @@ class HistoryImporter:
         self.last_error: str | None = None
 
     async def async_load(self) -> None:
-        """Read what is left to import; a first setup queues the initial import."""
-        stored = await self._store.async_load()
+        """Read what is left to import; a first setup queues the initial import.
+
+        A damaged state (edited by hand, cut short) never fails the setup:
+        what does not fit is dropped, once logged; with nothing usable left,
+        the initial import is queued again (hours with a statistic cost no
+        request).
+        """
         now = dt_util.utcnow()
-        if stored is None:
-            self.covered_from = hour_floor(now) - timedelta(days=self.days)
-            self.pending = add_range([], (self.covered_from, hour_floor(now)))
+        now_hour = hour_floor(now)
+        stored: Any
+        try:
+            stored = await self._store.async_load()
+        except Exception:  # noqa: BLE001 - an unreadable file is a damaged one
+            stored = "unreadable"
+        state, dropped = (
+            (None, [])
+            if stored is None
+            else load_state(stored, window_of(now_hour, MAX_HISTORY_DAYS))
+        )
+        if dropped:
+            LOGGER.warning(
+                "The stored history import state of entry %s was damaged;"
+                " dropped %d item(s): %s",
+                self._entry.entry_id,
+                len(dropped),
+                ", ".join(dropped[:5]) + (", …" if len(dropped) > 5 else ""),
+            )
+        if state is None:
+            self.covered_from = now_hour - timedelta(days=self.days)
+            self.pending = add_range([], (self.covered_from, now_hour))
             self._save()
             return
-        for stored_range in stored.get("pending", []):
-            start, end = (_moment(moment) for moment in stored_range)
-            if start is not None and end is not None:
-                self.pending = add_range(self.pending, (start, end))
-        self.covered_from = _moment(stored.get("covered_from"))
-        self.last_good = _moment(stored.get("last_good"))
+        self.pending = state.pending
+        self.covered_from = state.covered_from
+        self.last_good = state.last_good
         if self.last_good is not None:
             self._queue_gap(now)
 
@@ -381,20 +394,7 @@ class HistoryImporter:
         self.hass.async_create_task(self._store.async_save(self._stored()))
 
     def _stored(self) -> dict[str, Any]:
-        return {
-            "pending": [
-                [start.isoformat(), end.isoformat()] for start, end in self.pending
-            ],
-            "covered_from": self.covered_from.isoformat()
-            if self.covered_from
-            else None,
-            "last_good": self.last_good.isoformat() if self.last_good else None,
-        }
-
-
-def _moment(stored: str | None) -> datetime | None:
-    """Read a stored time; None stays None."""
-    return None if stored is None else dt_util.parse_datetime(stored)
+        return dump_state(ImportState(self.pending, self.covered_from, self.last_good))
 
 
 def _store(hass: HomeAssistant, entry_id: str) -> Store[dict[str, Any]]:
