@@ -14,7 +14,9 @@ never fails a setup.
 Rules that keep the recorder's own data safe:
 - An hour that has a statistic is never written: the recorder compiled it
   from what the sensor showed, or an earlier import did (importing twice
-  changes nothing).
+  changes nothing). Hours written since setup are kept in memory too: the
+  recorder may not have committed them when another import (the action and
+  the background one) looks at the same hours.
 - An hour is imported only once the recorder has compiled it (its last
   5-minute statistics run ends at or after the hour's end): the recorder would
   otherwise compile that hour later and collide with the imported row.
@@ -29,7 +31,7 @@ the wait while it keeps failing (at most ``HISTORY_RETRY_MAX``).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -61,13 +63,15 @@ from .const import (
 from .history_store import (
     ImportState,
     Range,
+    add_hours,
     add_range,
     dump_state,
+    hour_starts,
     load_state,
     remove_range,
     window_of,
 )
-from .providers import HistoryProvider, ProviderError, Snapshot
+from .providers import HistoryProvider, HourStat, ProviderError, Snapshot
 from .providers.timeutil import HOUR, hour_floor
 
 # A chunk of history is what one request may cover (Butlr: 48 hourly windows).
@@ -143,6 +147,9 @@ class HistoryImporter:
         self._next_request_at = 0.0
         self._saved_last_good: datetime | None = None
         self._on_imported = on_imported
+        # Per space id: hours written since setup (the recorder may not have
+        # committed them yet when another import looks at the same hours).
+        self._imported: dict[str, list[Range]] = {}
         # Diagnostics.
         self.hours_imported = 0
         self.failures = 0
@@ -339,8 +346,9 @@ class HistoryImporter:
     async def _import_chunk(self, chunk: Range, result: ImportResult) -> None:
         """Fetch one chunk of history and import the hours that have no statistic.
 
-        A chunk whose every hour has a statistic for every space costs no
-        request: importing twice asks the provider nothing the second time.
+        A chunk whose every hour, for every space, has a statistic or was
+        written since setup costs no request: importing twice asks the
+        provider nothing the second time.
         """
         statistic_ids = self._statistic_ids()
         if not statistic_ids:
@@ -350,27 +358,35 @@ class HistoryImporter:
         existing = await get_instance(self.hass).async_add_executor_job(
             _hours_with_statistics, self.hass, set(statistic_ids.values()), *chunk
         )
+        written = {
+            space_id: existing.get(statistic_id, set())
+            | hour_starts(self._imported.get(space_id, ()), chunk)
+            for space_id, statistic_id in statistic_ids.items()
+        }
         hours = int((chunk[1] - chunk[0]) / HOUR)
-        if all(len(existing.get(id_, ())) >= hours for id_ in statistic_ids.values()):
+        if all(len(written[space_id]) >= hours for space_id in statistic_ids):
             return
         requests_before = self.provider.history_request_count
         history = await self.provider.async_history(*chunk, self._pace)
         result.requests += self.provider.history_request_count - requests_before
-        wanted = {
-            statistic_ids[space_id]: space_hours
-            for space_id, space_hours in history.items()
-            if space_id in statistic_ids
-        }
-        for statistic_id, rows in _new_rows(wanted, existing):
-            # The unit as the sensor's state shows it: the recorder's own
-            # compile takes it from there.
-            state = self.hass.states.get(statistic_id)
-            unit = state.attributes.get(ATTR_UNIT_OF_MEASUREMENT) if state else None
-            async_import_statistics(
-                self.hass, statistic_metadata(statistic_id, unit), rows
-            )
-            result.hours[statistic_id] += len(rows)
-            self.hours_imported += len(rows)
+        for space_id, statistic_id in statistic_ids.items():
+            if rows := _new_rows(history.get(space_id, {}), written[space_id]):
+                self._write(space_id, statistic_id, rows)
+                result.hours[statistic_id] += len(rows)
+
+    def _write(
+        self, space_id: str, statistic_id: str, rows: list[StatisticData]
+    ) -> None:
+        """Queue a statistic's new rows for the recorder, and remember them."""
+        # The unit as the sensor's state shows it: the recorder's own compile
+        # takes it from there.
+        state = self.hass.states.get(statistic_id)
+        unit = state.attributes.get(ATTR_UNIT_OF_MEASUREMENT) if state else None
+        async_import_statistics(self.hass, statistic_metadata(statistic_id, unit), rows)
+        self._imported[space_id] = add_hours(
+            self._imported.get(space_id, []), (row["start"] for row in rows)
+        )
+        self.hours_imported += len(rows)
 
     async def _pace(self) -> None:
         """Wait until the next history request is due (one per pace interval)."""
@@ -394,6 +410,13 @@ class HistoryImporter:
         self.hass.async_create_task(self._store.async_save(self._stored()))
 
     def _stored(self) -> dict[str, Any]:
+        window = window_of(hour_floor(dt_util.utcnow()), MAX_HISTORY_DAYS)
+        # Hours out of the window are never asked again: forget them.
+        for space_id, ranges in list(self._imported.items()):
+            if not (kept := [r for r in ranges if r[1] > window[0]]):
+                del self._imported[space_id]
+            else:
+                self._imported[space_id] = kept
         return dump_state(ImportState(self.pending, self.covered_from, self.last_good))
 
 
@@ -408,22 +431,19 @@ async def async_remove_history_store(hass: HomeAssistant, entry_id: str) -> None
 
 
 def _new_rows(
-    wanted: dict[str, dict[datetime, Any]], existing: dict[str, set[float]]
-) -> Iterable[tuple[str, list[StatisticData]]]:
-    """Per statistic, the rows of the hours it has no statistic for yet."""
-    for statistic_id, hours in wanted.items():
-        have = existing.get(statistic_id, set())
-        rows: list[StatisticData] = []
-        for hour, stat in sorted(hours.items()):
-            if hour.timestamp() in have:
-                continue
-            row = StatisticData(start=hour, mean=stat.mean)
-            if stat.min is not None and stat.max is not None:
-                row["min"] = stat.min
-                row["max"] = stat.max
-            rows.append(row)
-        if rows:
-            yield statistic_id, rows
+    hours: dict[datetime, HourStat], written: set[float]
+) -> list[StatisticData]:
+    """Return the rows of a statistic's hours that have not been written yet."""
+    rows: list[StatisticData] = []
+    for hour, stat in sorted(hours.items()):
+        if hour.timestamp() in written:
+            continue
+        row = StatisticData(start=hour, mean=stat.mean)
+        if stat.min is not None and stat.max is not None:
+            row["min"] = stat.min
+            row["max"] = stat.max
+        rows.append(row)
+    return rows
 
 
 def _hours_with_statistics(

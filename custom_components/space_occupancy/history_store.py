@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from .providers.timeutil import HOUR
+
 type Range = tuple[datetime, datetime]
 
 
@@ -49,12 +51,31 @@ def remove_range(ranges: list[Range], done: Range) -> list[Range]:
     return left
 
 
+def add_hours(ranges: list[Range], hours: Iterable[datetime]) -> list[Range]:
+    """Return the ranges with these hours (their starts) merged in."""
+    merged = ranges
+    for hour in hours:
+        merged = add_range(merged, (hour, hour + HOUR))
+    return merged
+
+
 def clamp(ranges: Iterable[Range], window: Range) -> list[Range]:
     """Return the parts of the ranges within a window, merged."""
     clamped: list[Range] = []
     for start, end in ranges:
         clamped = add_range(clamped, (max(start, window[0]), min(end, window[1])))
     return clamped
+
+
+def hour_starts(ranges: Iterable[Range], within: Range) -> set[float]:
+    """Return the starts (timestamps) of the hours the ranges cover within a range."""
+    starts: set[float] = set()
+    for start, end in ranges:
+        hour = max(start, within[0])
+        while hour < min(end, within[1]):
+            starts.add(hour.timestamp())
+            hour += HOUR
+    return starts
 
 
 @dataclass
