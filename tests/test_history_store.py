@@ -17,6 +17,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.space_occupancy.const import DOMAIN
 from custom_components.space_occupancy.history_store import (
+    MAX_EMPTY_RANGES,
     ImportState,
     dump_state,
     load_state,
@@ -133,6 +134,7 @@ def test_ranges_are_clamped_to_the_import_window() -> None:
         ],
         "covered_from": iso(NOW - 365 * DAY),
         "last_good": iso(NOW - HOUR),
+        "empty": {"room_focus": [[iso(NOW - 100 * DAY), iso(NOW - 89 * DAY)]]},
     }
     state, dropped = load_state(stored, WINDOW)
     assert dropped == []
@@ -140,5 +142,18 @@ def test_ranges_are_clamped_to_the_import_window() -> None:
         pending=[(NOW - 90 * DAY, NOW - 80 * DAY), (NOW - DAY, NOW)],
         covered_from=NOW - 90 * DAY,
         last_good=NOW - HOUR,
+        empty={"room_focus": [(NOW - 90 * DAY, NOW - 89 * DAY)]},
     )
     assert load_state(dump_state(state), WINDOW) == (state, [])
+
+
+def test_empty_hours_are_bounded_per_space() -> None:
+    """A space whose data comes and goes keeps its newest ranges only."""
+    ranges = [
+        [iso(NOW - (2 * n + 1) * HOUR), iso(NOW - 2 * n * HOUR)] for n in range(200)
+    ]
+    state, _ = load_state({"empty": {"room_focus": ranges}}, WINDOW)
+    assert state is not None
+    kept = state.empty["room_focus"]
+    assert len(kept) == MAX_EMPTY_RANGES
+    assert kept[-1] == (NOW - HOUR, NOW)

@@ -25,7 +25,11 @@ Rules that keep the recorder's own data safe:
 Politeness: one history request at a time, ``HISTORY_REQUEST_PACE`` apart, in
 a background task that polls never wait for; a failure of any kind leaves the
 entities alone and the import retries ``HISTORY_RETRY_AFTER`` later, doubling
-the wait while it keeps failing (at most ``HISTORY_RETRY_MAX``).
+the wait while it keeps failing (at most ``HISTORY_RETRY_MAX``). Hours the
+provider had no data for are remembered (stored), so that asking again costs
+nothing. The ``import_history`` action runs one at a time per entry, as a
+task of the entry (an unload stops it), and takes turns with the background
+import chunk by chunk.
 """
 
 from __future__ import annotations
@@ -45,6 +49,7 @@ from homeassistant.components.recorder.statistics import (
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import ATTR_UNIT_OF_MEASUREMENT
 from homeassistant.core import HomeAssistant, callback
+from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers.recorder import get_instance, session_scope
 from homeassistant.helpers.storage import Store
 from homeassistant.util import dt as dt_util
@@ -61,6 +66,7 @@ from .const import (
     MAX_HISTORY_DAYS,
 )
 from .history_store import (
+    MAX_EMPTY_RANGES,
     ImportState,
     Range,
     add_hours,
@@ -82,6 +88,10 @@ STORE_VERSION = 1
 # The last good poll is saved at most this often: after a crash the gap starts
 # a little early, which costs nothing (hours with a statistic are skipped).
 LAST_GOOD_SAVE_INTERVAL = timedelta(minutes=5)
+# An hour the provider had no data for is remembered (never asked again) once
+# it ended at least this long before it was asked: data of the hours just
+# past may still be on its way to the provider (a sensor catching up).
+EMPTY_AFTER = timedelta(days=1)
 
 __all__ = [
     "HistoryImporter",
@@ -147,9 +157,12 @@ class HistoryImporter:
         self._next_request_at = 0.0
         self._saved_last_good: datetime | None = None
         self._on_imported = on_imported
-        # Per space id: hours written since setup (the recorder may not have
-        # committed them yet when another import looks at the same hours).
+        # Per space id: hours the provider had no data for (stored), and hours
+        # written since setup (the recorder may not have committed them yet).
+        self._empty: dict[str, list[Range]] = {}
         self._imported: dict[str, list[Range]] = {}
+        # The import_history action running, if one is.
+        self._action: asyncio.Task[None] | None = None
         # Diagnostics.
         self.hours_imported = 0
         self.failures = 0
@@ -192,6 +205,7 @@ class HistoryImporter:
         self.pending = state.pending
         self.covered_from = state.covered_from
         self.last_good = state.last_good
+        self._empty = state.empty
         if self.last_good is not None:
             self._queue_gap(now)
 
@@ -227,31 +241,60 @@ class HistoryImporter:
             self._schedule()
 
     async def async_stop(self) -> None:
-        """Stop the background import and save what is left."""
+        """Stop the background import and the action, and save what is left."""
         self._started = False
-        if self._task is not None:
-            self._task.cancel()
+        for task in (self._task, self._action):
+            if task is not None:
+                task.cancel()
         await self._store.async_save(self._stored())
 
     async def async_import(self, start: datetime, end: datetime) -> ImportResult:
-        """Import a range now (the ``import_history`` action), paced as always."""
+        """Import a range now (the ``import_history`` action), paced as always.
+
+        One at a time per entry. It runs as a task of the entry, so that
+        unloading (or reloading) the entry stops it, and takes the lock per
+        chunk, so that the background import is not held up for its whole
+        range (nor it for the background import's).
+        """
+        if self._action is not None:
+            raise ServiceValidationError(
+                translation_domain=DOMAIN,
+                translation_key="history_import_running",
+                translation_placeholders={"entry": self._entry.title},
+            )
         result = ImportResult()
+        self._action = self._entry.async_create_background_task(
+            self.hass, self._import_range(start, end, result), f"{DOMAIN} action"
+        )
         try:
-            async with self._lock:
-                compiled_until = await self._compiled_until()
-                end = min(end, compiled_until)
-                chunk_end = end
-                while chunk_end > start:
-                    chunk = (max(start, chunk_end - CHUNK), chunk_end)
-                    await self._import_chunk(chunk, result)
-                    chunk_end = chunk[0]
+            await self._action
+        except asyncio.CancelledError:
+            if (caller := asyncio.current_task()) is not None and caller.cancelling():
+                raise  # The caller was cancelled, not the import.
+            raise HomeAssistantError(
+                translation_domain=DOMAIN, translation_key="history_import_stopped"
+            ) from None
         except Exception as err:
             # Counted in diagnostics; the caller sees it. The background
             # import's own schedule does not change.
             self.failures += 1
             self.last_error = type(err).__name__
             raise
+        finally:
+            self._action = None
         return result
+
+    async def _import_range(
+        self, start: datetime, end: datetime, result: ImportResult
+    ) -> None:
+        """Import a range, newest chunk first, up to what the recorder compiled."""
+        chunk_end = min(end, await self._compiled_until())
+        while chunk_end > start:
+            chunk = (max(start, chunk_end - CHUNK), chunk_end)
+            async with self._lock:
+                await self._import_chunk(chunk, result)
+            self._save()
+            chunk_end = chunk[0]
 
     def diagnostics(self) -> dict[str, Any]:
         """Return what the import did and has left to do."""
@@ -265,6 +308,12 @@ class HistoryImporter:
             "failures_in_a_row": self.failures_in_a_row,
             "last_error": self.last_error,
             "retry_at": self._retry_at,
+            "action_running": self._action is not None,
+            "hours_without_data": sum(
+                (end - start) // HOUR
+                for ranges in self._empty.values()
+                for start, end in ranges
+            ),
         }
 
     def _queue_gap(self, now: datetime) -> None:
@@ -346,9 +395,9 @@ class HistoryImporter:
     async def _import_chunk(self, chunk: Range, result: ImportResult) -> None:
         """Fetch one chunk of history and import the hours that have no statistic.
 
-        A chunk whose every hour, for every space, has a statistic or was
-        written since setup costs no request: importing twice asks the
-        provider nothing the second time.
+        A chunk whose every hour, for every space, has a statistic, was
+        written since setup or is known to have no data costs no request:
+        importing twice asks the provider nothing the second time.
         """
         statistic_ids = self._statistic_ids()
         if not statistic_ids:
@@ -364,15 +413,24 @@ class HistoryImporter:
             for space_id, statistic_id in statistic_ids.items()
         }
         hours = int((chunk[1] - chunk[0]) / HOUR)
-        if all(len(written[space_id]) >= hours for space_id in statistic_ids):
+        if all(
+            len(written[space_id] | hour_starts(self._empty.get(space_id, ()), chunk))
+            >= hours
+            for space_id in statistic_ids
+        ):
             return
+        asked_at = dt_util.utcnow()
         requests_before = self.provider.history_request_count
         history = await self.provider.async_history(*chunk, self._pace)
         result.requests += self.provider.history_request_count - requests_before
         for space_id, statistic_id in statistic_ids.items():
-            if rows := _new_rows(history.get(space_id, {}), written[space_id]):
+            space_hours = history.get(space_id, {})
+            if rows := _new_rows(space_hours, written[space_id]):
                 self._write(space_id, statistic_id, rows)
                 result.hours[statistic_id] += len(rows)
+            self._remember_empty(
+                space_id, (chunk[0], min(chunk[1], asked_at - EMPTY_AFTER)), space_hours
+            )
 
     def _write(
         self, space_id: str, statistic_id: str, rows: list[StatisticData]
@@ -387,6 +445,20 @@ class HistoryImporter:
             self._imported.get(space_id, []), (row["start"] for row in rows)
         )
         self.hours_imported += len(rows)
+
+    def _remember_empty(
+        self, space_id: str, settled: Range, space_hours: dict[datetime, HourStat]
+    ) -> None:
+        """Remember the settled hours of a chunk the provider had no data for."""
+        hour = settled[0]
+        missing: list[datetime] = []
+        while hour + HOUR <= settled[1]:
+            if hour not in space_hours:
+                missing.append(hour)
+            hour += HOUR
+        if missing:
+            ranges = add_hours(self._empty.get(space_id, []), missing)
+            self._empty[space_id] = ranges[-MAX_EMPTY_RANGES:]
 
     async def _pace(self) -> None:
         """Wait until the next history request is due (one per pace interval)."""
@@ -412,12 +484,15 @@ class HistoryImporter:
     def _stored(self) -> dict[str, Any]:
         window = window_of(hour_floor(dt_util.utcnow()), MAX_HISTORY_DAYS)
         # Hours out of the window are never asked again: forget them.
-        for space_id, ranges in list(self._imported.items()):
-            if not (kept := [r for r in ranges if r[1] > window[0]]):
-                del self._imported[space_id]
-            else:
-                self._imported[space_id] = kept
-        return dump_state(ImportState(self.pending, self.covered_from, self.last_good))
+        for memory in (self._empty, self._imported):
+            for space_id, ranges in list(memory.items()):
+                if not (kept := [r for r in ranges if r[1] > window[0]]):
+                    del memory[space_id]
+                else:
+                    memory[space_id] = kept
+        return dump_state(
+            ImportState(self.pending, self.covered_from, self.last_good, self._empty)
+        )
 
 
 def _store(hass: HomeAssistant, entry_id: str) -> Store[dict[str, Any]]:

@@ -18,6 +18,10 @@ from .providers.timeutil import HOUR
 
 type Range = tuple[datetime, datetime]
 
+# The most ranges of empty hours remembered per space (the newest are kept): a
+# space whose data comes and goes cannot grow the file without bound.
+MAX_EMPTY_RANGES = 100
+
 
 def window_of(now_hour: datetime, days: int) -> Range:
     """Return the hours an import may cover: the last ``days`` days before an hour."""
@@ -80,11 +84,16 @@ def hour_starts(ranges: Iterable[Range], within: Range) -> set[float]:
 
 @dataclass
 class ImportState:
-    """What is left to import, and how far back it was queued."""
+    """What is left to import, how far back it was queued, and what Butlr lacks.
+
+    ``empty``: per space id, the hours the provider was asked for and had no
+    data for, so that asking again costs nothing.
+    """
 
     pending: list[Range] = field(default_factory=list)
     covered_from: datetime | None = None
     last_good: datetime | None = None
+    empty: dict[str, list[Range]] = field(default_factory=dict)
 
 
 def dump_state(state: ImportState) -> dict[str, Any]:
@@ -93,6 +102,11 @@ def dump_state(state: ImportState) -> dict[str, Any]:
         "pending": _dump_ranges(state.pending),
         "covered_from": _dump_moment(state.covered_from),
         "last_good": _dump_moment(state.last_good),
+        "empty": {
+            space_id: _dump_ranges(ranges)
+            for space_id, ranges in state.empty.items()
+            if ranges
+        },
     }
 
 
@@ -109,6 +123,13 @@ def load_state(stored: Any, window: Range) -> tuple[ImportState | None, list[str
         covered_from=_load_moment(stored.get("covered_from"), "covered_from", dropped),
         last_good=_load_moment(stored.get("last_good"), "last_good", dropped),
     )
+    empty = stored.get("empty", {})
+    if not isinstance(empty, Mapping):
+        dropped.append("empty")
+        empty = {}
+    for space_id, ranges in empty.items():
+        if kept := _load_ranges(ranges, window, f"empty {space_id}", dropped):
+            state.empty[str(space_id)] = kept[-MAX_EMPTY_RANGES:]
     if state.covered_from is not None:
         state.covered_from = min(max(state.covered_from, window[0]), window[1])
     return state, dropped
