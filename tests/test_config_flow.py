@@ -478,6 +478,10 @@ async def test_base_url_accepted(hass: HomeAssistant, url: str) -> None:
         ("ftp://example.com", "invalid_url"),
         ("https://", "invalid_url"),
         ("http://[::1", "invalid_url"),
+        ("https://someone:secret@butlr.example.com", "url_with_credentials"),
+        ("https://someone@butlr.example.com", "url_with_credentials"),
+        ("https://:token@butlr.example.com", "url_with_credentials"),
+        ("http://someone:secret@127.0.0.1:8080", "url_with_credentials"),
     ],
 )
 async def test_base_url_refused(hass: HomeAssistant, url: str, error: str) -> None:

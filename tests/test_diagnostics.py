@@ -13,7 +13,11 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from syrupy.assertion import SnapshotAssertion
 from syrupy.filters import props
 
-from custom_components.space_occupancy.const import CONF_ACCOUNT_KEY, CREDENTIAL_KEYS
+from custom_components.space_occupancy.const import (
+    CONF_ACCOUNT_KEY,
+    CONF_BASE_URL,
+    CREDENTIAL_KEYS,
+)
 from custom_components.space_occupancy.diagnostics import (
     async_get_config_entry_diagnostics,
     async_get_device_diagnostics,
@@ -31,6 +35,7 @@ from .simulator.occuspace import SEED_TOKEN, seed_scenario as occuspace_seed_sce
 
 async def test_entry_diagnostics(
     hass: HomeAssistant,
+    simulator: SimulatorServer,
     butlr_scenario: ButlrScenario,
     butlr_entry: MockConfigEntry,
     snapshot: SnapshotAssertion,
@@ -40,9 +45,12 @@ async def test_entry_diagnostics(
     # Called directly: the frozen 2024 clock would make an HTTP token not yet valid.
     diagnostics = await async_get_config_entry_diagnostics(hass, butlr_entry)
     assert json.loads(json.dumps(diagnostics, cls=JSONEncoder)) == snapshot(
-        exclude=props("entry_id", "created_at", "modified_at", "base_url")
+        exclude=props("entry_id", "created_at", "modified_at")
     )
     text = json.dumps(diagnostics, cls=JSONEncoder)
+    # The base URL is redacted too: a test server's address, or credentials.
+    assert diagnostics["entry"]["data"]["base_url"] == "**REDACTED**"
+    assert simulator.base_url.removeprefix("http://") not in text
     for secret in (*ACCOUNT, ACCOUNT[0].lower()):
         assert secret not in text
     for token in butlr_scenario.tokens:
@@ -85,7 +93,7 @@ async def test_other_providers_diagnostics_hide_secrets(
     for secret in (SEED_TOKEN, SEED_API_KEY, f'"{SEED_USER_ID}"'):
         assert secret not in text
     # The account key names the account too (a user id, a root location).
-    hidden = {*CREDENTIAL_KEYS, CONF_ACCOUNT_KEY}
+    hidden = {*CREDENTIAL_KEYS, CONF_ACCOUNT_KEY, CONF_BASE_URL}
     assert diagnostics["entry"]["data"] == {
         **{key: "**REDACTED**" for key in entry.data if key in hidden},
         **{key: value for key, value in entry.data.items() if key not in hidden},

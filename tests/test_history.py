@@ -29,12 +29,14 @@ from pytest_homeassistant_custom_component.components.recorder.common import (
     do_adhoc_statistics,
 )
 
+from custom_components.space_occupancy import history as history_module
 from custom_components.space_occupancy.const import (
     CONF_HISTORY_DAYS,
     DOMAIN,
     SERVICE_IMPORT_HISTORY,
 )
 from custom_components.space_occupancy.history import add_range, remove_range
+from custom_components.space_occupancy.providers import ButlrClient
 
 from .conftest import NOW, SimulatorServer, setup_entry
 from .simulator import occuspace
@@ -339,6 +341,29 @@ async def test_action_reports_a_provider_failure(
     assert hass.states.get("sensor.meeting_room_occupancy").state == "3"
 
 
+async def test_action_reports_any_failure_as_its_own(
+    recorder_mock: Recorder,
+    hass: HomeAssistant,
+    butlr_scenario: ButlrScenario,
+    butlr_entry: MockConfigEntry,
+) -> None:
+    """Not only Butlr's errors: the caller gets the action's error, diagnostics count it."""
+    hass.config_entries.async_update_entry(butlr_entry, options={CONF_HISTORY_DAYS: 0})
+    await setup_entry(hass, butlr_entry)
+    with (
+        patch.object(ButlrClient, "async_history", side_effect=RecursionError),
+        pytest.raises(HomeAssistantError) as raised,
+    ):
+        await import_history(
+            hass,
+            {"config_entry_id": butlr_entry.entry_id, "start": NOW - DAY, "end": NOW},
+        )
+    assert raised.value.translation_key == "history_failed"
+    assert raised.value.translation_placeholders == {"error": "RecursionError"}
+    diagnostics = butlr_entry.runtime_data.history.diagnostics()
+    assert (diagnostics["failures"], diagnostics["last_error"]) == (1, "RecursionError")
+
+
 async def test_six_hour_outage_is_filled_without_touching_compiled_hours(
     recorder_mock: Recorder,
     hass: HomeAssistant,
@@ -590,3 +615,100 @@ async def test_an_import_cut_short_goes_on_after_a_restart(
         NOW - 2 * DAY + n * HOUR for n in range(24)
     ]
     assert butlr_entry.runtime_data.history.pending == []
+
+
+def test_retry_delay_doubles_up_to_six_hours() -> None:
+    """15, 30, 60, 120, 240 minutes, then 6 hours however long it fails."""
+    delay = history_module.retry_delay
+    minutes = [delay(n) / timedelta(minutes=1) for n in (1, 2, 3, 4, 5, 6, 7)]
+    assert minutes == [15, 30, 60, 120, 240, 360, 360]
+    assert delay(10_000) == timedelta(hours=6)
+
+
+async def test_any_history_failure_waits_longer_while_it_lasts(
+    recorder_mock: Recorder,
+    hass: HomeAssistant,
+    butlr_scenario: ButlrScenario,
+    butlr_entry: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """Not only Butlr's errors: any failure counts and waits, longer while it lasts.
+
+    An OverflowError (as a value out of the calendar raised) once ended the
+    import's task unread, and every poll started it again on the same chunk.
+    """
+    give_history(butlr_scenario, NOW - 3 * DAY, NOW + DAY)
+    hass.config_entries.async_update_entry(butlr_entry, options={CONF_HISTORY_DAYS: 1})
+    calls: list[datetime] = []
+    failing = True
+    real = ButlrClient.async_history
+
+    async def history(client: ButlrClient, *args: Any) -> Any:
+        calls.append(datetime.now(tz=NOW.tzinfo))
+        if failing:
+            raise OverflowError("date value out of range")
+        return await real(client, *args)
+
+    with patch.object(ButlrClient, "async_history", history):
+        await setup_entry(hass, butlr_entry)
+        await settle(hass)
+        importer = butlr_entry.runtime_data.history
+        diagnostics = importer.diagnostics()
+        assert (diagnostics["failures"], diagnostics["last_error"]) == (
+            1,
+            "OverflowError",
+        )
+        assert diagnostics["retry_at"] == calls[0] + timedelta(minutes=15)
+        # Each wait doubles: no try before it ends, one at the first poll after.
+        for wait in (15, 30):
+            await _advance(hass, freezer, calls[-1] + timedelta(minutes=wait - 1))
+            tries = len(calls)
+            await _advance(hass, freezer, calls[-1] + timedelta(minutes=wait + 1))
+            assert len(calls) == tries + 1
+            assert calls[-1] - calls[-2] >= timedelta(minutes=wait)
+        assert importer.diagnostics()["failures_in_a_row"] == 3
+        assert importer.diagnostics()["retry_at"] == calls[-1] + HOUR
+
+        # The first success ends the back-off: a later failure waits 15 minutes.
+        failing = False
+        await _advance(hass, freezer, calls[-1] + timedelta(minutes=61))
+        await settle(hass)
+        assert importer.pending == []
+        assert importer.diagnostics()["failures_in_a_row"] == 0
+        assert importer.diagnostics()["retry_at"] is None
+        failing = True
+        importer.async_set_days(3)
+        await settle(hass)
+    diagnostics = importer.diagnostics()
+    assert (diagnostics["failures"], diagnostics["failures_in_a_row"]) == (4, 1)
+    assert diagnostics["retry_at"] == calls[-1] + timedelta(minutes=15)
+
+
+async def test_answers_no_parser_expected_are_holes(
+    recorder_mock: Recorder,
+    hass: HomeAssistant,
+    butlr_scenario: ButlrScenario,
+    butlr_entry: MockConfigEntry,
+) -> None:
+    """An integer too large for a float, a window out of the calendar: holes."""
+    hour = NOW - HOUR
+    good = {"mean": 5, "min": 5, "max": 5}
+    butlr_scenario.history_payload = {
+        "data": {
+            "room_cafeteria": {
+                (hour - HOUR).strftime("%Y-%m-%dT%H:%M:%SZ"): {
+                    "mean": 10**400,
+                    "min": 10**400,
+                    "max": 10**400,
+                },
+                "9999-12-31T23:00:00-01:00": good,
+                hour.strftime("%Y-%m-%dT%H:%M:%SZ"): good,
+            }
+        }
+    }
+    await start(hass, butlr_scenario, butlr_entry, days=1, history=(NOW, NOW))
+    importer = butlr_entry.runtime_data.history
+    assert importer.pending == []
+    assert importer.diagnostics()["failures"] == 0
+    statistics = await hourly(hass, NOW - 2 * DAY, NOW)
+    assert statistics["sensor.cafeteria_occupancy"] == {hour: (5.0, 5.0, 5.0)}

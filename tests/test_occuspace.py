@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import logging
+from typing import Any
+
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.const import STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from custom_components.space_occupancy.diagnostics import (
+    async_get_config_entry_diagnostics,
+)
 
 from .conftest import SimulatorServer, find_device, poll, setup_entry
 from .simulator.occuspace import (
@@ -160,3 +167,61 @@ async def test_location_over_capacity_shows_over_100_percent(
     assert hass.states.get("sensor.library_occupancy").state == "240"
     assert hass.states.get("sensor.library_occupancy_percentage").state == "120.0"
     assert hass.states.get("sensor.library_activity").state == "full"
+
+
+def chain(depth: int) -> OccuspaceScenario:
+    """Locations 1 → 2 → … → depth, each the only child of the one before.
+
+    Answered verbatim (the simulator's own counts recurse down the tree).
+    """
+    locations = [
+        OccuspaceLocation(n, f"Level {n}", n - 1 if n > 1 else None, 0, count=1)
+        for n in range(1, depth + 1)
+    ]
+
+    def now(n: int) -> dict[str, Any]:
+        child = {"id": n + 1, "name": f"Level {n + 1}", "count": 1, "isActive": True}
+        data = {"id": n, "count": 1, "isActive": True, "childCounts": [child]}
+        return {"message": "OK", "data": data}
+
+    return OccuspaceScenario(
+        locations=locations,
+        tokens={SEED_TOKEN},
+        locations_payload={
+            "message": "OK",
+            "data": [
+                {"id": loc.id, "name": loc.name, "parentID": loc.parent_id}
+                for loc in locations
+            ],
+        },
+        now_payloads={n: now(n) for n in range(1, depth)},
+    )
+
+
+async def test_a_tree_1000_levels_deep(
+    hass: HomeAssistant,
+    simulator: SimulatorServer,
+    occuspace_entry: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A chain as deep as Python's recursion limit polls, links and lists.
+
+    Nothing walks the tree by recursion: not the client, not the devices (each
+    linked to its parent's), not diagnostics, not the options' list of spaces.
+    """
+    simulator.occuspace = chain(1000)
+    await setup_entry(hass, occuspace_entry)
+    await poll(hass, freezer, 120)
+    assert hass.states.get("sensor.level_1000_occupancy").state == "1"
+    deepest = find_device(hass, occuspace_entry, "1000")
+    assert deepest.via_device_id == find_device(hass, occuspace_entry, "999").id
+    diagnostics = await async_get_config_entry_diagnostics(hass, occuspace_entry)
+    assert len(diagnostics["snapshot"]["spaces"]) == 1000
+    result = await hass.config_entries.options.async_init(occuspace_entry.entry_id)
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {"next_step_id": "capacity"}
+    )
+    assert result["step_id"] == "capacity"
+    assert not [record for record in caplog.records if record.levelno >= logging.ERROR]
+    assert "RecursionError" not in caplog.text

@@ -301,6 +301,7 @@ class FakeHttp:
         json_body: Mapping[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
         object_pairs_hook: Callable[[list[tuple[str, Any]]], Any] | None = None,
+        max_bytes: int | None = None,
     ) -> Any:
         self.request_count += 1
         return self._answer(path, json_body)

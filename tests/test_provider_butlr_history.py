@@ -109,6 +109,9 @@ def test_presence_skips_a_sensor_listed_under_a_second_room() -> None:
         "2024-01-01T04:00:00",  # no zone
         "yesterday",
         17,
+        # Out of the calendar once in UTC (astimezone raises OverflowError).
+        "9999-12-31T23:00:00-01:00",
+        "0001-01-01T00:00:00+01:00",
     ],
 )
 def test_windows_outside_the_hours_asked_for_are_ignored(key: Any) -> None:
@@ -119,7 +122,20 @@ def test_windows_outside_the_hours_asked_for_are_ignored(key: Any) -> None:
     assert room_series(payload, MEAN, START, STOP, ["room_c"]) == {"room_c": {H1: 2.0}}
 
 
-@pytest.mark.parametrize("value", [-1, float("nan"), "3", None, True, 2_000_000])
+@pytest.mark.parametrize(
+    "value",
+    # 10**400: too large for a float (math.isfinite raises OverflowError).
+    [
+        -1,
+        float("nan"),
+        float("inf"),
+        "3",
+        None,
+        True,
+        2_000_000,
+        pytest.param(10**400, id="10**400"),
+    ],
+)
 def test_values_that_are_not_people_are_holes(value: Any) -> None:
     """Negative, non-finite, non-numeric or absurd values: the hour is left out."""
     payload = {"data": {"room_c": {"2024-01-01T04:00:00Z": {"mean": value}}}}

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from aiohttp import ClientSession
+from aiohttp import ClientSession, web
+from aiohttp.test_utils import TestServer
 import pytest
 
 from custom_components.space_occupancy.providers import (
@@ -20,6 +23,7 @@ from custom_components.space_occupancy.providers.butlr import parse_topology
 from custom_components.space_occupancy.providers.http import (
     HttpClient,
     parse_retry_after,
+    path_segment,
 )
 
 from .conftest import SimulatorServer
@@ -61,6 +65,94 @@ async def test_http_errors(session: ClientSession, simulator: SimulatorServer) -
     with pytest.raises(ProviderResponseError, match="HTTP 418"):
         await http.request("POST", "/api/v3/graphql")
     assert http.request_count == 4
+
+
+@dataclass
+class OtherOrigin:
+    """Another server, where a redirect could point, and the bodies it received."""
+
+    url: str = ""
+    received: list[bytes] = field(default_factory=list)
+
+
+@pytest.fixture
+async def other_origin(socket_enabled: None) -> AsyncIterator[OtherOrigin]:
+    """Serve another origin on loopback."""
+    origin = OtherOrigin()
+
+    async def record(request: web.Request) -> web.Response:
+        origin.received.append(await request.read())
+        return web.json_response({"access_token": "stolen", "expires_in": 1000})
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", record)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    origin.url = str(server.make_url("")).rstrip("/")
+    yield origin
+    await server.close()
+
+
+@pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
+async def test_a_redirect_is_never_followed(
+    session: ClientSession,
+    simulator: SimulatorServer,
+    other_origin: OtherOrigin,
+    status: int,
+) -> None:
+    """A login answered with a redirect: the password never leaves for its target.
+
+    aiohttp follows redirects by default and keeps a POST's body on 307 and
+    308, to another host or to plain http as well.
+    """
+    simulator.butlr = demo_scenario(NOW)
+    client = ButlrClient(
+        ClientContext(session=session),
+        ButlrLogin(ACCOUNT[0], ACCOUNT[1]),
+        simulator.base_url,
+    )
+    location = f"{other_origin.url}/api/v2/login"
+    simulator.inject(
+        Fault("/api/v2/login", status=status, headers={"Location": location})
+    )
+    with pytest.raises(ProviderResponseError, match=f"redirect \\(HTTP {status}\\)"):
+        await client.async_validate()
+    assert other_origin.received == []
+    assert simulator.butlr.logins == 0
+
+
+async def test_json_nested_too_deep_is_an_unreadable_answer(
+    session: ClientSession, simulator: SimulatorServer
+) -> None:
+    """JSON nested deeper than the decoder goes (RecursionError) is invalid JSON."""
+    http = HttpClient(session, simulator.base_url, clock=lambda: NOW)
+    simulator.inject(Fault("/api/v3/graphql", kind="json", body="[" * 200_000))
+    with pytest.raises(ProviderResponseError, match="invalid JSON"):
+        await http.request("POST", "/api/v3/graphql")
+
+
+@pytest.mark.parametrize(
+    ("value", "segment"),
+    [
+        ("7", "7"),
+        ("a/b?c#d", "a%2Fb%3Fc%23d"),
+        ("..", "%2E%2E"),
+        (".", "%2E"),
+        ("v1.2", "v1.2"),
+        ("é 1", "%C3%A9%201"),
+        ("\ud800", "%ED%A0%80"),  # a lone surrogate, as JSON may carry one
+    ],
+)
+def test_path_segment(value: str, segment: str) -> None:
+    """An id is one path segment, whatever it holds."""
+    assert path_segment(value) == segment
+
+
+async def test_an_invalid_base_url_cannot_connect(session: ClientSession) -> None:
+    """A base URL that does not parse (an old entry's) fails like a connection."""
+    http = HttpClient(session, "http://[::1")
+    with pytest.raises(ProviderConnectionError, match="InvalidURL"):
+        await http.request("GET", "/locations")
 
 
 async def test_rate_limit_without_retry_after(

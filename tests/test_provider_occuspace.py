@@ -943,3 +943,46 @@ async def test_location_list_that_lost_most_of_the_tree_is_a_bad_answer(
     clock.now += timedelta(minutes=5)
     accepted = await client.async_fetch()
     assert len(accepted.spaces) == 7
+
+
+async def test_location_ids_are_escaped_in_paths(
+    session: ClientSession, socket_enabled: None
+) -> None:
+    """An id is one path segment: a "/", "?", "#" or ".." in it never reroutes.
+
+    Unescaped, "a/b?c#d" asked for /locations/a/b with a query, and ".."
+    climbed out of /locations.
+    """
+    ids = ["a/b?c#d", "..", "é 1", "7"]
+    asked: list[str] = []
+
+    async def handle(request: web.Request) -> web.Response:
+        if request.raw_path == "/v1/locations":
+            data: Any = [{"id": id_, "parentID": None} for id_ in ids]
+        else:
+            asked.append(request.raw_path)
+            data = {"id": 0, "count": 1, "isActive": True}
+        return web.json_response({"message": "OK", "data": data})
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", handle)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    try:
+        client = OccuspaceClient(
+            ClientContext(session=session),
+            OccuspaceToken(TOKEN),
+            str(server.make_url("/v1")),
+        )
+        snapshot = await client.async_fetch()
+    finally:
+        await server.close()
+    assert asked == [
+        "/v1/locations/a%2Fb%3Fc%23d/now",
+        "/v1/locations/%2E%2E/now",
+        "/v1/locations/%C3%A9%201/now",
+        "/v1/locations/7/now",
+    ]
+    assert {key: reading.occupancy for key, reading in snapshot.readings.items()} == (
+        dict.fromkeys(ids, 1)
+    )

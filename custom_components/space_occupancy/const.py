@@ -122,8 +122,12 @@ GAP_FILL_LIMIT: Final = timedelta(days=7)
 HISTORY_REQUEST_PACE: Final = timedelta(
     seconds=float(os.environ.get("SPACE_OCCUPANCY_HISTORY_PACE", "15"))
 )
-# After a failed history request, the import waits this long before it retries.
+# After a failed chunk of history (any error), the import waits this long before
+# it retries; the wait doubles with each failure in a row, up to the maximum,
+# and is back to the first after a chunk that succeeds: 15, 30, 60, 120, 240
+# minutes, then every 6 hours.
 HISTORY_RETRY_AFTER: Final = timedelta(minutes=15)
+HISTORY_RETRY_MAX: Final = timedelta(hours=6)
 
 # "Usual occupancy": the mean of the same local weekday and hour over this
 # many past weeks, known once at least USUAL_MIN_WEEKS of them have data.

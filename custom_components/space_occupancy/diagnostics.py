@@ -9,17 +9,19 @@ from homeassistant.components.diagnostics import async_redact_data
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.device_registry import DeviceEntry
 
-from .const import CONF_ACCOUNT_ID, CONF_ACCOUNT_KEY, CREDENTIAL_KEYS
+from .const import CONF_ACCOUNT_ID, CONF_ACCOUNT_KEY, CONF_BASE_URL, CREDENTIAL_KEYS
 from .data import SpaceOccupancyConfigEntry
 from .providers import Snapshot
 from .push import CONF_PUSH_SECRET, CONF_WEBHOOK_ID
 
 # Every credential (user names and ids identify a person or a customer too),
-# the entry's account id and title, and any token a provider might report.
+# the entry's account id and title, any token a provider might report, and the
+# base URL (a test server's address, or credentials typed into it).
 TO_REDACT = {
     *CREDENTIAL_KEYS,
     CONF_ACCOUNT_ID,
     CONF_ACCOUNT_KEY,
+    CONF_BASE_URL,
     # Who can deliver pushes: the webhook's address and its secret.
     CONF_PUSH_SECRET,
     CONF_WEBHOOK_ID,

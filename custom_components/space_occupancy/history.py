@@ -7,26 +7,35 @@ own statistics (statistic id = its entity id), through the recorder's import.
 When: the last ``history_days`` days (an option) when an entry is first set
 up, and the hours missing since the last good poll after Home Assistant was
 stopped or the provider unreachable (at most ``GAP_FILL_LIMIT`` back). The
-ranges still to import are stored, so an import cut short by a restart goes on.
+ranges still to import are stored, so an import cut short by a restart goes on;
+the stored state is read back item by item (``history_store``): a damaged file
+never fails a setup.
 
 Rules that keep the recorder's own data safe:
 - An hour that has a statistic is never written: the recorder compiled it
   from what the sensor showed, or an earlier import did (importing twice
-  changes nothing).
+  changes nothing). Hours written since setup are kept in memory too: the
+  recorder may not have committed them when another import (the action and
+  the background one) looks at the same hours.
 - An hour is imported only once the recorder has compiled it (its last
   5-minute statistics run ends at or after the hour's end): the recorder would
   otherwise compile that hour later and collide with the imported row.
 - The current hour is never imported.
 
 Politeness: one history request at a time, ``HISTORY_REQUEST_PACE`` apart, in
-a background task that polls never wait for; a failure leaves the entities
-alone and the import retries ``HISTORY_RETRY_AFTER`` later.
+a background task that polls never wait for; a failure of any kind leaves the
+entities alone and the import retries ``HISTORY_RETRY_AFTER`` later, doubling
+the wait while it keeps failing (at most ``HISTORY_RETRY_MAX``). Hours the
+provider had no data for are remembered (stored), so that asking again costs
+nothing. The ``import_history`` action runs one at a time per entry, as a
+task of the entry (an unload stops it), and takes turns with the background
+import chunk by chunk.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -40,6 +49,7 @@ from homeassistant.components.recorder.statistics import (
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import ATTR_UNIT_OF_MEASUREMENT
 from homeassistant.core import HomeAssistant, callback
+from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers.recorder import get_instance, session_scope
 from homeassistant.helpers.storage import Store
 from homeassistant.util import dt as dt_util
@@ -51,9 +61,23 @@ from .const import (
     GAP_FILL_LIMIT,
     HISTORY_REQUEST_PACE,
     HISTORY_RETRY_AFTER,
+    HISTORY_RETRY_MAX,
     LOGGER,
+    MAX_HISTORY_DAYS,
 )
-from .providers import HistoryProvider, ProviderError, Snapshot
+from .history_store import (
+    MAX_EMPTY_RANGES,
+    ImportState,
+    Range,
+    add_hours,
+    add_range,
+    dump_state,
+    hour_starts,
+    load_state,
+    remove_range,
+    window_of,
+)
+from .providers import HistoryProvider, HourStat, ProviderError, Snapshot
 from .providers.timeutil import HOUR, hour_floor
 
 # A chunk of history is what one request may cover (Butlr: 48 hourly windows).
@@ -64,35 +88,30 @@ STORE_VERSION = 1
 # The last good poll is saved at most this often: after a crash the gap starts
 # a little early, which costs nothing (hours with a statistic are skipped).
 LAST_GOOD_SAVE_INTERVAL = timedelta(minutes=5)
+# An hour the provider had no data for is remembered (never asked again) once
+# it ended at least this long before it was asked: data of the hours just
+# past may still be on its way to the provider (a sensor catching up).
+EMPTY_AFTER = timedelta(days=1)
 
-type Range = tuple[datetime, datetime]
-
-
-def add_range(ranges: list[Range], new: Range) -> list[Range]:
-    """Return the ranges with a new one merged in, sorted, none overlapping."""
-    merged: list[Range] = []
-    for start, end in sorted([*ranges, new]):
-        if start >= end:
-            continue
-        if merged and start <= merged[-1][1]:
-            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
-        else:
-            merged.append((start, end))
-    return merged
+__all__ = [
+    "HistoryImporter",
+    "ImportResult",
+    "add_range",
+    "async_remove_history_store",
+    "remove_range",
+    "retry_delay",
+]
 
 
-def remove_range(ranges: list[Range], done: Range) -> list[Range]:
-    """Return the ranges without the part a finished range covers."""
-    left: list[Range] = []
-    for start, end in ranges:
-        if end <= done[0] or start >= done[1]:
-            left.append((start, end))
-            continue
-        if start < done[0]:
-            left.append((start, done[0]))
-        if end > done[1]:
-            left.append((done[1], end))
-    return left
+def retry_delay(failures_in_a_row: int) -> timedelta:
+    """How long the import waits after this many failed chunks in a row.
+
+    ``HISTORY_RETRY_AFTER`` after the first, doubling with each one more, never
+    more than ``HISTORY_RETRY_MAX``.
+    """
+    doublings = min(max(failures_in_a_row, 1) - 1, 16)
+    delay: timedelta = HISTORY_RETRY_AFTER * (1 << doublings)
+    return min(delay, HISTORY_RETRY_MAX)
 
 
 @dataclass
@@ -138,26 +157,55 @@ class HistoryImporter:
         self._next_request_at = 0.0
         self._saved_last_good: datetime | None = None
         self._on_imported = on_imported
+        # Per space id: hours the provider had no data for (stored), and hours
+        # written since setup (the recorder may not have committed them yet).
+        self._empty: dict[str, list[Range]] = {}
+        self._imported: dict[str, list[Range]] = {}
+        # The import_history action running, if one is.
+        self._action: asyncio.Task[None] | None = None
         # Diagnostics.
         self.hours_imported = 0
         self.failures = 0
+        self.failures_in_a_row = 0
         self.last_error: str | None = None
 
     async def async_load(self) -> None:
-        """Read what is left to import; a first setup queues the initial import."""
-        stored = await self._store.async_load()
+        """Read what is left to import; a first setup queues the initial import.
+
+        A damaged state (edited by hand, cut short) never fails the setup:
+        what does not fit is dropped, once logged; with nothing usable left,
+        the initial import is queued again (hours with a statistic cost no
+        request).
+        """
         now = dt_util.utcnow()
-        if stored is None:
-            self.covered_from = hour_floor(now) - timedelta(days=self.days)
-            self.pending = add_range([], (self.covered_from, hour_floor(now)))
+        now_hour = hour_floor(now)
+        stored: Any
+        try:
+            stored = await self._store.async_load()
+        except Exception:  # noqa: BLE001 - an unreadable file is a damaged one
+            stored = "unreadable"
+        state, dropped = (
+            (None, [])
+            if stored is None
+            else load_state(stored, window_of(now_hour, MAX_HISTORY_DAYS))
+        )
+        if dropped:
+            LOGGER.warning(
+                "The stored history import state of entry %s was damaged;"
+                " dropped %d item(s): %s",
+                self._entry.entry_id,
+                len(dropped),
+                ", ".join(dropped[:5]) + (", …" if len(dropped) > 5 else ""),
+            )
+        if state is None:
+            self.covered_from = now_hour - timedelta(days=self.days)
+            self.pending = add_range([], (self.covered_from, now_hour))
             self._save()
             return
-        for stored_range in stored.get("pending", []):
-            start, end = (_moment(moment) for moment in stored_range)
-            if start is not None and end is not None:
-                self.pending = add_range(self.pending, (start, end))
-        self.covered_from = _moment(stored.get("covered_from"))
-        self.last_good = _moment(stored.get("last_good"))
+        self.pending = state.pending
+        self.covered_from = state.covered_from
+        self.last_good = state.last_good
+        self._empty = state.empty
         if self.last_good is not None:
             self._queue_gap(now)
 
@@ -193,24 +241,60 @@ class HistoryImporter:
             self._schedule()
 
     async def async_stop(self) -> None:
-        """Stop the background import and save what is left."""
+        """Stop the background import and the action, and save what is left."""
         self._started = False
-        if self._task is not None:
-            self._task.cancel()
+        for task in (self._task, self._action):
+            if task is not None:
+                task.cancel()
         await self._store.async_save(self._stored())
 
     async def async_import(self, start: datetime, end: datetime) -> ImportResult:
-        """Import a range now (the ``import_history`` action), paced as always."""
+        """Import a range now (the ``import_history`` action), paced as always.
+
+        One at a time per entry. It runs as a task of the entry, so that
+        unloading (or reloading) the entry stops it, and takes the lock per
+        chunk, so that the background import is not held up for its whole
+        range (nor it for the background import's).
+        """
+        if self._action is not None:
+            raise ServiceValidationError(
+                translation_domain=DOMAIN,
+                translation_key="history_import_running",
+                translation_placeholders={"entry": self._entry.title},
+            )
         result = ImportResult()
-        async with self._lock:
-            compiled_until = await self._compiled_until()
-            end = min(end, compiled_until)
-            chunk_end = end
-            while chunk_end > start:
-                chunk = (max(start, chunk_end - CHUNK), chunk_end)
-                await self._import_chunk(chunk, result)
-                chunk_end = chunk[0]
+        self._action = self._entry.async_create_background_task(
+            self.hass, self._import_range(start, end, result), f"{DOMAIN} action"
+        )
+        try:
+            await self._action
+        except asyncio.CancelledError:
+            if (caller := asyncio.current_task()) is not None and caller.cancelling():
+                raise  # The caller was cancelled, not the import.
+            raise HomeAssistantError(
+                translation_domain=DOMAIN, translation_key="history_import_stopped"
+            ) from None
+        except Exception as err:
+            # Counted in diagnostics; the caller sees it. The background
+            # import's own schedule does not change.
+            self.failures += 1
+            self.last_error = type(err).__name__
+            raise
+        finally:
+            self._action = None
         return result
+
+    async def _import_range(
+        self, start: datetime, end: datetime, result: ImportResult
+    ) -> None:
+        """Import a range, newest chunk first, up to what the recorder compiled."""
+        chunk_end = min(end, await self._compiled_until())
+        while chunk_end > start:
+            chunk = (max(start, chunk_end - CHUNK), chunk_end)
+            async with self._lock:
+                await self._import_chunk(chunk, result)
+            self._save()
+            chunk_end = chunk[0]
 
     def diagnostics(self) -> dict[str, Any]:
         """Return what the import did and has left to do."""
@@ -221,8 +305,15 @@ class HistoryImporter:
             "requests": self.provider.history_request_count,
             "hours_imported": self.hours_imported,
             "failures": self.failures,
+            "failures_in_a_row": self.failures_in_a_row,
             "last_error": self.last_error,
             "retry_at": self._retry_at,
+            "action_running": self._action is not None,
+            "hours_without_data": sum(
+                (end - start) // HOUR
+                for ranges in self._empty.values()
+                for start, end in ranges
+            ),
         }
 
     def _queue_gap(self, now: datetime) -> None:
@@ -253,27 +344,45 @@ class HistoryImporter:
         """
         while True:
             async with self._lock:
-                chunk = self._next_chunk(await self._compiled_until())
-                if chunk is None:
-                    return
                 hours_before = self.hours_imported
                 try:
+                    chunk = self._next_chunk(await self._compiled_until())
+                    if chunk is None:
+                        return
                     await self._import_chunk(chunk, ImportResult())
-                except ProviderError as err:
-                    self.failures += 1
-                    self.last_error = type(err).__name__
-                    self._retry_at = dt_util.utcnow() + HISTORY_RETRY_AFTER
-                    LOGGER.debug(
-                        "History import failed (%s), retrying after %s",
-                        err,
-                        self._retry_at,
-                    )
+                except Exception as err:  # noqa: BLE001 - every failure waits
+                    self._failed(err)
                     return
                 self._retry_at = None
+                self.failures_in_a_row = 0
                 self.pending = remove_range(self.pending, chunk)
                 self._save()
             if self.hours_imported > hours_before and self._on_imported:
                 self._on_imported()
+
+    def _failed(self, err: Exception) -> None:
+        """Count a failed chunk and wait before the next try, longer while they fail.
+
+        Whatever failed (the provider, an answer no parser expected, the
+        recorder), the background import waits: never a task that ends with
+        an exception nobody reads, to start again on the same chunk at the
+        next poll.
+        """
+        self.failures += 1
+        self.failures_in_a_row += 1
+        self.last_error = type(err).__name__
+        self._retry_at = dt_util.utcnow() + retry_delay(self.failures_in_a_row)
+        if isinstance(err, ProviderError):
+            LOGGER.debug(
+                "History import failed (%s), retrying after %s", err, self._retry_at
+            )
+            return
+        LOGGER.warning(
+            "History import failed unexpectedly (%s), retrying after %s",
+            type(err).__name__,
+            self._retry_at,
+        )
+        LOGGER.debug("The unexpected history failure", exc_info=err)
 
     def _next_chunk(self, compiled_until: datetime) -> Range | None:
         """Return the newest chunk of pending hours that the recorder has compiled."""
@@ -286,8 +395,9 @@ class HistoryImporter:
     async def _import_chunk(self, chunk: Range, result: ImportResult) -> None:
         """Fetch one chunk of history and import the hours that have no statistic.
 
-        A chunk whose every hour has a statistic for every space costs no
-        request: importing twice asks the provider nothing the second time.
+        A chunk whose every hour, for every space, has a statistic, was
+        written since setup or is known to have no data costs no request:
+        importing twice asks the provider nothing the second time.
         """
         statistic_ids = self._statistic_ids()
         if not statistic_ids:
@@ -297,27 +407,58 @@ class HistoryImporter:
         existing = await get_instance(self.hass).async_add_executor_job(
             _hours_with_statistics, self.hass, set(statistic_ids.values()), *chunk
         )
+        written = {
+            space_id: existing.get(statistic_id, set())
+            | hour_starts(self._imported.get(space_id, ()), chunk)
+            for space_id, statistic_id in statistic_ids.items()
+        }
         hours = int((chunk[1] - chunk[0]) / HOUR)
-        if all(len(existing.get(id_, ())) >= hours for id_ in statistic_ids.values()):
+        if all(
+            len(written[space_id] | hour_starts(self._empty.get(space_id, ()), chunk))
+            >= hours
+            for space_id in statistic_ids
+        ):
             return
+        asked_at = dt_util.utcnow()
         requests_before = self.provider.history_request_count
         history = await self.provider.async_history(*chunk, self._pace)
         result.requests += self.provider.history_request_count - requests_before
-        wanted = {
-            statistic_ids[space_id]: space_hours
-            for space_id, space_hours in history.items()
-            if space_id in statistic_ids
-        }
-        for statistic_id, rows in _new_rows(wanted, existing):
-            # The unit as the sensor's state shows it: the recorder's own
-            # compile takes it from there.
-            state = self.hass.states.get(statistic_id)
-            unit = state.attributes.get(ATTR_UNIT_OF_MEASUREMENT) if state else None
-            async_import_statistics(
-                self.hass, statistic_metadata(statistic_id, unit), rows
+        for space_id, statistic_id in statistic_ids.items():
+            space_hours = history.get(space_id, {})
+            if rows := _new_rows(space_hours, written[space_id]):
+                self._write(space_id, statistic_id, rows)
+                result.hours[statistic_id] += len(rows)
+            self._remember_empty(
+                space_id, (chunk[0], min(chunk[1], asked_at - EMPTY_AFTER)), space_hours
             )
-            result.hours[statistic_id] += len(rows)
-            self.hours_imported += len(rows)
+
+    def _write(
+        self, space_id: str, statistic_id: str, rows: list[StatisticData]
+    ) -> None:
+        """Queue a statistic's new rows for the recorder, and remember them."""
+        # The unit as the sensor's state shows it: the recorder's own compile
+        # takes it from there.
+        state = self.hass.states.get(statistic_id)
+        unit = state.attributes.get(ATTR_UNIT_OF_MEASUREMENT) if state else None
+        async_import_statistics(self.hass, statistic_metadata(statistic_id, unit), rows)
+        self._imported[space_id] = add_hours(
+            self._imported.get(space_id, []), (row["start"] for row in rows)
+        )
+        self.hours_imported += len(rows)
+
+    def _remember_empty(
+        self, space_id: str, settled: Range, space_hours: dict[datetime, HourStat]
+    ) -> None:
+        """Remember the settled hours of a chunk the provider had no data for."""
+        hour = settled[0]
+        missing: list[datetime] = []
+        while hour + HOUR <= settled[1]:
+            if hour not in space_hours:
+                missing.append(hour)
+            hour += HOUR
+        if missing:
+            ranges = add_hours(self._empty.get(space_id, []), missing)
+            self._empty[space_id] = ranges[-MAX_EMPTY_RANGES:]
 
     async def _pace(self) -> None:
         """Wait until the next history request is due (one per pace interval)."""
@@ -341,20 +482,17 @@ class HistoryImporter:
         self.hass.async_create_task(self._store.async_save(self._stored()))
 
     def _stored(self) -> dict[str, Any]:
-        return {
-            "pending": [
-                [start.isoformat(), end.isoformat()] for start, end in self.pending
-            ],
-            "covered_from": self.covered_from.isoformat()
-            if self.covered_from
-            else None,
-            "last_good": self.last_good.isoformat() if self.last_good else None,
-        }
-
-
-def _moment(stored: str | None) -> datetime | None:
-    """Read a stored time; None stays None."""
-    return None if stored is None else dt_util.parse_datetime(stored)
+        window = window_of(hour_floor(dt_util.utcnow()), MAX_HISTORY_DAYS)
+        # Hours out of the window are never asked again: forget them.
+        for memory in (self._empty, self._imported):
+            for space_id, ranges in list(memory.items()):
+                if not (kept := [r for r in ranges if r[1] > window[0]]):
+                    del memory[space_id]
+                else:
+                    memory[space_id] = kept
+        return dump_state(
+            ImportState(self.pending, self.covered_from, self.last_good, self._empty)
+        )
 
 
 def _store(hass: HomeAssistant, entry_id: str) -> Store[dict[str, Any]]:
@@ -368,22 +506,19 @@ async def async_remove_history_store(hass: HomeAssistant, entry_id: str) -> None
 
 
 def _new_rows(
-    wanted: dict[str, dict[datetime, Any]], existing: dict[str, set[float]]
-) -> Iterable[tuple[str, list[StatisticData]]]:
-    """Per statistic, the rows of the hours it has no statistic for yet."""
-    for statistic_id, hours in wanted.items():
-        have = existing.get(statistic_id, set())
-        rows: list[StatisticData] = []
-        for hour, stat in sorted(hours.items()):
-            if hour.timestamp() in have:
-                continue
-            row = StatisticData(start=hour, mean=stat.mean)
-            if stat.min is not None and stat.max is not None:
-                row["min"] = stat.min
-                row["max"] = stat.max
-            rows.append(row)
-        if rows:
-            yield statistic_id, rows
+    hours: dict[datetime, HourStat], written: set[float]
+) -> list[StatisticData]:
+    """Return the rows of a statistic's hours that have not been written yet."""
+    rows: list[StatisticData] = []
+    for hour, stat in sorted(hours.items()):
+        if hour.timestamp() in written:
+            continue
+        row = StatisticData(start=hour, mean=stat.mean)
+        if stat.min is not None and stat.max is not None:
+            row["min"] = stat.min
+            row["max"] = stat.max
+        rows.append(row)
+    return rows
 
 
 def _hours_with_statistics(

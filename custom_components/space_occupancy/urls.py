@@ -10,13 +10,19 @@ LOOPBACK_NAMES = {"localhost"}
 
 
 def url_error(url: str) -> str | None:
-    """Why a base URL is refused: credentials never travel unencrypted off this host."""
+    """Why a base URL is refused: credentials never travel unencrypted off this host.
+
+    Nor in the URL itself: a user name or password in it is refused.
+    """
     try:
         parsed = URL(url)
     except ValueError:
         return "invalid_url"
     if parsed.scheme not in ("http", "https") or not parsed.host:
         return "invalid_url"
+    if parsed.user is not None or parsed.password is not None:
+        # Credentials in a URL end up in logs, diagnostics and Referer headers.
+        return "url_with_credentials"
     if parsed.scheme == "https" or is_loopback_url(url):
         return None
     return "insecure_url"

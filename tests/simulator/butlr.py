@@ -94,6 +94,8 @@ class ButlrScenario:
     traffic_payload: Any = None
     # When set, GraphQL answers this topology verbatim instead of the sites'.
     topology_payload: Any = None
+    # When set, every history request is answered this payload verbatim.
+    history_payload: Any = None
     clock: Callable[[], datetime] = utcnow
     tokens: dict[str, datetime] = field(default_factory=dict)
     # Who each token was issued to, and logins that belong to another
@@ -517,6 +519,8 @@ async def _reporting(request: web.Request) -> web.Response:
 
 def _report_answer(scenario: ButlrScenario, body: dict[str, Any]) -> web.Response:
     if is_history_request(body):
+        if scenario.history_payload is not None:
+            return web.json_response(scenario.history_payload)
         try:
             return web.json_response(history_report(scenario, body))
         except HistoryRequestError as err:

@@ -17,6 +17,21 @@ from .models import Account, History, Snapshot, Subscription
 
 # Counts above this are not people: a sensor or parser went wrong.
 MAX_PEOPLE = 1_000_000
+# The most spaces one account may bring (Butlr sites, buildings, floors and
+# rooms; Occuspace locations; Concordia libraries): more is an error, not a
+# tree that grows without bound. scripts/bench's accounts, the largest we
+# document, have 2,056 (Butlr: 2,000 rooms) and 2,000 (Occuspace): 10,000
+# leaves a margin of about 5 times, each space being a device with its entities.
+MAX_SPACES = 10_000
+
+
+def check_space_count(count: int) -> None:
+    """Raise ProviderResponseError once an account holds more than MAX_SPACES."""
+    if count > MAX_SPACES:
+        raise ProviderResponseError(
+            f"The account has more than {MAX_SPACES} spaces,"
+            " the most this integration handles"
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,6 +34,7 @@ from .base import (
 )
 from .butlr_history import (
     MAX,
+    MAX_HISTORY_RESPONSE_BYTES,
     MAX_HISTORY_SPAN,
     MEAN,
     MEASUREMENT_PRESENCE,
@@ -65,7 +66,7 @@ from .butlr_topology import (
     zone,
 )
 from .exceptions import ProviderAuthError, ProviderNoSpacesError, ProviderResponseError
-from .http import HttpClient, ProviderStatusError
+from .http import MAX_RESPONSE_BYTES, HttpClient, ProviderStatusError
 from .models import (
     Account,
     History,
@@ -399,7 +400,10 @@ class ButlrClient:
         """One paced history request: one statistic of one measurement."""
         await pace()
         self.history_request_count += 1
-        return await self._report(history_body(measurement, function, *span))
+        return await self._report(
+            history_body(measurement, function, *span),
+            max_bytes=MAX_HISTORY_RESPONSE_BYTES,
+        )
 
     async def _presence_history(
         self,
@@ -651,10 +655,16 @@ class ButlrClient:
         wanted = set(room_ids)
         return {room_id: pair for room_id, pair in counts.items() if room_id in wanted}
 
-    async def _report(self, body: Mapping[str, Any]) -> Any:
+    async def _report(
+        self, body: Mapping[str, Any], max_bytes: int = MAX_RESPONSE_BYTES
+    ) -> Any:
         async def call(token: str) -> Any:
             return await self._http.request(
-                "POST", REPORTING_PATH, json_body=body, headers=_bearer(token)
+                "POST",
+                REPORTING_PATH,
+                json_body=body,
+                headers=_bearer(token),
+                max_bytes=max_bytes,
             )
 
         return await self._authorized(call)

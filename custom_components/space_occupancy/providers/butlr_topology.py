@@ -14,7 +14,14 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from .base import expect_dict, expect_id, expect_list, optional_str, whole_people
+from .base import (
+    check_space_count,
+    expect_dict,
+    expect_id,
+    expect_list,
+    optional_str,
+    whole_people,
+)
 from .models import Space, SpaceKind
 
 TOPOLOGY_QUERY = """query { sites { data { id name timezone
@@ -147,6 +154,7 @@ class _Builder:
             # holds are skipped.
             self.duplicates.append(f"{kind} {node_id}")
             return None
+        check_space_count(len(self.spaces) + 1)
         modes, presence_sensors = (
             self.sensor_modes(node) if kind is SpaceKind.ROOM else ({}, 0)
         )

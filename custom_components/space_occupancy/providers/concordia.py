@@ -30,6 +30,7 @@ from .base import (
     ClientContext,
     ConcordiaApplication,
     DuplicateLog,
+    check_space_count,
     expect_dict,
     whole_people,
 )
@@ -190,6 +191,7 @@ def parse_occupancy(
             # An empty key cannot be a stable id for a device.
             continue
         spaces[key] = library_space(key)
+        check_space_count(len(spaces))
         readings[key] = library_reading(value, changes.changed_at(key, value, now))
     changes.keep_only(spaces)
     return spaces, readings

@@ -8,8 +8,11 @@ from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 import json
 from typing import Any
+from urllib.parse import quote
+import zlib
 
 import aiohttp
+from yarl import URL
 
 from .exceptions import (
     ProviderAuthError,
@@ -54,6 +57,20 @@ class ProviderNotFoundError(ProviderStatusError):
     """The provider answered 404 (some deployments answer it as an HTML page)."""
 
 
+class ProviderRedirectError(ProviderResponseError):
+    """The provider answered a redirect (3xx), which is never followed.
+
+    Following it would send the request (a login's body with the password,
+    a bearer token) wherever the answer points, another host or plain http
+    included: the base URL must be the API's own.
+    """
+
+    def __init__(self, message: str, status: int) -> None:
+        """Keep the status."""
+        super().__init__(message)
+        self.status = status
+
+
 def parse_retry_after(value: str | None, now: datetime) -> float | None:
     """Seconds to wait from a Retry-After header: delta-seconds or an HTTP date."""
     if not value:
@@ -70,6 +87,102 @@ def parse_retry_after(value: str | None, now: datetime) -> float | None:
     return min(max(0.0, (until - now).total_seconds()), MAX_RETRY_AFTER)
 
 
+# The most a response body may hold, as sent and once decompressed: a larger one
+# is an error (ProviderResponseTooLargeError), never read into memory whole.
+# Sized from scripts/bench's largest account, a Butlr organisation of 2,000
+# rooms and 8,000 sensors, whose largest answer (topology, GraphQL) is 0.8 MB:
+# 32 MiB leaves a margin of 40 times. History answers are larger: see
+# butlr_history.MAX_HISTORY_RESPONSE_BYTES.
+MAX_RESPONSE_BYTES = 32 * 1024 * 1024
+# Read a body this much at a time.
+READ_CHUNK = 64 * 1024
+# Decompressed here (zlib), within the size limit; nothing else is asked for.
+ACCEPT_ENCODING = "gzip, deflate"
+
+
+class ProviderResponseTooLargeError(ProviderResponseError):
+    """The provider answered a body larger than the limit for that request."""
+
+
+def _too_large(path: str, max_bytes: int) -> ProviderResponseTooLargeError:
+    return ProviderResponseTooLargeError(
+        f"{path} answered more than {max_bytes // (1024 * 1024)} MiB"
+    )
+
+
+async def read_body(
+    response: aiohttp.ClientResponse, path: str, max_bytes: int
+) -> bytes:
+    """Read a response body, decompressed, of at most ``max_bytes`` both ways.
+
+    aiohttp's own decompression (on Home Assistant 2025.4's aiohttp) inflates
+    each chunk received whole: a 299 KiB gzip body took 313 MiB of memory.
+    Here the body is read as sent, up to the limit, then inflated up to the
+    limit again.
+    """
+    if (length := response.content_length) is not None and length > max_bytes:
+        raise _too_large(path, max_bytes)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.content.iter_chunked(READ_CHUNK):
+        size += len(chunk)
+        if size > max_bytes:
+            raise _too_large(path, max_bytes)
+        chunks.append(chunk)
+    body = b"".join(chunks)
+    encoding = response.headers.get("Content-Encoding", "identity").strip().lower()
+    if encoding == "identity":
+        return body
+    return decompress(body, encoding, path, max_bytes)
+
+
+def decompress(body: bytes, encoding: str, path: str, max_bytes: int) -> bytes:
+    """Inflate a gzip or deflate body, to at most ``max_bytes``."""
+    if encoding in ("gzip", "x-gzip"):
+        wbits = 16 + zlib.MAX_WBITS
+    elif encoding == "deflate":
+        # RFC 9110's deflate is zlib-wrapped; some servers send it raw.
+        zlib_header = bool(body) and body[0] & 0x0F == zlib.DEFLATED
+        wbits = zlib.MAX_WBITS if zlib_header else -zlib.MAX_WBITS
+    else:
+        raise ProviderResponseError(f"{path} answered an unasked-for encoding")
+    inflater = zlib.decompressobj(wbits)
+    parts: list[bytes] = []
+    size = 0
+    pending = body
+    try:
+        # A piece at a time: what is inflated never exceeds the limit by more
+        # than a piece, however much the body would inflate to.
+        while not inflater.eof:
+            before = len(pending)
+            part = inflater.decompress(pending, READ_CHUNK)
+            pending = inflater.unconsumed_tail
+            if not part and len(pending) == before:
+                break  # No progress: the body ended before its stream did.
+            size += len(part)
+            if size > max_bytes:
+                raise _too_large(path, max_bytes)
+            parts.append(part)
+    except zlib.error as err:
+        raise ProviderResponseError(
+            f"{path} answered a corrupt {encoding} body"
+        ) from err
+    if not inflater.eof:
+        raise ProviderResponseError(f"{path} answered a truncated {encoding} body")
+    return b"".join(parts)
+
+
+def path_segment(value: str) -> str:
+    """Return a provider id as one URL path segment, every reserved character escaped.
+
+    A "/" or "?" in an id would otherwise change the path or start a query;
+    a segment of dots ("..") would climb it. A lone surrogate, which a JSON
+    string may hold, is escaped as its bytes, for the provider to refuse.
+    """
+    segment = quote(value, safe="", errors="surrogatepass")
+    return segment.replace(".", "%2E") if segment in (".", "..") else segment
+
+
 class HttpClient:
     """JSON over HTTP for one provider, counting requests and honouring 429s."""
 
@@ -84,6 +197,9 @@ class HttpClient:
         """Keep the injected session; the caller owns it."""
         self._session = session
         self.base_url = base_url.rstrip("/")
+        # Parsed at the first request (a base URL that does not parse fails
+        # that request, not the setup).
+        self._base: URL | None = None
         self._clock = clock
         self._timeout = timeout
         self._blocked_until: datetime | None = None
@@ -104,11 +220,15 @@ class HttpClient:
         json_body: Mapping[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
         object_pairs_hook: Callable[[list[tuple[str, Any]]], Any] | None = None,
+        max_bytes: int = MAX_RESPONSE_BYTES,
     ) -> Any:
         """Send one request and return its decoded JSON body.
 
+        ``path`` is percent-encoded already: ids in it go through
+        ``path_segment``.
         ``object_pairs_hook`` goes to ``json.loads``: a client that must see
-        repeated keys (plain decoding keeps the last) passes one.
+        repeated keys (plain decoding keeps the last) passes one. A body
+        larger than ``max_bytes``, as sent or decompressed, is an error.
         """
         if (blocked_until := self.blocked_until) is not None:
             wait = (blocked_until - self._clock()).total_seconds()
@@ -116,31 +236,59 @@ class HttpClient:
                 f"Rate limited by the provider for another {wait:.0f} s", wait
             )
         self.request_count += 1
+        url = self._url(path)
         try:
             async with self._session.request(
                 method,
-                f"{self.base_url}{path}",
+                url,
                 json=json_body,
-                headers=headers,
+                headers={**(headers or {}), "Accept-Encoding": ACCEPT_ENCODING},
                 timeout=self._timeout,
+                # Credentials go to the base URL only, never where a 3xx points.
+                allow_redirects=False,
+                # Decompressed here, within the size limit (see read_body).
+                auto_decompress=False,
             ) as response:
-                status = response.status
-                retry_after = response.headers.get("Retry-After")
-                body = await response.read()
+                self._check_status(
+                    path, response.status, response.headers.get("Retry-After")
+                )
+                body = await read_body(response, path, max_bytes)
         except TimeoutError as err:
             raise ProviderConnectionError(f"Timeout calling {path}") from err
         except (aiohttp.ClientError, OSError) as err:
             raise ProviderConnectionError(
                 f"Error calling {path}: {type(err).__name__}"
             ) from err
-        self._check_status(path, status, retry_after)
         try:
             return json.loads(body, object_pairs_hook=object_pairs_hook)
-        except (UnicodeDecodeError, ValueError) as err:
+        except (UnicodeDecodeError, ValueError, RecursionError) as err:
+            # RecursionError: JSON nested deeper than the decoder goes.
             raise ProviderResponseError(f"{path} answered invalid JSON") from err
+
+    def _url(self, path: str) -> URL:
+        """Return the URL of a path: the path as the client escaped it.
+
+        Never re-quoted (ids in it went through ``path_segment``): %2E%2E must
+        not become a ".." that climbs.
+        """
+        if self._base is None:
+            try:
+                self._base = URL(self.base_url)
+            except ValueError as err:
+                raise ProviderConnectionError(
+                    f"Error calling {path}: InvalidURL"
+                ) from err
+        base = self._base
+        return base.with_path(base.raw_path.rstrip("/") + path, encoded=True)
 
     def _check_status(self, path: str, status: int, retry_after: str | None) -> None:
         """Map an HTTP status to the provider exception hierarchy."""
+        if 300 <= status < 400:
+            raise ProviderRedirectError(
+                f"{path} answered a redirect (HTTP {status}), which is not followed:"
+                " the base URL must be the API's own",
+                status,
+            )
         if status < 400:
             return
         if status in (401, 403):

@@ -24,6 +24,7 @@ from .base import (
     DuplicateLog,
     OccuspaceToken,
     ShrinkGuard,
+    check_space_count,
     expect_dict,
     expect_id,
     expect_list,
@@ -31,7 +32,7 @@ from .base import (
     whole_people,
 )
 from .exceptions import ProviderAuthError, ProviderNoSpacesError, ProviderResponseError
-from .http import HttpClient, ProviderNotFoundError
+from .http import HttpClient, ProviderNotFoundError, path_segment
 from .models import Account, Reading, Snapshot, Space, SpaceKind, percentage_of
 from .selection import expand
 
@@ -130,6 +131,7 @@ def parse_locations(data: Any, fetched_at: datetime) -> _Tree:
             duplicates[location_id] = None
             continue
         nodes[location_id] = (node, _parent_id(node))
+        check_space_count(len(nodes))
 
     spaces: dict[str, Space] = {}
     listed_active: dict[str, bool] = {}
@@ -582,7 +584,9 @@ class OccuspaceClient:
         for template in (current, other):
             try:
                 payload = await self._http.request(
-                    "GET", template.format(id=location_id), headers=self._headers
+                    "GET",
+                    template.format(id=path_segment(location_id)),
+                    headers=self._headers,
                 )
             except ProviderAuthError:
                 rejected = True
