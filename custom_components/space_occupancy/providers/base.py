@@ -28,6 +28,10 @@ class ClientContext:
     # function, so that a change of the host's timezone applies at once.
     default_timezone: Callable[[], str] = lambda: "UTC"
     clock: Callable[[], datetime] = utcnow
+    # Whether traffic rooms show the people who came in minus those who went
+    # out since local midnight (the door-line count, an option of the host)
+    # rather than the provider's calibrated occupancy: read at each poll.
+    door_line_count: Callable[[], bool] = lambda: False
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,7 +42,9 @@ class Capabilities:
     a daily quota is spent, exactly as for wrong ones, and the quota resets at
     local midnight there. ``stale_by_change``: the provider's own times cannot
     be trusted, so a reading is stale once it has not changed (``changed_at``)
-    for longer than a limit the host sets.
+    for longer than a limit the host sets. ``door_line_count``: traffic rooms
+    may be counted by their door lines instead of the provider's calibrated
+    occupancy (``ClientContext.door_line_count``).
     """
 
     poll_interval: timedelta
@@ -46,6 +52,7 @@ class Capabilities:
     history: bool = False
     quota_reset_timezone: str | None = None
     stale_by_change: bool = False
+    door_line_count: bool = False
 
 
 # Credentials, one class per kind. repr is off: they are never printed.
