@@ -3,8 +3,9 @@
 The options flow writes ``entry.options``; everything else reads
 ``EntrySettings``: the poll interval (the client's default unless the user set
 one), the activity thresholds, user capacities, the stale limit where the
-client's readings go stale, the days of history to import, the picked spaces
-and whether their rooms get areas.
+client's readings go stale, the days of history to import, the picked spaces,
+whether their rooms get areas, and whether traffic rooms show their door-line
+count (where the client offers it).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from homeassistant.const import CONF_SCAN_INTERVAL
 from .const import (
     CONF_AREAS,
     CONF_CAPACITIES,
+    CONF_DOOR_LINE_COUNT,
     CONF_HISTORY_DAYS,
     CONF_SPACES,
     DEFAULT_HISTORY_DAYS,
@@ -41,6 +43,8 @@ class EntrySettings:
     picked: frozenset[str] | None = None
     # Whether new devices of picked rooms go into areas (and floors) of their name.
     areas: bool = False
+    # Traffic rooms show in minus out since midnight, not the calibrated occupancy.
+    door_line_count: bool = False
 
     @classmethod
     def from_options(
@@ -61,6 +65,8 @@ class EntrySettings:
             history_days=int(options.get(CONF_HISTORY_DAYS, DEFAULT_HISTORY_DAYS)),
             picked=picked_of(options),
             areas=bool(options.get(CONF_AREAS, False)),
+            door_line_count=capabilities.door_line_count
+            and bool(options.get(CONF_DOOR_LINE_COUNT, False)),
         )
 
 

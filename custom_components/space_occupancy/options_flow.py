@@ -25,6 +25,7 @@ from .compat import vol
 from .const import (
     CONF_AREAS,
     CONF_CAPACITIES,
+    CONF_DOOR_LINE_COUNT,
     CONF_HISTORY_DAYS,
     CONF_PROVIDER,
     CONF_SPACES,
@@ -132,6 +133,13 @@ class SpaceOccupancyOptionsFlow(OptionsFlow):
         schema[vol.Required(CONF_AREAS, default=options.get(CONF_AREAS, False))] = (
             BooleanSelector()
         )
+        if capabilities.door_line_count:
+            schema[
+                vol.Required(
+                    CONF_DOOR_LINE_COUNT,
+                    default=options.get(CONF_DOOR_LINE_COUNT, False),
+                )
+            ] = BooleanSelector()
         return vol.Schema(schema)
 
     async def async_step_spaces(
