@@ -131,6 +131,8 @@ class ButlrScenario:
     answer_shape: str | None = None
     # Whether one report may ask several measurements (else HTTP 400).
     mixes_measurements: bool = True
+    # When set, reporting bodies are answered with what it returns (unless None).
+    answer_hook: Callable[[dict[str, Any]], Any] | None = None
     clock: Callable[[], datetime] = utcnow
     tokens: dict[str, datetime] = field(default_factory=dict)
     # Who each token was issued to, and logins that belong to another
@@ -842,6 +844,11 @@ def _report_answer(scenario: ButlrScenario, body: dict[str, Any]) -> web.Respons
 
 def _report_payload(scenario: ButlrScenario, body: dict[str, Any]) -> Any:
     """The answer to a reporting body; HistoryRequestError for a 400."""
+    if (
+        scenario.answer_hook is not None
+        and (payload := scenario.answer_hook(body)) is not None
+    ):
+        return payload
     if is_history_request(body):
         return history_report(scenario, body)
     report_filter = body.get("filter", {})

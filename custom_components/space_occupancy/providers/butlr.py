@@ -152,6 +152,13 @@ def _field_sum(fields: Mapping[str, Any], name: str) -> int | None:
     return whole_people(statistic(stats, "sum"))
 
 
+def _last(metrics: Any) -> int | None:
+    """Return a sensor's people now: its statistics' ``last``, or its newest raw point."""
+    if isinstance(metrics, dict) and "value" not in metrics:
+        return whole_people(metrics.get("last"))
+    return whole_people(statistic(metrics, "last"))
+
+
 def _room_traffic(fields: Any) -> TrafficCounts:
     """Entries and exits of one room's entry; one holding neither is unknown."""
     if not isinstance(fields, dict) or not {"in", "out"} & fields.keys():
@@ -181,7 +188,7 @@ def presence_by_room(payload: Any) -> tuple[dict[str, int | None], list[str]]:
                 duplicates.append(f"sensor {mac_address}")
                 continue
             seen.add(mac_address)
-            values.append(whole_people(statistic(metrics, "last")))
+            values.append(_last(metrics))
         valid = [value for value in values if value is not None]
         occupancy[room_id] = sum(valid) if valid else None
     return occupancy, duplicates

@@ -91,16 +91,8 @@ def group_points(points: list[Any], order: Sequence[str]) -> dict[str, Any]:
             continue
         node = grouped
         for key in keys[:-1]:
-            child = node.setdefault(str(key), {})
-            if not isinstance(child, dict):
-                break
-            node = child
-        else:
-            leaf = node.setdefault(str(keys[-1]), [])
-            if isinstance(leaf, list):
-                leaf.append(point)
-                continue
-        skipped += 1  # Its keys hold both a group and points: not our order.
+            node = node.setdefault(str(key), {})
+        node.setdefault(str(keys[-1]), []).append(point)
     if skipped:
         _LOGGER.debug(
             "Butlr's report held %d raw points without %s: skipped",
@@ -125,10 +117,8 @@ def _time_of(point: dict[str, Any]) -> str:
     return _key(point, "time") or ""
 
 
-def point_values(points: Any) -> list[float]:
+def point_values(points: list[Any]) -> list[float]:
     """Return the numeric values of a list of raw points, in time order."""
-    if not isinstance(points, list):
-        return []
     valued = [
         (_time_of(point), value)
         for point in points
@@ -210,8 +200,9 @@ def node_values(node: Any, preferred: Sequence[str]) -> list[float]:
             if value is not None:
                 values.append(value)
         elif isinstance(current, dict) and depth < 2:
-            # Windows (and at most one more level of grouping) below the asset.
-            pending.extend((child, depth + 1) for child in current.values())
+            # Windows (and at most one more level of grouping) below the asset,
+            # taken in the answer's order.
+            pending.extend((child, depth + 1) for child in reversed(current.values()))
     return values
 
 
@@ -240,7 +231,7 @@ def _loose_points(node: Any) -> Iterator[dict[str, Any]]:
         elif isinstance(current, list):
             yield from (point for point in current if is_point(point))
         elif isinstance(current, dict) and depth < 2:
-            pending.extend((child, depth + 1) for child in current.values())
+            pending.extend((child, depth + 1) for child in reversed(current.values()))
 
 
 def asset_values(
