@@ -59,6 +59,8 @@ CAP_WARNING = "Reached the maximum of"
 BASE_KEYS = frozenset(
     {"occupancy", "activity", "usual_occupancy", "versus_usual", "occupied"}
 )
+# A Butlr room's too: its sensors' health (the other health entities are disabled).
+ROOM_KEYS = BASE_KEYS | {"sensor_problem"}
 PERCENTAGE_KEY = "occupancy_percentage"
 TRAFFIC_KEYS = frozenset({"entries_today", "exits_today"})
 # Per credential kind: how to reach its menu, its credentials, its API's path.

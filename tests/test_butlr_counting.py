@@ -592,36 +592,37 @@ async def test_sensor_twice_in_a_presence_report_counts_once(
 async def test_reports_are_sent_side_by_side(
     session: ClientSession, simulator: SimulatorServer
 ) -> None:
-    """Presence and every timezone's traffic report are in flight together."""
+    """Presence, and every timezone's traffic and series reports, are in flight together."""
     clock = Clock(NOW)
     simulator.butlr = demo_scenario(NOW)
-    simulator.butlr.reports_side_by_side = 2
+    simulator.butlr.reports_side_by_side = 3
     client = make_client(session, simulator, clock)
     await client.async_fetch()
-    assert simulator.butlr.most_reports_in_flight == 2
-    assert client.request_count == 4  # login, GraphQL, presence, traffic
+    assert simulator.butlr.most_reports_in_flight == 3
+    # login, GraphQL, presence, traffic, calibrated series
+    assert client.request_count == 5
     clock.advance(seconds=60)
     await client.async_fetch()
-    assert client.request_count == 6
+    assert client.request_count == 8
     assert simulator.butlr.logins == 1
 
-    # Two timezones: presence and two traffic reports at once.
+    # Two timezones: presence, two traffic and two series reports at once.
     paris = paris_lobby()
     simulator.butlr.sites.append(paris)
-    simulator.butlr.reports_side_by_side = 3
+    simulator.butlr.reports_side_by_side = 5
     simulator.butlr.most_reports_in_flight = 0
     await make_client(session, simulator, clock).async_fetch()
-    assert simulator.butlr.most_reports_in_flight == 3
+    assert simulator.butlr.most_reports_in_flight == 5
 
 
 async def test_one_login_for_reports_side_by_side(
     session: ClientSession, simulator: SimulatorServer
 ) -> None:
-    """Both reports need a new token at once (renewal, rejection): one login each time."""
+    """All reports need a new token at once (renewal, rejection): one login each time."""
     clock = Clock(NOW)
     simulator.butlr = demo_scenario(NOW)
     simulator.butlr.expires_in = 120
-    simulator.butlr.reports_side_by_side = 2
+    simulator.butlr.reports_side_by_side = 3
     client = make_client(session, simulator, clock)
     await client.async_fetch()
     # The topology is fresh, the token is near its end: the reports renew it.
@@ -651,7 +652,7 @@ async def test_failing_report_fails_the_poll_and_leaves_nothing_behind(
     refusals: dict[str, int],
     error: type[Exception],
 ) -> None:
-    """The first report's failure is the poll's; the other report is awaited too."""
+    """The first report's failure is the poll's; the other reports are awaited too."""
     loop = asyncio.get_running_loop()
     unhandled: list[dict[str, Any]] = []
     loop.set_exception_handler(lambda _loop, context: unhandled.append(context))
@@ -667,7 +668,11 @@ async def test_failing_report_fails_the_poll_and_leaves_nothing_behind(
     clock.advance(seconds=60)
     with pytest.raises(error):
         await client.async_fetch()
-    assert sorted(set(simulator.butlr.reports_answered)) == ["presence", "traffic"]
+    assert sorted(set(simulator.butlr.reports_answered)) == [
+        "presence",
+        "traffic",
+        "traffic_room_occupancy",
+    ]
     assert simulator.butlr.reports_in_flight == 0
     pending = [
         task

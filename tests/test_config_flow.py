@@ -54,6 +54,7 @@ from custom_components.space_occupancy.const import (
     CONF_AUTH_METHOD,
     CONF_BASE_URL,
     CONF_CAPACITIES,
+    CONF_DOOR_LINE_COUNT,
     CONF_HISTORY_DAYS,
     CONF_PROVIDER,
     CONF_PUSH,
@@ -897,11 +898,15 @@ def _settings(
 def _butlr_settings(
     scan_interval: float, low: float, moderate: float, high: float
 ) -> dict[str, float]:
-    """Butlr's settings also hold the days of history to import (default 30)."""
+    """Butlr's settings also hold the days of history to import (default 30).
+
+    And whether traffic rooms show their door-line count (default off).
+    """
     return {
         **_settings(scan_interval, low, moderate, high),
         CONF_HISTORY_DAYS: DEFAULT_HISTORY_DAYS,
         CONF_PUSH: False,
+        CONF_DOOR_LINE_COUNT: False,
     }
 
 

@@ -9,9 +9,10 @@ itself, so a budget mistake shows as a dropped entity and its warning; on
 warning cannot appear, and the tests check the budget by the entities the
 entry has.
 
-The demo Butlr organisation costs 37 enabled entities: the site, building and
-floor 6 each (a roll-up's percentage counted), Meeting room 6, Focus room 5
-(no capacity: no percentage), Cafeteria 8 (traffic: entries and exits).
+The demo Butlr organisation costs 40 enabled entities: the site, building and
+floor 6 each (a roll-up's percentage counted), Meeting room 7, Focus room 6
+(no capacity: no percentage), Cafeteria 9 (traffic: entries and exits); each
+room's count includes its sensor problem sensor.
 """
 
 from __future__ import annotations
@@ -47,8 +48,8 @@ from custom_components.space_occupancy.providers import (
 
 from .conftest import NOW, SimulatorServer, poll, setup_entry
 from .selection_helpers import (
-    BASE_KEYS,
     CAP_CONSTANT,
+    ROOM_KEYS,
     STRINGS,
     TRAFFIC_KEYS,
     answer_spaces,
@@ -68,7 +69,7 @@ from .simulator import Fault
 from .simulator.butlr import ACCOUNT, ButlrRoom, ButlrScenario, ButlrSensor
 
 BUTLR_KEY = f"butlr_{ACCOUNT[0]}"
-DEMO_ENTITIES = 37
+DEMO_ENTITIES = 40
 DEMO_SHOWN = [
     "site_hq",
     "building_main",
@@ -125,15 +126,15 @@ def test_a_roll_up_is_counted_with_its_percentage() -> None:
     floor = Space("f", "Floor", SpaceKind.FLOOR)
     room = Space("r", "Room", SpaceKind.ROOM, parent_id="f")
     assert possible_entities(floor, None, has_children=True) == 6
-    assert possible_entities(room, None, has_children=False) == 5
-    assert possible_entities(room, 12, has_children=False) == 6
+    assert possible_entities(room, None, has_children=False) == 6
+    assert possible_entities(room, 12, has_children=False) == 7
 
 
 def test_a_room_of_an_entry_taking_pushes_counts_its_motion_sensor() -> None:
     """Pushes may bring a room a motion sensor: counted only where they are on."""
     room = Space("r", "Room", SpaceKind.ROOM, parent_id="f")
     floor = Space("f", "Floor", SpaceKind.FLOOR)
-    assert possible_entities(room, 12, has_children=False, pushes=True) == 7
+    assert possible_entities(room, 12, has_children=False, pushes=True) == 8
     assert possible_entities(floor, 12, has_children=True, pushes=True) == 6
 
 
@@ -144,10 +145,10 @@ async def test_flow_refuses_a_selection_over_the_cap_with_the_numbers(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """Over the cap: refused with entities, spaces and cap; the default fits."""
-    with capped(20):
+    with capped(22):
         result = await start_flow(hass, AUTH_BUTLR_ACCOUNT, simulator.base_url)
         assert_spaces_form(result)
-        # The whole account (37) does not fit: its rooms, one by one, do (19).
+        # The whole account (40) does not fit: its rooms, one by one, do (22).
         assert default_picks(result) == [
             "room_meeting",
             "room_focus",
@@ -158,12 +159,12 @@ async def test_flow_refuses_a_selection_over_the_cap_with_the_numbers(
         placeholders = refused["description_placeholders"]
         assert placeholders["picked_entities"] == str(DEMO_ENTITIES)
         assert placeholders["picked_spaces"] == "6"
-        assert placeholders["cap"] == "20"
+        assert placeholders["cap"] == "22"
         result = await answer_spaces(hass, refused, default_picks(result), areas=False)
         assert result["type"] is FlowResultType.CREATE_ENTRY
         entry = result["result"]
         await hass.async_block_till_done(wait_background_tasks=True)
-        assert len(enabled_entities(hass, entry)) == 19
+        assert len(enabled_entities(hass, entry)) == 22
         assert _cap_issue(hass, entry) is None
     assert cap_warnings(caplog) == []
 
@@ -188,22 +189,22 @@ async def test_account_growing_past_the_cap_raises_a_repair_issue(
 ) -> None:
     """New rooms under a picked floor past the cap: named in an issue, never dropped.
 
-    The floor and its rooms cost 25; the cap is 33: one new room (6) fits,
+    The floor and its rooms cost 28; the cap is 35: one new room (7) fits,
     the second does not and is left out, whole. Picking less clears the issue.
     """
     hass.config_entries.async_update_entry(
         butlr_entry, options={CONF_SPACES: ["space_f1"]}
     )
-    with capped(33):
+    with capped(35):
         await setup_entry(hass, butlr_entry)
-        assert len(enabled_entities(hass, butlr_entry)) == 25
+        assert len(enabled_entities(hass, butlr_entry)) == 28
         assert _cap_issue(hass, butlr_entry) is None
 
         _add_rooms(butlr_scenario, "Annex", "Booth")
         await poll(hass, freezer, 3600)
-        assert len(enabled_entities(hass, butlr_entry)) == 31
+        assert len(enabled_entities(hass, butlr_entry)) == 35
         keys = keys_by_space(hass, butlr_entry, ["room_annex", "room_booth"])
-        assert keys["room_annex"] == BASE_KEYS | PERCENT
+        assert keys["room_annex"] == ROOM_KEYS | PERCENT
         assert keys["room_booth"] == set()
         issue = _cap_issue(hass, butlr_entry)
         assert issue is not None
@@ -212,7 +213,7 @@ async def test_account_growing_past_the_cap_raises_a_repair_issue(
         assert issue.translation_placeholders["count"] == "1"
         assert "Booth" in issue.translation_placeholders["spaces"]
         assert "Annex" not in issue.translation_placeholders["spaces"]
-        assert issue.translation_placeholders["cap"] == "33"
+        assert issue.translation_placeholders["cap"] == "35"
         # No entity of the entry is left behind unavailable.
         assert STATE_UNAVAILABLE not in states_of_entry(hass, butlr_entry).values()
 
@@ -225,7 +226,7 @@ async def test_account_growing_past_the_cap_raises_a_repair_issue(
         await poll(hass, freezer, 60)
         assert _cap_issue(hass, butlr_entry) is None
         keys = keys_by_space(hass, butlr_entry, ["room_meeting", "room_booth"])
-        assert keys["room_booth"] == BASE_KEYS | PERCENT
+        assert keys["room_booth"] == ROOM_KEYS | PERCENT
     assert cap_warnings(caplog) == []
 
 
@@ -263,7 +264,7 @@ async def test_entry_already_over_the_cap_keeps_every_entity_it_had(
     """Made on a line without a cap, then run under one: nothing is lost.
 
     Home Assistant adds registered entities past its cap (it refuses only new
-    ones): the entry keeps all 37, and the issue says it is past the cap.
+    ones): the entry keeps all 40, and the issue says it is past the cap.
     """
     await setup_entry(hass, butlr_entry)
     assert len(enabled_entities(hass, butlr_entry)) == DEMO_ENTITIES
@@ -296,7 +297,7 @@ async def test_entities_the_user_disabled_do_not_cost_a_space_its_others(
         )
     assert await hass.config_entries.async_unload(butlr_entry.entry_id)
     await hass.async_block_till_done()
-    # 35 enabled: one more fits, the two disabled ones need none.
+    # 38 enabled: one more fits, the two disabled ones need none.
     with capped(DEMO_ENTITIES - 1):
         await setup_entry(hass, butlr_entry)
         state = hass.states.get("sensor.meeting_room_occupancy_percentage")
@@ -339,7 +340,7 @@ def test_traffic_keys_are_counted() -> None:
     """A traffic room's entries and exits are among what it costs."""
     room = Space("r", "Room", SpaceKind.ROOM, capacity=4, counts_traffic=True)
     assert possible_entities(room, None, has_children=False) == len(
-        BASE_KEYS | PERCENT | TRAFFIC_KEYS
+        ROOM_KEYS | PERCENT | TRAFFIC_KEYS
     )
 
 
@@ -353,8 +354,8 @@ async def test_entities_of_no_space_count_against_the_cap(
     """Home Assistant counts every enabled entity of the entry: so does the budget.
 
     Two registry entries of the entry name no space of the account (one not
-    ours at all, one of an unknown kind): with them the demo's 37 do not fit
-    under a cap of 38, and the last space in tree order is left out.
+    ours at all, one of an unknown kind): with them the demo's 40 do not fit
+    under a cap of 41, and the last space in tree order is left out.
     """
     registry = er.async_get(hass)
     registry.async_get_or_create(
@@ -399,10 +400,10 @@ def test_default_picks_are_a_prefix_of_the_tree() -> None:
     }
     snapshot = Snapshot(spaces, {s: Reading(occupancy=0) for s in spaces}, NOW)
     account = AccountSpaces.of(snapshot)
-    # Site 6, F1 6, A 5, B 7 (traffic), F2 6, C 5: 35 in all; F1's part 18, F2's 11.
+    # Site 6, F1 6, A 6, B 8 (traffic), F2 6, C 6: 38 in all; F1's part 20, F2's 12.
     assert account.default({}, None) == ["s"]
-    assert account.default({}, 35) == ["s"]
-    assert account.default({}, 29) == ["f1", "f2"]
+    assert account.default({}, 38) == ["s"]
+    assert account.default({}, 32) == ["f1", "f2"]
     # 10: F1's part does not fit, A does, B does not: the part ends there.
     # C would fit, but taking it would leave F2 to no entry whole.
     assert account.default({}, 10) == ["a"]
@@ -475,7 +476,7 @@ async def test_options_refuse_a_selection_over_the_cap(
         result = await open_options_spaces(hass, butlr_entry)
         refused = await answer_spaces(hass, result, ["site_hq"], options_flow=True)
         assert_spaces_form(refused, {CONF_SPACES: "too_many_entities"}, flow="options")
-        assert refused["description_placeholders"]["picked_entities"] == "37"
+        assert refused["description_placeholders"]["picked_entities"] == "40"
         assert refused["description_placeholders"]["cap"] == "20"
         assert butlr_entry.options[CONF_SPACES] == ["room_meeting"]
         result = await answer_spaces(
@@ -483,5 +484,5 @@ async def test_options_refuse_a_selection_over_the_cap(
         )
         assert result["type"] is FlowResultType.CREATE_ENTRY
         await hass.async_block_till_done(wait_background_tasks=True)
-        assert len(enabled_entities(hass, butlr_entry)) == 14
+        assert len(enabled_entities(hass, butlr_entry)) == 16
     assert cap_warnings(caplog) == []

@@ -151,7 +151,7 @@ async def test_entity_categories_and_parallel_updates(
     butlr_entry: MockConfigEntry,
     entity_registry: er.EntityRegistry,
 ) -> None:
-    """Capacity and last reading are diagnostics; the platforms never poll in parallel."""
+    """Capacity, last reading and sensor health are diagnostics; no parallel polls."""
     await setup_entry(hass, butlr_entry)
     assert (
         entity_registry.async_get("sensor.meeting_room_capacity").entity_category
@@ -170,7 +170,15 @@ async def test_entity_categories_and_parallel_updates(
     } == {
         "capacity": EntityCategory.DIAGNOSTIC,
         "last_reading": EntityCategory.DIAGNOSTIC,
+        "battery_change_due": EntityCategory.DIAGNOSTIC,
+        "sensors_offline": EntityCategory.DIAGNOSTIC,
+        "last_heartbeat": EntityCategory.DIAGNOSTIC,
     }
+    assert {
+        description.key: description.entity_category
+        for description in binary_sensor.BINARY_SENSORS
+        if description.entity_category
+    } == {"sensor_problem": EntityCategory.DIAGNOSTIC}
 
 
 async def test_daily_counters_reset_at_the_sites_midnight(

@@ -15,7 +15,8 @@ from .simulator.butlr import ButlrScenario
 
 
 def _report_polls(simulator: SimulatorServer) -> int:
-    return len(simulator.requests_to("/api/v3/reporting")) // 2  # two per poll
+    # Three per poll: presence, traffic and the calibrated traffic occupancy.
+    return len(simulator.requests_to("/api/v3/reporting")) // 3
 
 
 async def test_hours_of_errors_back_off_and_recover(

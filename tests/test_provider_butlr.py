@@ -262,7 +262,7 @@ async def test_demo_snapshot(
 async def test_requests_per_poll_do_not_grow_with_rooms(
     session: ClientSession, simulator: SimulatorServer
 ) -> None:
-    """Login and topology once; then one presence and one traffic call a poll."""
+    """Login and topology once; then presence, traffic and Butlr's series a poll."""
     for rooms in (3, 300):
         clock = Clock(NOW)
         simulator.butlr = demo_scenario(NOW)
@@ -279,11 +279,12 @@ async def test_requests_per_poll_do_not_grow_with_rooms(
         ]
         client = make_client(session, simulator, clock)
         await client.async_fetch()
-        assert client.request_count == 4  # login, GraphQL, presence, traffic
+        # login, GraphQL, presence, traffic, calibrated traffic occupancy
+        assert client.request_count == 5
         for _ in range(5):
             clock.advance(seconds=60)
             await client.async_fetch()
-        assert client.request_count == 4 + 5 * 2, rooms
+        assert client.request_count == 5 + 5 * 3, rooms
         assert len((await client.async_fetch()).readings) == rooms + 3
 
 

@@ -260,7 +260,7 @@ async def _past_the_cap(
     entry: MockConfigEntry,
     freezer: FrozenDateTimeFactory,
 ) -> str:
-    """The first floor picked (25 entities), then two rooms more than a cap of 33 takes."""
+    """The first floor picked (28 entities), then two rooms more than a cap of 35 takes."""
     hass.config_entries.async_update_entry(entry, options={CONF_SPACES: ["space_f1"]})
     await setup_entry(hass, entry)
     _add_rooms(scenario, "Annex", "Booth")
@@ -283,18 +283,18 @@ async def test_entity_cap_is_fixed_by_picking_fewer_spaces(
     issue_registry: ir.IssueRegistry,
 ) -> None:
     """The spaces form in the dialog: too many is refused with numbers; fewer fixes."""
-    with capped(33):
+    with capped(35):
         issue_id = await _past_the_cap(hass, butlr_scenario, butlr_entry, freezer)
         client = await _client(hass, hass_client, hass_admin_user)
         result = await _start_fix(client, issue_id)
         assert result["step_id"] == "fix"
         assert _default(result, CONF_SPACES) == ["space_f1"]
-        assert result["description_placeholders"]["cap"] == "33"
+        assert result["description_placeholders"]["cap"] == "35"
 
         result = await _answer(client, result["flow_id"], {CONF_SPACES: ["space_f1"]})
         assert result["type"] == "form"
         assert result["errors"] == {CONF_SPACES: "too_many_entities"}
-        assert result["description_placeholders"]["picked_entities"] == "37"
+        assert result["description_placeholders"]["picked_entities"] == "42"
 
         result = await _answer(
             client, result["flow_id"], {CONF_SPACES: ["room_meeting", "room_booth"]}
@@ -322,7 +322,7 @@ async def test_entity_cap_repair_of_an_unloaded_entry_says_so(
     freezer: FrozenDateTimeFactory,
 ) -> None:
     """The account cannot be read while the entry is unloaded: the dialog aborts."""
-    with capped(33):
+    with capped(35):
         issue_id = await _past_the_cap(hass, butlr_scenario, butlr_entry, freezer)
         assert await hass.config_entries.async_unload(butlr_entry.entry_id)
         client = await _client(hass, hass_client, hass_admin_user)
@@ -341,7 +341,7 @@ async def test_entity_cap_repair_when_the_account_cannot_be_read(
     freezer: FrozenDateTimeFactory,
 ) -> None:
     """The provider down while the dialog opens: it aborts, the issue stays."""
-    with capped(33):
+    with capped(35):
         issue_id = await _past_the_cap(hass, butlr_scenario, butlr_entry, freezer)
         simulator.inject(Fault("/api/v3/", status=500, times=10))
         client = await _client(hass, hass_client, hass_admin_user)

@@ -44,6 +44,7 @@ from .conftest import NOW, SimulatorServer, poll
 from .selection_helpers import (
     BASE_KEYS,
     PERCENTAGE_KEY,
+    ROOM_KEYS,
     TRAFFIC_KEYS,
     answer_spaces,
     cap_warnings,
@@ -84,7 +85,7 @@ def _butlr_expected(scenario: ButlrScenario) -> dict[str, set[str]]:
                 percent = {PERCENTAGE_KEY} if floor.capacity else set()
                 expected[floor.id] = BASE_KEYS | percent
                 for room in floor.rooms:
-                    keys = set(BASE_KEYS)
+                    keys = set(ROOM_KEYS)
                     if room.capacity:
                         keys.add(PERCENTAGE_KEY)
                     if any(sensor.mode == "traffic" for sensor in room.sensors):

@@ -10,6 +10,12 @@ from zoneinfo import ZoneInfo
 from aiohttp import ClientSession
 import pytest
 
+from custom_components.space_occupancy.providers import (
+    ButlrClient,
+    ButlrLogin,
+    ClientContext,
+)
+
 from .conftest import NOW, SimulatorServer
 from .simulator.__main__ import (
     HISTORY_KEPT,
@@ -26,6 +32,7 @@ from .simulator.butlr import (
     ButlrScenario,
     ButlrSensor,
     ButlrSite,
+    ButlrZone,
     demo_scenario,
 )
 
@@ -378,3 +385,53 @@ def test_demo_steps_record_and_prune_history() -> None:
     cafeteria = rooms["room_cafeteria"]
     assert cafeteria.occupancy_history[-1][0] == later
     assert cafeteria.occupancy_history[0][0] >= later - HISTORY_KEPT
+
+
+def test_demo_zones_follow_the_profile_and_step() -> None:
+    """The demo's zones: 90 days of zone_occupancy, a point at every step."""
+    now = datetime(2024, 6, 12, 15, 3, 7, tzinfo=UTC)
+    simulator = demo_simulator(now)
+    zones = simulator.butlr.sites[0].buildings[0].floors[0].zones
+    assert [zone.id for zone in zones] == ["zone_sofa", "zone_window"]
+    for zone in zones:
+        assert len(zone.occupancy_history) == 90 * 144 + 1
+        assert all(0 <= value <= zone.capacity for _, value in zone.occupancy_history)
+    later = now + HOUR
+    advance(simulator, later, random.Random(1))  # noqa: S311
+    assert all(zone.occupancy_history[-1][0] == later for zone in zones)
+
+
+@pytest.mark.parametrize("listing", ["rooms", "floors", "flat"])
+@pytest.mark.parametrize("shape", ["stats", "raw", "flat"])
+async def test_every_shape_and_listing_gives_the_same_account(
+    session: ClientSession, simulator: SimulatorServer, shape: str, listing: str
+) -> None:
+    """The simulator answers each documented shape; the client reads them alike."""
+    scenario = demo_scenario(NOW)
+    floor = scenario.sites[0].buildings[0].floors[0]
+    floor.zones = [ButlrZone("zone_sofa", "Sofa", "room_cafeteria", 4)]
+    floor.zones[0].occupancy_history = [(NOW - 2 * MINUTE, 2.0), (NOW - MINUTE, 3.0)]
+    floor.sensors = [ButlrSensor("e1", "traffic", is_entrance=True)]
+    floor.occupancy_history = [(NOW - MINUTE, 30.0)]
+    floor.rooms[2].occupancy_history = [(NOW - MINUTE, 9.0), (T0, 4.0)]
+    scenario.answer_shape = shape
+    scenario.sensor_listing = listing
+    simulator.butlr = scenario
+    client = ButlrClient(
+        ClientContext(session=session, clock=lambda: NOW),
+        ButlrLogin(ACCOUNT[0], ACCOUNT[1]),
+        simulator.base_url,
+    )
+    readings = (await client.async_fetch()).readings
+    assert {
+        space_id: readings[space_id].occupancy
+        for space_id in ("room_meeting", "room_focus", "room_cafeteria", "zone_sofa")
+    } == {"room_meeting": 3, "room_focus": 0, "room_cafeteria": 9, "zone_sofa": 2}
+    assert readings["room_cafeteria"].entries_today == 7
+    assert readings["space_f1"].occupancy == 30
+
+    async def pace() -> None:
+        return None
+
+    history = await client.async_history(T0, T0 + HOUR, pace)
+    assert history["room_cafeteria"][T0].mean == 4.0

@@ -47,7 +47,7 @@ from custom_components.space_occupancy.providers.selection import (
 
 from .conftest import NOW, SimulatorServer, poll, setup_entry
 from .selection_helpers import (
-    BASE_KEYS,
+    ROOM_KEYS,
     STRINGS,
     answer_spaces,
     assert_spaces_form,
@@ -210,8 +210,8 @@ async def test_a_picked_room_alone_gets_a_device_and_reports_ask_for_it(
     await hass.async_block_till_done(wait_background_tasks=True)
     assert set(devices_by_space(hass, entry)) == {"room_meeting"}
     keys = keys_by_space(hass, entry, DEMO_SHOWN)
-    assert keys["room_meeting"] == BASE_KEYS | {"occupancy_percentage"}
-    assert len(enabled_entities(hass, entry)) == 6
+    assert keys["room_meeting"] == ROOM_KEYS | {"occupancy_percentage"}
+    assert len(enabled_entities(hass, entry)) == 7
     presence = _butlr_reports(simulator, "presence", since)
     assert [body["filter"]["rooms"] for body in presence] == [{"eq": ["room_meeting"]}]
     # The only traffic room is not picked: no traffic report at all.
@@ -296,7 +296,7 @@ async def test_a_picked_floor_brings_its_rooms_now_and_later(
     assert sorted(presence_rooms["eq"]) == ["room_focus", "room_meeting", "room_new"]
     assert set(devices_by_space(hass, entry)) == {"space_f1", *DEMO_ROOMS, "room_new"}
     keys = keys_by_space(hass, entry, ["room_new"])
-    assert keys["room_new"] == BASE_KEYS | {"occupancy_percentage"}
+    assert keys["room_new"] == ROOM_KEYS | {"occupancy_percentage"}
     assert hass.states.get("sensor.new_room_occupancy").state == "1"
 
 
@@ -410,8 +410,8 @@ async def test_options_unpicking_removes_devices_at_once_without_reload(
     assert butlr_entry.unique_id == f"{BUTLR_KEY}/room_focus"
     assert butlr_entry.runtime_data is runtime  # not reloaded
     assert set(devices_by_space(hass, butlr_entry)) == {"room_focus"}
-    assert set(keys_by_space(hass, butlr_entry, DEMO_SHOWN)["room_focus"]) == BASE_KEYS
-    assert len(enabled_entities(hass, butlr_entry)) == 5
+    assert set(keys_by_space(hass, butlr_entry, DEMO_SHOWN)["room_focus"]) == ROOM_KEYS
+    assert len(enabled_entities(hass, butlr_entry)) == 6
     assert hass.states.get("sensor.meeting_room_occupancy") is None
     # The form opens on the current picks.
     result = await open_options_spaces(hass, butlr_entry)
@@ -423,7 +423,7 @@ async def test_options_unpicking_removes_devices_at_once_without_reload(
     assert CONF_SPACES not in butlr_entry.options
     assert butlr_entry.unique_id == BUTLR_KEY
     assert set(devices_by_space(hass, butlr_entry)) == set(DEMO_SHOWN)
-    assert len(enabled_entities(hass, butlr_entry)) == 37
+    assert len(enabled_entities(hass, butlr_entry)) == 40
 
 
 async def test_options_picking_more_adds_devices_and_entities_without_reload(
@@ -446,7 +446,7 @@ async def test_options_picking_more_adds_devices_and_entities_without_reload(
     await hass.async_block_till_done(wait_background_tasks=True)
     assert set(devices_by_space(hass, butlr_entry)) == {"room_focus", "room_meeting"}
     keys = keys_by_space(hass, butlr_entry, DEMO_SHOWN)
-    assert keys["room_meeting"] == BASE_KEYS | {"occupancy_percentage"}
+    assert keys["room_meeting"] == ROOM_KEYS | {"occupancy_percentage"}
     state = hass.states.get("sensor.meeting_room_occupancy")
     assert state is not None
     assert state.state == "3"

@@ -1,4 +1,4 @@
-"""Binary sensor: is anyone in the space."""
+"""Binary sensors: is anyone in the space, does a sensor of it need attention."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ async def async_setup_entry(
     entry: SpaceOccupancyConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    """Set up the occupied binary sensor of every space."""
+    """Set up the binary sensors of every space."""
     async_add_space_entities(
         entry, async_add_entities, BINARY_SENSORS, SpaceBinarySensor
     )
@@ -41,7 +41,7 @@ class SpaceBinarySensor(SpaceEntity, BinarySensorEntity):
 
     @property
     def is_on(self) -> bool | None:
-        """On when at least one person is in the space."""
+        """The sensor's state from the space's state."""
         if (state := self.state_of_space) is None:
             return None
         return self.entity_description.is_on_fn(state)

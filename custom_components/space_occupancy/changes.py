@@ -5,8 +5,8 @@ compares what it last told the entities with what it has now, space by space,
 and calls only the listeners of the spaces that changed:
 
 - a space whose reading says something else (count, activity, capacity,
-  traffic), whose definition changed, or that appeared or went: every entity
-  of that space;
+  traffic), whose sensor health or definition changed, or that appeared or
+  went: every entity of that space;
 - a space whose reading changed its time alone (providers stamp every answer):
   only the entities that show the time (``follows_time``);
 - a space whose usual occupancy changed: only the entities that show it
@@ -26,6 +26,7 @@ import logging
 from homeassistant.core import CALLBACK_TYPE
 
 from .providers import Reading, Snapshot, Space
+from .providers.models import SensorHealth
 from .state import counts_of
 
 _LOGGER = logging.getLogger(__name__)
@@ -76,11 +77,25 @@ def _changed_readings(
     return changed, restamped
 
 
+def _changed_health(
+    before: Mapping[str, SensorHealth], after: Mapping[str, SensorHealth]
+) -> set[str]:
+    """Spaces whose sensor health changed, appeared or went."""
+    if before is after:
+        return set()
+    return {
+        space_id
+        for space_id in before.keys() | after.keys()
+        if before.get(space_id) != after.get(space_id)
+    }
+
+
 def changes_between(before: Snapshot, after: Snapshot) -> Changes:
     """Compare two snapshots space by space."""
     spaces = _changed_spaces(before.spaces, after.spaces)
     readings, times = _changed_readings(before.readings, after.readings)
     spaces |= readings
+    spaces |= _changed_health(before.health, after.health)
     return Changes(
         spaces=frozenset(spaces),
         times=frozenset(times - spaces),

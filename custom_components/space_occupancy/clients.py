@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from homeassistant.const import (
@@ -52,14 +52,22 @@ def credentials_of(data: Mapping[str, Any]) -> Credentials:
     return ConcordiaApplication(str(data[CONF_USER_ID]), data[CONF_API_KEY])
 
 
-def build_client(hass: HomeAssistant, data: Mapping[str, Any]) -> Provider:
-    """Build the provider client of a config entry's data on Home Assistant's session."""
+def build_client(
+    hass: HomeAssistant,
+    data: Mapping[str, Any],
+    door_line_count: Callable[[], bool] = lambda: False,
+) -> Provider:
+    """Build the provider client of a config entry's data on Home Assistant's session.
+
+    ``door_line_count`` reads the entry's option at each poll (Butlr).
+    """
     provider = data[CONF_PROVIDER]
     context = ClientContext(
         session=async_get_clientsession(hass),
         # Read at each use: a change of Home Assistant's timezone applies at once.
         default_timezone=lambda: str(hass.config.time_zone),
         clock=dt_util.utcnow,
+        door_line_count=door_line_count,
     )
     base_url = data.get(CONF_BASE_URL) or DEFAULT_BASE_URLS[provider]
     return create_provider(provider, context, credentials_of(data), base_url)

@@ -44,6 +44,9 @@ CONF_HISTORY_DAYS: Final = "history_days"
 CONF_SPACES: Final = "spaces"
 # Whether picked rooms get a Home Assistant area (and floor) of their name.
 CONF_AREAS: Final = "areas"
+# Whether traffic rooms show their door-line count (in minus out since local
+# midnight) rather than the provider's calibrated occupancy (Butlr).
+CONF_DOOR_LINE_COUNT: Final = "door_line_count"
 
 DEFAULT_THRESHOLD_LOW: Final = 40
 DEFAULT_THRESHOLD_MODERATE: Final = 75

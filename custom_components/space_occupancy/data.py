@@ -20,7 +20,7 @@ from homeassistant.helpers import entity_registry as er
 
 from .budget import EntityBudget
 from .clients import build_client
-from .const import CONF_ACCOUNT_KEY, CONF_PROVIDER, PROVIDER_NAMES
+from .const import CONF_ACCOUNT_KEY, CONF_PROVIDER, DOMAIN, PROVIDER_NAMES
 from .coordinator import OccupancyCoordinator
 from .devices import SpaceDevices
 from .history import HistoryImporter
@@ -28,7 +28,7 @@ from .ids import SpaceIds
 from .issues import PollProblems
 from .migration import async_repair_ids
 from .options import EntrySettings
-from .providers import Provider, Snapshot, pushes, serves_history
+from .providers import Provider, Snapshot, capabilities_of, pushes, serves_history
 from .push import PushReceiver
 from .usual import UsualOccupancy
 
@@ -54,11 +54,23 @@ class SpaceOccupancyData:
     def async_apply_options(self, options: Mapping[str, Any]) -> None:
         """Apply options the options flow saved, without a reload (flow interface)."""
         settings = EntrySettings.from_options(options, self.client.capabilities)
-        push_changed = settings.push != self.coordinator.settings.push
+        old = self.coordinator.settings
         self.devices.async_apply_settings(settings, self.coordinator.data)
         self.coordinator.async_apply_settings(settings)
-        if self.push is not None and push_changed:
+        if self.push is not None and settings.push != old.push:
             self._async_push(settings.push)
+        entry = self.coordinator.config_entry
+        if (
+            settings.door_line_count != old.door_line_count
+            and settings.picked == old.picked  # else the coordinator polls anyway
+            and entry is not None
+        ):
+            # Traffic rooms change their count: a poll now shows it.
+            entry.async_create_background_task(
+                self.coordinator.hass,
+                self.coordinator.async_refresh(),
+                f"{DOMAIN} poll with the new count",
+            )
         if self.history is not None:
             self.history.async_set_days(settings.history_days)
 
@@ -103,17 +115,35 @@ class SpaceOccupancyData:
         return await self.client.async_fetch(None)
 
 
+@dataclass(slots=True)
+class _LiveSettings:
+    """The entry's settings as the client reads them at each poll: the coordinator's.
+
+    The coordinator takes new options at once (``async_apply_options``), before
+    Home Assistant stores them: a poll right after a change sees it.
+    """
+
+    settings: EntrySettings
+    coordinator: OccupancyCoordinator | None = None
+
+    def door_line_count(self) -> bool:
+        """Whether traffic rooms show their door-line count."""
+        coordinator = self.coordinator
+        return (coordinator.settings if coordinator else self.settings).door_line_count
+
+
 async def async_setup_runtime_data(
     hass: HomeAssistant, entry: SpaceOccupancyConfigEntry
 ) -> SpaceOccupancyData:
     """Build an entry's runtime data and poll its provider once."""
     # Ids a stopped migration left behind are moved before anything uses them.
     async_repair_ids(hass, entry)
-    client = build_client(hass, entry.data)
-    capabilities = client.capabilities
+    capabilities = capabilities_of(entry.data[CONF_PROVIDER])
     settings = EntrySettings.from_options(entry.options, capabilities)
+    live = _LiveSettings(settings)
+    client = build_client(hass, entry.data, live.door_line_count)
     ids = SpaceIds(str(entry.data.get(CONF_ACCOUNT_KEY) or entry.unique_id))
-    coordinator = OccupancyCoordinator(
+    coordinator = live.coordinator = OccupancyCoordinator(
         hass,
         entry,
         client,

@@ -27,10 +27,22 @@ from .state import ACTIVITY_GRADED, ACTIVITY_UNGRADED, VERSUS_USUAL, SpaceState
 
 # The kinds of space whose readings carry the provider's observation time.
 STAMPED_KINDS = frozenset({SpaceKind.LOCATION, SpaceKind.LIBRARY})
+# The kinds of space whose provider reports the health of their sensors
+# (Butlr rooms): they have the sensor health entities, by kind, not by data.
+HEALTH_KINDS = frozenset({SpaceKind.ROOM})
 
 
 def _is_active(state: SpaceState) -> bool:
     return state.reading.active
+
+
+def _has_health(state: SpaceState) -> bool:
+    return state.space.kind in HEALTH_KINDS
+
+
+def _health_known(state: SpaceState) -> bool:
+    """Health is known whatever the occupancy: offline sensors are the point."""
+    return state.health is not None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -143,6 +155,44 @@ SENSORS: tuple[SpaceSensorEntityDescription, ...] = (
         exists_fn=lambda state: state.space.kind in STAMPED_KINDS,
         available_fn=lambda state: state.reading.observed_at is not None,
     ),
+    # Sensor health, from the provider's hourly inventory.
+    SpaceSensorEntityDescription(
+        key="battery_change_due",
+        translation_key="battery_change_due",
+        device_class=SensorDeviceClass.TIMESTAMP,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        # The date to plan battery rounds by ("due within 30 days"); unknown
+        # where every sensor is wired or has no date. Disabled: each enabled
+        # entity of a room counts against Home Assistant's cap per entry
+        # (budget.py), and the problem sensor already turns on when a battery
+        # is overdue.
+        entity_registry_enabled_default=False,
+        value_fn=lambda state: state.health.battery_change_by if state.health else None,
+        exists_fn=_has_health,
+        available_fn=_health_known,
+    ),
+    SpaceSensorEntityDescription(
+        key="sensors_offline",
+        translation_key="sensors_offline",
+        state_class=SensorStateClass.MEASUREMENT,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        # The problem binary sensor says it; the count is for those who ask.
+        entity_registry_enabled_default=False,
+        value_fn=lambda state: state.health.offline if state.health else None,
+        exists_fn=_has_health,
+        available_fn=_health_known,
+    ),
+    SpaceSensorEntityDescription(
+        key="last_heartbeat",
+        translation_key="last_heartbeat",
+        device_class=SensorDeviceClass.TIMESTAMP,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        # Changes at every hourly inventory: disabled, as it would write hourly.
+        entity_registry_enabled_default=False,
+        value_fn=lambda state: state.health.last_heartbeat if state.health else None,
+        exists_fn=_has_health,
+        available_fn=_health_known,
+    ),
 )
 
 
@@ -173,6 +223,16 @@ BINARY_SENSORS: tuple[SpaceBinarySensorEntityDescription, ...] = (
         # sensor comes with the first event, and stays.
         exists_fn=lambda state: state.reading.motion is not None,
         available_fn=lambda state: state.reading.motion is not None,
+    ),
+    SpaceBinarySensorEntityDescription(
+        key="sensor_problem",
+        translation_key="sensor_problem",
+        device_class=BinarySensorDeviceClass.PROBLEM,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        # On while a sensor of the room is offline or its battery is overdue.
+        is_on_fn=lambda state: state.health.problem if state.health else None,
+        exists_fn=_has_health,
+        available_fn=_health_known,
     ),
 )
 

@@ -64,6 +64,7 @@ async def async_get_config_entry_diagnostics(
             "readings": {
                 key: asdict(reading) for key, reading in snapshot.readings.items()
             },
+            "health": {key: asdict(health) for key, health in snapshot.health.items()},
         },
     }
 

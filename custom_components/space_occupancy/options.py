@@ -3,8 +3,9 @@
 The options flow writes ``entry.options``; everything else reads
 ``EntrySettings``: the poll interval (the client's default unless the user set
 one), the activity thresholds, user capacities, the stale limit where the
-client's readings go stale, the days of history to import, the picked spaces
-and whether their rooms get areas.
+client's readings go stale, the days of history to import, the picked spaces,
+whether their rooms get areas, and whether traffic rooms show their door-line
+count (where the client offers it).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from homeassistant.const import CONF_SCAN_INTERVAL
 from .const import (
     CONF_AREAS,
     CONF_CAPACITIES,
+    CONF_DOOR_LINE_COUNT,
     CONF_HISTORY_DAYS,
     CONF_PUSH,
     CONF_SPACES,
@@ -44,6 +46,8 @@ class EntrySettings:
     areas: bool = False
     # Real-time updates (push), where the client can push.
     push: bool = False
+    # Traffic rooms show in minus out since midnight, not the calibrated occupancy.
+    door_line_count: bool = False
 
     @classmethod
     def from_options(
@@ -65,6 +69,8 @@ class EntrySettings:
             picked=picked_of(options),
             areas=bool(options.get(CONF_AREAS, False)),
             push=capabilities.push and bool(options.get(CONF_PUSH, False)),
+            door_line_count=capabilities.door_line_count
+            and bool(options.get(CONF_DOOR_LINE_COUNT, False)),
         )
 
 

@@ -26,6 +26,7 @@ from .const import (
     CONF_AREAS,
     CONF_BASE_URL,
     CONF_CAPACITIES,
+    CONF_DOOR_LINE_COUNT,
     CONF_HISTORY_DAYS,
     CONF_PROVIDER,
     CONF_PUSH,
@@ -135,6 +136,13 @@ class SpaceOccupancyOptionsFlow(OptionsFlow):
             schema[vol.Required(CONF_PUSH, default=options.get(CONF_PUSH, False))] = (
                 BooleanSelector()
             )
+        if capabilities.door_line_count:
+            schema[
+                vol.Required(
+                    CONF_DOOR_LINE_COUNT,
+                    default=options.get(CONF_DOOR_LINE_COUNT, False),
+                )
+            ] = BooleanSelector()
         return vol.Schema(schema)
 
     async def async_step_spaces(

@@ -24,7 +24,7 @@ from .const import (
     DEFAULT_THRESHOLD_MODERATE,
 )
 from .providers import Reading, Snapshot, Space
-from .providers.models import percentage_of
+from .providers.models import SensorHealth, percentage_of
 
 ACTIVITY_INACTIVE = "inactive"
 ACTIVITY_EMPTY = "empty"
@@ -84,6 +84,8 @@ class SpaceState:
     # People usually here at this weekday and hour; None until it is known.
     usual: float | None = None
     versus_usual: str | None = None
+    # The space's sensors, where the provider reports them (Butlr rooms).
+    health: SensorHealth | None = None
 
 
 # Everything a reading says but its times: what the entities of a space show,
@@ -167,8 +169,10 @@ def space_state(
     user_capacity: int | None,
     thresholds: Thresholds,
     usual: float | None = None,
+    *,
+    health: SensorHealth | None = None,
 ) -> SpaceState:
-    """Combine a reading with the user's capacity and thresholds, and the usual."""
+    """Combine a reading with the user's capacity and thresholds, the usual, the health."""
     # The provider's capacity wins; the user's fills in where it gives none.
     capacity = provider_capacity(space, reading) or user_capacity
     percentage = reading.percentage
@@ -182,6 +186,7 @@ def space_state(
         activity=_activity(reading, percentage, capacity, thresholds),
         usual=usual,
         versus_usual=versus_usual(reading.occupancy if reading.active else None, usual),
+        health=health,
     )
 
 
@@ -270,6 +275,7 @@ class SpaceStates:
                 self._capacities.get(space_id),
                 self._thresholds,
                 self.usual.get(space_id),
+                health=snapshot.health.get(space_id) if snapshot is not None else None,
             )
         )
         self._cache[space_id] = state

@@ -11,7 +11,8 @@ new counts, motion and crossings to the webhooks subscribed at it.
 
 Butlr also serves hourly history: at startup the last 90 days are filled from a
 weekly profile (see ``profile_people``), and every step records the people it
-leaves under each presence sensor and in each traffic room.
+leaves under each presence sensor, in each traffic room (Butlr's calibrated
+occupancy) and in each zone (``zone_occupancy``).
 
 Base URLs for config entries, with ``http://HOST:PORT`` as the root:
 Butlr the root itself, Occuspace ``/v1``, Concordia ``/API/v1``.
@@ -81,6 +82,11 @@ def demo_simulator(now: datetime, history_seed: int = HISTORY_SEED) -> Simulator
         occuspace=occuspace.seed_scenario(now_payloads={}, locations_payload=None),
         concordia=concordia.seed_scenario(now),
     )
+    # Zones: the cafeteria's sofa corner, and the first floor's window desks.
+    simulator.butlr.sites[0].buildings[0].floors[0].zones = [
+        butlr.ButlrZone("zone_sofa", "Sofa corner", "room_cafeteria", capacity=6),
+        butlr.ButlrZone("zone_window", "Window desks", capacity=4),
+    ]
     fill_butlr_history(simulator.butlr, now, history_seed)
     return simulator
 
@@ -165,6 +171,17 @@ def fill_butlr_history(
             for floor in building.floors:
                 for room in floor.rooms:
                     _fill_room(site, room, moments, seed)
+                for zone in floor.zones:
+                    area = _as_room(zone)
+                    zone.occupancy_history = [
+                        (moment, float(profile_people(site, area, moment, seed)))
+                        for moment in moments
+                    ]
+
+
+def _as_room(zone: butlr.ButlrZone) -> butlr.ButlrRoom:
+    """A zone as the weekly profile sees it: an area of its capacity."""
+    return butlr.ButlrRoom(zone.id, zone.name, capacity=zone.capacity)
 
 
 def _fill_room(
@@ -271,6 +288,10 @@ def _step_butlr(
                         _step_traffic_room(room, since, now, rng, target)
                     else:
                         _step_presence_room(room, now, rng, target)
+                for zone in floor.zones:
+                    _prune(zone.occupancy_history, now - HISTORY_KEPT)
+                    target = profile_people(site, _as_room(zone), now, HISTORY_SEED)
+                    zone.occupancy_history.append((now, float(target)))
 
 
 def _step_occuspace(scenario: occuspace.OccuspaceScenario, rng: random.Random) -> None:

@@ -11,6 +11,7 @@ import secrets
 import statistics
 import time
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
@@ -23,14 +24,22 @@ class ButlrSensor:
     """A sensor: presence sensors report ``people``, traffic sensors events.
 
     ``history`` holds raw (time, people under the sensor) points, for history
-    reports (hourly windows).
+    reports (hourly windows). ``mode`` is what the topology says, which may be
+    anything (None, "Presence", "unknown"). The health fields are the
+    topology's (butlr-push.md §5.1): ``power_type`` "Wired" or "Battery" (or
+    None), ``battery_change_by`` an RFC 3339 string, ``last_heartbeat`` Unix
+    seconds.
     """
 
     mac_address: str
-    mode: str = "presence"
+    mode: Any = "presence"
     is_online: bool = True
     people: int = 0
     history: list[tuple[datetime, float]] = field(default_factory=list)
+    is_entrance: bool = False
+    power_type: str | None = None
+    battery_change_by: str | None = None
+    last_heartbeat: int | None = None
 
 
 @dataclass
@@ -50,13 +59,31 @@ class ButlrRoom:
 
 
 @dataclass
+class ButlrZone:
+    """A zone of a floor, in a room or not; ``occupancy_history`` is ``zone_occupancy``."""
+
+    id: str
+    name: str
+    room_id: str | None = None
+    capacity: int = 0
+    occupancy_history: list[tuple[datetime, float]] = field(default_factory=list)
+
+
+@dataclass
 class ButlrFloor:
-    """A floor (``space_`` id)."""
+    """A floor (``space_`` id).
+
+    ``sensors`` are the floor's own (main entrances among them, in no room);
+    ``occupancy_history`` is its calibrated ``traffic_floor_occupancy``.
+    """
 
     id: str
     name: str
     capacity: int = 0
     rooms: list[ButlrRoom] = field(default_factory=list)
+    sensors: list[ButlrSensor] = field(default_factory=list)
+    zones: list[ButlrZone] = field(default_factory=list)
+    occupancy_history: list[tuple[datetime, float]] = field(default_factory=list)
 
 
 @dataclass
@@ -96,6 +123,19 @@ class ButlrScenario:
     topology_payload: Any = None
     # When set, every history request is answered this payload verbatim.
     history_payload: Any = None
+    # When set, series reports (calibrated traffic, zones) answer this verbatim.
+    series_payload: Any = None
+    # Where the topology lists sensors: "rooms" (under each room), "floors"
+    # (under each floor, with a room_id) or "flat" (the top-level list).
+    sensor_listing: str = "flat"
+    # The shape of every reporting answer: "stats" (statistics objects, as the
+    # seeds), "raw" (the same nesting with lists of raw points) or "flat" (a
+    # list of raw points). None: as the request asks (group_by.raw: raw).
+    answer_shape: str | None = None
+    # Whether one report may ask several measurements (else HTTP 400).
+    mixes_measurements: bool = True
+    # When set, reporting bodies are answered with what it returns (unless None).
+    answer_hook: Callable[[dict[str, Any]], Any] | None = None
     clock: Callable[[], datetime] = utcnow
     tokens: dict[str, datetime] = field(default_factory=dict)
     # Who each token was issued to, and logins that belong to another
@@ -125,20 +165,25 @@ class ButlrScenario:
     reports_answered: list[str] = field(default_factory=list)
     webhooks: WebhookService = field(default_factory=WebhookService)
 
-    def rooms(self) -> list[ButlrRoom]:
-        """Every room of the organisation."""
+    def floors(self) -> list[tuple[ButlrSite, ButlrFloor]]:
+        """Every floor of the organisation, with its site."""
         return [
-            room
+            (site, floor)
             for site in self.sites
             for building in site.buildings
             for floor in building.floors
-            for room in floor.rooms
         ]
+
+    def rooms(self) -> list[ButlrRoom]:
+        """Every room of the organisation."""
+        return [room for _, floor in self.floors() for room in floor.rooms]
 
     def revoke_tokens(self) -> None:
         """Forget every issued token, as if they had all expired."""
         self.tokens.clear()
 
+
+HOUR = timedelta(hours=1)
 
 BUTLR_KEY = web.AppKey("butlr", Callable[[], ButlrScenario])
 
@@ -204,58 +249,123 @@ def _capacity(value: int) -> dict[str, int]:
     return {"max": value, "mid": value // 2}
 
 
+def _sensor_json(
+    sensor: ButlrSensor, room_id: str | None, floor_id: str
+) -> dict[str, Any]:
+    """A sensor as the topology lists it (butlr-push.md §5.1)."""
+    return {
+        "id": f"sensor_{sensor.mac_address}",
+        "mac_address": sensor.mac_address,
+        "mode": sensor.mode,
+        "floor_id": floor_id,
+        "room_id": room_id,
+        "is_entrance": sensor.is_entrance,
+        "is_online": sensor.is_online,
+        "power_type": sensor.power_type,
+        "battery_change_by_date": sensor.battery_change_by,
+        "last_heartbeat": sensor.last_heartbeat,
+    }
+
+
+def _floor_sensors(floor: ButlrFloor) -> list[dict[str, Any]]:
+    """Every sensor of a floor: its rooms' (with their room id) and its own."""
+    return [
+        *(
+            _sensor_json(sensor, room.id, floor.id)
+            for room in floor.rooms
+            for sensor in room.sensors
+        ),
+        *(_sensor_json(sensor, None, floor.id) for sensor in floor.sensors),
+    ]
+
+
+def _room_json(room: ButlrRoom, floor: ButlrFloor, listing: str) -> dict[str, Any]:
+    answer: dict[str, Any] = {
+        "id": room.id,
+        "name": room.name,
+        "floor_id": floor.id,
+        "capacity": _capacity(room.capacity),
+    }
+    if listing == "rooms":
+        answer["sensors"] = [
+            _sensor_json(sensor, room.id, floor.id) for sensor in room.sensors
+        ]
+    return answer
+
+
+def _floor_json(
+    floor: ButlrFloor, timezone: str | None, listing: str
+) -> dict[str, Any]:
+    answer: dict[str, Any] = {
+        "id": floor.id,
+        "name": floor.name,
+        "timezone": timezone,
+        "capacity": _capacity(floor.capacity),
+        "rooms": [_room_json(room, floor, listing) for room in floor.rooms],
+        "zones": [
+            {
+                "id": zone.id,
+                "name": zone.name,
+                "floor_id": floor.id,
+                "room_id": zone.room_id,
+                "capacity": _capacity(zone.capacity),
+            }
+            for zone in floor.zones
+        ],
+    }
+    if listing == "floors":
+        answer["sensors"] = _floor_sensors(floor)
+    elif listing == "rooms":
+        answer["sensors"] = [
+            _sensor_json(sensor, None, floor.id) for sensor in floor.sensors
+        ]
+    return answer
+
+
 def topology(
     scenario: ButlrScenario, sites: list[ButlrSite] | None = None
 ) -> dict[str, Any]:
-    """The GraphQL answer for the topology query (the scenario's sites by default)."""
-    return {
-        "data": {
-            "sites": {
-                "data": [
-                    {
-                        "id": site.id,
-                        "name": site.name,
-                        "timezone": site.timezone,
-                        "buildings": [
-                            {
-                                "id": building.id,
-                                "name": building.name,
-                                "capacity": _capacity(building.capacity),
-                                "floors": [
-                                    {
-                                        "id": floor.id,
-                                        "name": floor.name,
-                                        "timezone": site.timezone,
-                                        "capacity": _capacity(floor.capacity),
-                                        "rooms": [
-                                            {
-                                                "id": room.id,
-                                                "name": room.name,
-                                                "floor_id": floor.id,
-                                                "capacity": _capacity(room.capacity),
-                                                "sensors": [
-                                                    {
-                                                        "mac_address": sensor.mac_address,
-                                                        "mode": sensor.mode,
-                                                        "is_online": sensor.is_online,
-                                                    }
-                                                    for sensor in room.sensors
-                                                ],
-                                            }
-                                            for room in floor.rooms
-                                        ],
-                                    }
-                                    for floor in building.floors
-                                ],
-                            }
-                            for building in site.buildings
-                        ],
-                    }
-                    for site in (scenario.sites if sites is None else sites)
-                ]
-            }
+    """The GraphQL answer for the topology query (the scenario's sites by default).
+
+    Sensors are listed where ``scenario.sensor_listing`` says.
+    """
+    listing = scenario.sensor_listing
+    chosen = scenario.sites if sites is None else sites
+    data: dict[str, Any] = {
+        "sites": {
+            "data": [
+                {
+                    "id": site.id,
+                    "name": site.name,
+                    "timezone": site.timezone,
+                    "buildings": [
+                        {
+                            "id": building.id,
+                            "name": building.name,
+                            "capacity": _capacity(building.capacity),
+                            "floors": [
+                                _floor_json(floor, site.timezone, listing)
+                                for floor in building.floors
+                            ],
+                        }
+                        for building in site.buildings
+                    ],
+                }
+                for site in chosen
+            ]
         }
     }
+    if listing == "flat":
+        data["sensors"] = {
+            "data": [
+                sensor
+                for site in chosen
+                for building in site.buildings
+                for floor in building.floors
+                for sensor in _floor_sensors(floor)
+            ]
+        }
+    return {"data": data}
 
 
 async def _graphql(request: web.Request) -> web.Response:
@@ -305,13 +415,106 @@ def _parse_time(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
+def _wire_time(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def raw_point(
+    measurement: str,
+    value: float,
+    moment: datetime,
+    *,
+    field_name: str = "occupancy",
+    span: timedelta = timedelta(0),
+    **ids: str,
+) -> dict[str, Any]:
+    """A raw point as Butlr's reporting API answers it (butlr-push.md §4.3)."""
+    point: dict[str, Any] = {
+        "building_id": "",
+        "field": field_name,
+        "hive_id": "",
+        "mac_address": "",
+        "measurement": measurement,
+        "preprocessed": True,
+        "room_id": "",
+        "sensor_id": "",
+        "space_id": "",
+        "start": _wire_time(moment),
+        "stop": _wire_time(moment + span),
+        "tag_id": "",
+        "time": _wire_time(moment),
+        "timezone_offset": "",
+        "value": value,
+        "zone_id": "",
+    }
+    point.update(ids)
+    return point
+
+
+# A raw point with the keys it is grouped by, outermost first.
+Keyed = tuple[tuple[str, ...], dict[str, Any]]
+
+
+def shaped(points: list[Keyed], shape: str) -> Any:
+    """Answer points in a shape: nested statistics, nested raw points, or flat.
+
+    Points are given in time order: a statistics object's ``last`` is the newest.
+    """
+    if shape == "flat":
+        return [point for _, point in points]
+    data: dict[str, Any] = {}
+    for path, point in points:
+        node = data
+        for key in path[:-1]:
+            node = node.setdefault(key, {})
+        node.setdefault(path[-1], []).append(point)
+    if shape == "stats":
+        pending = [data]
+        while pending:
+            node = pending.pop()
+            for key, child in node.items():
+                if isinstance(child, list):
+                    node[key] = _stats([point["value"] for point in child])
+                else:
+                    pending.append(child)
+    return data
+
+
+def _shape(scenario: ButlrScenario, default: str = "stats") -> str:
+    return scenario.answer_shape or default
+
+
 def _wanted_rooms(
-    scenario: ButlrScenario, report_filter: dict[str, Any]
+    scenario: ButlrScenario, report_filter: dict[str, Any], key: str = "rooms"
 ) -> set[str] | None:
-    """The rooms a report's ``filter.rooms.eq`` asks for; None for all."""
+    """The assets a report's ``filter.<key>.eq`` asks for; None for all."""
     if not scenario.honours_room_filter:
         return None
-    return set(report_filter.get("rooms", {}).get("eq", ())) or None
+    return set(report_filter.get(key, {}).get("eq", ())) or None
+
+
+def _events(room: ButlrRoom, start: datetime, stop: datetime) -> list[Keyed]:
+    """A room's entries and exits as raw points, grouped by room and field."""
+    mac_address = next(
+        (sensor.mac_address for sensor in room.sensors if sensor.mode == "traffic"),
+        "",
+    )
+    points: list[Keyed] = []
+    for moment, entries, exits in sorted(room.traffic, key=lambda event: event[0]):
+        if not start <= moment < stop:
+            continue
+        for field_name, count in (("in", entries), ("out", exits)):
+            if count:
+                point = raw_point(
+                    "traffic",
+                    count,
+                    moment,
+                    field_name=field_name,
+                    room_id=room.id,
+                    mac_address=mac_address,
+                )
+                points.append(((room.id, field_name), point))
+    return points
 
 
 def traffic_report(
@@ -325,35 +528,136 @@ def traffic_report(
         else scenario.clock()
     )
     wanted = _wanted_rooms(scenario, report_filter)
-    data: dict[str, Any] = {}
-    for room in scenario.rooms():
-        if wanted is not None and room.id not in wanted:
-            continue
-        events = [event for event in room.traffic if start <= event[0] < stop]
-        entries = [event[1] for event in events if event[1]]
-        exits = [event[2] for event in events if event[2]]
-        fields = {}
-        if entries:
-            fields["in"] = _stats(entries)
-        if exits:
-            fields["out"] = _stats(exits)
-        if fields:
-            data[room.id] = fields
-    return {"data": data}
+    points = [
+        point
+        for room in scenario.rooms()
+        if wanted is None or room.id in wanted
+        for point in _events(room, start, stop)
+    ]
+    return {"data": shaped(points, _shape(scenario))}
 
 
 def presence_report(scenario: ButlrScenario) -> dict[str, Any]:
     """The last value of every online presence sensor, per room."""
-    data: dict[str, Any] = {}
-    for room in scenario.rooms():
-        sensors = {
-            sensor.mac_address: _stats([sensor.people])
-            for sensor in room.sensors
-            if sensor.mode == "presence" and sensor.is_online
-        }
-        if sensors:
-            data[room.id] = sensors
-    return {"data": data}
+    now = scenario.clock()
+    points: list[Keyed] = [
+        (
+            (room.id, sensor.mac_address),
+            raw_point(
+                "presence",
+                sensor.people,
+                now - timedelta(seconds=1),
+                room_id=room.id,
+                mac_address=sensor.mac_address,
+            ),
+        )
+        for room in scenario.rooms()
+        for sensor in room.sensors
+        if sensor.mode == "presence" and sensor.is_online
+    ]
+    return {"data": shaped(points, _shape(scenario))}
+
+
+# Butlr's own series, read live: each measurement's asset key and filter key.
+SERIES_ASSETS = {
+    "traffic_room_occupancy": ("room_id", "rooms"),
+    "traffic_floor_occupancy": ("space_id", "spaces"),
+    "zone_occupancy": ("zone_id", "zones"),
+}
+CALIBRATED_MEASUREMENTS = ("traffic_room_occupancy", "traffic_floor_occupancy")
+
+
+def _series_assets(
+    scenario: ButlrScenario, measurement: str, body: dict[str, Any]
+) -> list[tuple[dict[str, str], list[tuple[datetime, float]]]]:
+    """Each asset of a measurement: its ids, and its points.
+
+    Without ``"calibrated": "true"`` a traffic room's series is its door-line
+    count (entries minus exits since the window's local midnight), drift and all.
+    """
+    calibrated = body["filter"].get("calibrated") == "true"
+    assets: list[tuple[dict[str, str], list[tuple[datetime, float]]]] = []
+    for site, floor in scenario.floors():
+        if measurement == "traffic_floor_occupancy" and any(
+            sensor.is_entrance for sensor in floor.sensors
+        ):
+            assets.append(({"space_id": floor.id}, floor.occupancy_history))
+        for zone_ in floor.zones if measurement == "zone_occupancy" else ():
+            ids = {"space_id": floor.id, "zone_id": zone_.id}
+            if zone_.room_id:
+                ids["room_id"] = zone_.room_id
+            assets.append((ids, zone_.occupancy_history))
+        for room in floor.rooms if measurement == "traffic_room_occupancy" else ():
+            if any(sensor.mode == "traffic" for sensor in room.sensors):
+                points = (
+                    room.occupancy_history
+                    if calibrated
+                    else _door_line_points(room, site, body)
+                )
+                assets.append(({"space_id": floor.id, "room_id": room.id}, points))
+    return assets
+
+
+def _door_line_points(
+    room: ButlrRoom, site: ButlrSite, body: dict[str, Any]
+) -> list[tuple[datetime, float]]:
+    stop = _parse_time(body["filter"]["stop"])
+    timezone = body.get("window", {}).get("timezone") or site.timezone or "UTC"
+    local = stop.astimezone(ZoneInfo(timezone))
+    midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    today = [event for event in room.traffic if midnight <= event[0] < stop]
+    inside = sum(event[1] for event in today) - sum(event[2] for event in today)
+    return [(stop - timedelta(seconds=1), float(max(0, inside)))]
+
+
+def _minute_windows(
+    points: list[tuple[datetime, float]], start: datetime, stop: datetime
+) -> list[tuple[datetime, float]]:
+    """The median of each minute in [start, stop) that holds a point."""
+    buckets: dict[datetime, list[float]] = {}
+    for moment, value in points:
+        if start <= moment < stop:
+            minute = moment.astimezone(UTC).replace(second=0, microsecond=0)
+            buckets.setdefault(minute, []).append(value)
+    return [
+        (minute, float(statistics.median(values)))
+        for minute, values in sorted(buckets.items())
+    ]
+
+
+def series_report(scenario: ButlrScenario, body: dict[str, Any]) -> dict[str, Any]:
+    """Butlr's own series of rooms, floors and zones: one-minute medians.
+
+    Raises HistoryRequestError for what Butlr answers 400 to. Each
+    measurement's assets are filtered by its own filter key.
+    """
+    report_filter = body["filter"]
+    measurements = report_filter["measurements"]
+    if len(measurements) > 1 and not scenario.mixes_measurements:
+        raise HistoryRequestError("one measurement per report")
+    if body.get("window", {}).get("every") != "1m":
+        raise HistoryRequestError("series are read in 1m windows")
+    start = _absolute_time(report_filter, "start")
+    stop = _absolute_time(report_filter, "stop")
+    minimum = report_filter.get("value", {}).get("gte")
+    points: list[Keyed] = []
+    for measurement in measurements:
+        asset_key, filter_key = SERIES_ASSETS[measurement]
+        wanted = _wanted_rooms(scenario, report_filter, filter_key)
+        for ids, series in _series_assets(scenario, measurement, body):
+            asset = ids[asset_key]
+            if wanted is not None and asset not in wanted:
+                continue
+            for minute, value in _minute_windows(series, start, stop):
+                if minimum is None or value >= minimum:
+                    point = raw_point(
+                        measurement, value, minute, span=timedelta(minutes=1), **ids
+                    )
+                    points.append(((asset, _wire_time(minute)), point))
+    default = "raw" if body.get("group_by", {}).get("raw") else "stats"
+    if "group_by" not in body:
+        default = "flat"
+    return {"data": shaped(points, _shape(scenario, default))}
 
 
 # History: hourly windows only, as the integration asks for them. Butlr caps the
@@ -372,6 +676,8 @@ WINDOW_FUNCTIONS: dict[str, Callable[[list[float]], float]] = {
 HISTORY_GROUPINGS = {
     "presence": ["room_id", "mac_address", "time"],
     "traffic_room_occupancy": ["room_id", "time"],
+    "traffic_floor_occupancy": ["space_id", "time"],
+    "zone_occupancy": ["zone_id", "time"],
 }
 
 
@@ -431,11 +737,30 @@ def _time(point: tuple[datetime, float]) -> datetime:
     return point[0]
 
 
-def history_report(scenario: ButlrScenario, body: dict[str, Any]) -> dict[str, Any]:
-    """Hourly history of presence sensors or traffic rooms' occupancy.
+def _history_series(
+    scenario: ButlrScenario, measurement: str, body: dict[str, Any]
+) -> list[tuple[tuple[str, ...], dict[str, str], list[tuple[datetime, float]]]]:
+    """Each series a history request reads: its group keys, ids and raw points."""
+    if measurement != "presence":
+        asset_key = SERIES_ASSETS[measurement][0]
+        return [
+            ((ids[asset_key],), ids, points)
+            for ids, points in _series_assets(scenario, measurement, body)
+        ]
+    return [
+        (
+            (room.id, sensor.mac_address),
+            {"room_id": room.id, "mac_address": sensor.mac_address},
+            sensor.history,
+        )
+        for room in scenario.rooms()
+        for sensor in room.sensors
+        if sensor.mode == "presence"
+    ]
 
-    Raises HistoryRequestError for what Butlr answers 400 to.
-    """
+
+def _check_history(body: dict[str, Any]) -> tuple[str, Callable[[list[float]], float]]:
+    """Return the measurement and window function of a history request Butlr takes."""
     report_filter = body.get("filter", {})
     window = body.get("window", {})
     measurements = report_filter.get("measurements", [])
@@ -451,36 +776,39 @@ def history_report(scenario: ButlrScenario, body: dict[str, Any]) -> dict[str, A
         raise HistoryRequestError(
             f"unsupported window function {window.get('function')!r}"
         )
+    return measurement, function
+
+
+def history_report(scenario: ButlrScenario, body: dict[str, Any]) -> dict[str, Any]:
+    """Hourly history of presence sensors, traffic rooms and floors, or zones.
+
+    Raises HistoryRequestError for what Butlr answers 400 to.
+    """
+    measurement, function = _check_history(body)
+    report_filter = body["filter"]
     start = _absolute_time(report_filter, "start")
     stop = _absolute_time(report_filter, "stop")
     if start >= stop:
         raise HistoryRequestError("filter.start must be before filter.stop")
-    if stop - start > HISTORY_WINDOWS[window["every"]][1]:
-        raise HistoryRequestError(f"range too long for {window['every']} windows")
+    if stop - start > HISTORY_WINDOWS[body["window"]["every"]][1]:
+        raise HistoryRequestError(
+            f"range too long for {body['window']['every']} windows"
+        )
     minimum = report_filter.get("value", {}).get("gte")
-    wanted = _wanted_rooms(scenario, report_filter)
-    data: dict[str, Any] = {}
-    for room in scenario.rooms():
-        if wanted is not None and room.id not in wanted:
+    filter_key = SERIES_ASSETS.get(measurement, ("room_id", "rooms"))[1]
+    wanted = _wanted_rooms(scenario, report_filter, filter_key)
+    points: list[Keyed] = []
+    for path, ids, series in _history_series(scenario, measurement, body):
+        if wanted is not None and path[0] not in wanted:
             continue
-        if measurement == "traffic_room_occupancy":
-            hours = hourly_windows(
-                room.occupancy_history, start, stop, function, minimum
+        for hour, stats in hourly_windows(
+            series, start, stop, function, minimum
+        ).items():
+            point = raw_point(
+                measurement, stats["last"], _parse_time(hour), span=HOUR, **ids
             )
-            if hours:
-                data[room.id] = hours
-            continue
-        sensors = {
-            sensor.mac_address: hours
-            for sensor in room.sensors
-            if sensor.mode == "presence"
-            and (
-                hours := hourly_windows(sensor.history, start, stop, function, minimum)
-            )
-        }
-        if sensors:
-            data[room.id] = sensors
-    return {"data": data}
+            points.append(((*path, hour), point))
+    return {"data": shaped(points, _shape(scenario))}
 
 
 async def _reporting(request: web.Request) -> web.Response:
@@ -518,22 +846,34 @@ async def _reporting(request: web.Request) -> web.Response:
 
 
 def _report_answer(scenario: ButlrScenario, body: dict[str, Any]) -> web.Response:
+    try:
+        return web.json_response(_report_payload(scenario, body))
+    except HistoryRequestError as err:
+        return web.json_response({"error": str(err)}, status=400)
+
+
+def _report_payload(scenario: ButlrScenario, body: dict[str, Any]) -> Any:
+    """The answer to a reporting body; HistoryRequestError for a 400."""
+    if (
+        scenario.answer_hook is not None
+        and (payload := scenario.answer_hook(body)) is not None
+    ):
+        return payload
     if is_history_request(body):
         if scenario.history_payload is not None:
-            return web.json_response(scenario.history_payload)
-        try:
-            return web.json_response(history_report(scenario, body))
-        except HistoryRequestError as err:
-            return web.json_response({"error": str(err)}, status=400)
+            return scenario.history_payload
+        return history_report(scenario, body)
     report_filter = body.get("filter", {})
     measurements = report_filter.get("measurements", [])
     if measurements == ["presence"]:
-        payload = scenario.presence_payload or presence_report(scenario)
-    elif measurements == ["traffic"]:
-        payload = scenario.traffic_payload or traffic_report(scenario, report_filter)
-    else:
-        return web.json_response({"error": "unsupported measurement"}, status=400)
-    return web.json_response(payload)
+        return scenario.presence_payload or presence_report(scenario)
+    if measurements == ["traffic"]:
+        return scenario.traffic_payload or traffic_report(scenario, report_filter)
+    if measurements and set(measurements) <= SERIES_ASSETS.keys():
+        if scenario.series_payload is not None:
+            return scenario.series_payload
+        return series_report(scenario, body)
+    raise HistoryRequestError("unsupported measurement")
 
 
 def add_routes(
@@ -586,11 +926,17 @@ def demo_scenario(
 ) -> ButlrScenario:
     """A small office: two presence rooms, one traffic room, one room without sensors.
 
-    Meeting room: 2 + 1 people under two presence sensors (capacity 8).
-    Focus room: nobody, capacity unknown. Cafeteria: 7 in, 2 out today (capacity 40).
+    Meeting room: 2 + 1 people under two battery presence sensors (capacity 8),
+    one battery due in 20 days. Focus room: nobody, capacity unknown.
+    Cafeteria: 7 in, 2 out today (capacity 40), a wired traffic sensor.
     """
     today = now - timedelta(minutes=30)
     yesterday = now - timedelta(days=2)
+    heartbeat = int(now.timestamp()) - 120
+
+    def battery(days: int) -> str:
+        return _wire_time(now + timedelta(days=days))
+
     return ButlrScenario(
         accounts={ACCOUNT[0]: ACCOUNT[1]},
         api_clients={API_CLIENT[0]: API_CLIENT[1]},
@@ -615,8 +961,22 @@ def demo_scenario(
                                         name="Meeting room",
                                         capacity=8,
                                         sensors=[
-                                            ButlrSensor("00-01", "presence", people=2),
-                                            ButlrSensor("00-02", "presence", people=1),
+                                            ButlrSensor(
+                                                "00-01",
+                                                "presence",
+                                                people=2,
+                                                power_type="Battery",
+                                                battery_change_by=battery(100),
+                                                last_heartbeat=heartbeat,
+                                            ),
+                                            ButlrSensor(
+                                                "00-02",
+                                                "presence",
+                                                people=1,
+                                                power_type="Battery",
+                                                battery_change_by=battery(20),
+                                                last_heartbeat=heartbeat - 60,
+                                            ),
                                         ],
                                     ),
                                     ButlrRoom(
@@ -628,7 +988,14 @@ def demo_scenario(
                                         id="room_cafeteria",
                                         name="Cafeteria",
                                         capacity=40,
-                                        sensors=[ButlrSensor("00-04", "traffic")],
+                                        sensors=[
+                                            ButlrSensor(
+                                                "00-04",
+                                                "traffic",
+                                                power_type="Wired",
+                                                last_heartbeat=heartbeat,
+                                            )
+                                        ],
                                         traffic=[
                                             (yesterday, 50, 0),
                                             (today, 5, 0),

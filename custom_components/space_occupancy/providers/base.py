@@ -43,6 +43,10 @@ class ClientContext:
     # function, so that a change of the host's timezone applies at once.
     default_timezone: Callable[[], str] = lambda: "UTC"
     clock: Callable[[], datetime] = utcnow
+    # Whether traffic rooms show the people who came in minus those who went
+    # out since local midnight (the door-line count, an option of the host)
+    # rather than the provider's calibrated occupancy: read at each poll.
+    door_line_count: Callable[[], bool] = lambda: False
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +57,9 @@ class Capabilities:
     a daily quota is spent, exactly as for wrong ones, and the quota resets at
     local midnight there. ``stale_by_change``: the provider's own times cannot
     be trusted, so a reading is stale once it has not changed (``changed_at``)
-    for longer than a limit the host sets.
+    for longer than a limit the host sets. ``door_line_count``: traffic rooms
+    may be counted by their door lines instead of the provider's calibrated
+    occupancy (``ClientContext.door_line_count``).
     """
 
     poll_interval: timedelta
@@ -63,6 +69,7 @@ class Capabilities:
     stale_by_change: bool = False
     # Real-time push (webhooks) besides polling.
     push: bool = False
+    door_line_count: bool = False
 
 
 # Credentials, one class per kind. repr is off: they are never printed.

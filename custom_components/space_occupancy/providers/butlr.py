@@ -1,8 +1,14 @@
-"""Butlr: thermal traffic (door-line) and presence sensors.
+"""Butlr: thermal traffic (door-line) and presence sensors, and Butlr's own series.
 
-Occupancy follows Butlr's own guides: a traffic room holds the people who came
-in minus those who went out since local midnight of its site, never below
-zero; a presence room holds the sum of its sensors' last values.
+Occupancy follows Butlr's own guides: a presence room holds the sum of its
+sensors' last values. A traffic room shows Butlr's calibrated occupancy
+(``butlr_series``), the number Butlr's dashboard and our history import show;
+until that series has a value today, and where the entry chose the door-line
+count, it holds the people who came in minus those who went out since local
+midnight of its site, never below zero (seed 000). Its entries and exits today
+always come from the traffic report. A floor with main-entrance sensors shows
+Butlr's calibrated floor occupancy, other parents the sum of their rooms;
+zones show Butlr's ``zone_occupancy`` and count in no parent.
 
 Beyond the guides: a room's entries and exits never go down within its local
 day, so a traffic report that would lower them (or drop a room that had
@@ -37,10 +43,13 @@ from .butlr_history import (
     MAX_HISTORY_RESPONSE_BYTES,
     MAX_HISTORY_SPAN,
     MEAN,
+    MEASUREMENT_FLOOR_OCCUPANCY,
     MEASUREMENT_PRESENCE,
     MEASUREMENT_TRAFFIC_OCCUPANCY,
+    MEASUREMENT_ZONE_OCCUPANCY,
     MIN,
     history_body,
+    history_order,
     presence_series,
     roll_up_history,
     room_history,
@@ -56,7 +65,15 @@ from .butlr_push import (
     WebhookManager,
     parse_delivery,
 )
-from .butlr_report import REPORTING_PATH, report_data
+from .butlr_report import REPORTING_PATH, report_data, statistic
+from .butlr_series import (
+    ZONE_HOLD,
+    SeriesAssets,
+    SeriesMemory,
+    series_body,
+    series_values,
+    split_bodies,
+)
 from .butlr_topology import (
     TOPOLOGY_QUERY,
     Room,
@@ -65,12 +82,19 @@ from .butlr_topology import (
     parse_topology,
     zone,
 )
-from .exceptions import ProviderAuthError, ProviderNoSpacesError, ProviderResponseError
+from .exceptions import (
+    ProviderAuthError,
+    ProviderError,
+    ProviderNoSpacesError,
+    ProviderRateLimitError,
+    ProviderResponseError,
+)
 from .http import MAX_RESPONSE_BYTES, HttpClient, ProviderStatusError
 from .models import (
     Account,
     History,
     Reading,
+    SensorHealth,
     Snapshot,
     Space,
     SpaceKind,
@@ -94,6 +118,8 @@ TOPOLOGY_RETRY = timedelta(minutes=5)
 PRESENCE_WINDOW = timedelta(minutes=2)
 # Renew the token this long before it expires (at most a quarter of its life).
 TOKEN_RENEW_MARGIN = timedelta(seconds=60)
+# Sensors named in diagnostics per kind of problem, at most.
+SENSORS_LISTED = 50
 # Used only when a login answer carries no usable expires_in.
 FALLBACK_TOKEN_LIFETIME = timedelta(minutes=5)
 
@@ -123,26 +149,42 @@ def _midnight(now: datetime, timezone: str) -> datetime:
     return local_midnight(now, zone(timezone) or ZoneInfo(timezone)).astimezone(UTC)
 
 
+# The group_by orders of the live reports (a flat answer is grouped by them).
+TRAFFIC_ORDER = ("room_id", "field")
+PRESENCE_ORDER = ("room_id", "mac_address")
+
+
 def _field_sum(fields: Mapping[str, Any], name: str) -> int | None:
     """Return a traffic field's sum; a field with no rows counts zero (as Butlr's guide)."""
     stats = fields.get(name)
-    if stats is None:
+    if stats is None or stats == []:
         return 0
-    if not isinstance(stats, dict):
-        return None
-    value = stats.get("sum")
-    return 0 if value is None else whole_people(value)
+    if isinstance(stats, dict) and "value" not in stats:
+        value = stats.get("sum")
+        return 0 if value is None else whole_people(value)
+    # Raw points: their values add up; points without a number are unreadable.
+    return whole_people(statistic(stats, "sum"))
+
+
+def _last(metrics: Any) -> int | None:
+    """Return a sensor's people now: its statistics' ``last``, or its newest raw point."""
+    if isinstance(metrics, dict) and "value" not in metrics:
+        return whole_people(metrics.get("last"))
+    return whole_people(statistic(metrics, "last"))
+
+
+def _room_traffic(fields: Any) -> TrafficCounts:
+    """Entries and exits of one room's entry; one holding neither is unknown."""
+    if not isinstance(fields, dict) or not {"in", "out"} & fields.keys():
+        return (None, None)
+    return (_field_sum(fields, "in"), _field_sum(fields, "out"))
 
 
 def occupancy_by_traffic(payload: Any) -> dict[str, TrafficCounts]:
     """Entries and exits per room from a traffic report (room_id, field grouping)."""
     return {
-        room_id: (
-            (_field_sum(fields, "in"), _field_sum(fields, "out"))
-            if isinstance(fields, dict)
-            else (None, None)
-        )
-        for room_id, fields in report_data(payload).items()
+        room_id: _room_traffic(fields)
+        for room_id, fields in report_data(payload, TRAFFIC_ORDER).items()
     }
 
 
@@ -151,7 +193,7 @@ def presence_by_room(payload: Any) -> tuple[dict[str, int | None], list[str]]:
     occupancy: dict[str, int | None] = {}
     seen: set[str] = set()
     duplicates: list[str] = []
-    for room_id, sensors in report_data(payload).items():
+    for room_id, sensors in report_data(payload, PRESENCE_ORDER).items():
         values: list[int | None] = []
         for mac_address, metrics in (
             sensors.items() if isinstance(sensors, dict) else ()
@@ -160,8 +202,7 @@ def presence_by_room(payload: Any) -> tuple[dict[str, int | None], list[str]]:
                 duplicates.append(f"sensor {mac_address}")
                 continue
             seen.add(mac_address)
-            if isinstance(metrics, dict):
-                values.append(whole_people(metrics.get("last")))
+            values.append(_last(metrics))
         valid = [value for value in values if value is not None]
         occupancy[room_id] = sum(valid) if valid else None
     return occupancy, duplicates
@@ -177,6 +218,45 @@ def traffic_reading(entries_exits: TrafficCounts | None, online: bool) -> Readin
     )
 
 
+@dataclass(slots=True)
+class _SeriesState:
+    """How Butlr took the series reports: mixed, split, refused (diagnostics)."""
+
+    # Butlr refused a report of several measurements: one per measurement.
+    split: bool = False
+    # Why the last series report failed (an HTTP status, an error), and how often.
+    failure: str | None = None
+    failures: int = 0
+    # Raw points of a series answer that belonged to no space asked for.
+    unowned_points: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class _Poll:
+    """What one poll asks for: the picked rooms, entrance floors and zones."""
+
+    wanted: frozenset[str] | None  # None: the whole account
+    rooms: tuple[Room, ...]
+    floors: tuple[Room, ...]  # read from Butlr's calibrated series (empty: door-line)
+    zones: tuple[str, ...]
+    calibrated: bool  # traffic rooms show Butlr's calibrated occupancy
+
+    @property
+    def everything(self) -> bool:
+        """Whether nothing is left out by selection."""
+        return self.wanted is None
+
+
+@dataclass(slots=True)
+class _Answers:
+    """What the reports of a poll answered."""
+
+    presence: dict[str, int | None]
+    traffic: dict[str, TrafficCounts]
+    # Butlr's own series (calibrated rooms and floors, zones): people now.
+    series: dict[str, int]
+
+
 class ButlrClient:
     """Async client for Butlr's login, GraphQL topology and reporting APIs."""
 
@@ -187,6 +267,7 @@ class ButlrClient:
         min_poll_interval=timedelta(seconds=30),
         history=True,
         push=True,
+        door_line_count=True,
     )
 
     def __init__(
@@ -207,6 +288,7 @@ class ButlrClient:
         self._http = HttpClient(context.session, base_url, clock=context.clock)
         self._clock = context.clock
         self._default_timezone = context.default_timezone
+        self._door_line_count = context.door_line_count
         self._credentials = credentials
         self._token: str | None = None
         self._token_renew_at: datetime | None = None
@@ -219,6 +301,12 @@ class ButlrClient:
         self._shrink = ShrinkGuard()
         self.webhooks = WebhookManager(self._graphql_data)
         self._push = PushedState()
+        self._series = _SeriesState()
+        # The last poll's calibrated floor series: a floor read from one keeps
+        # it when a push changes its rooms.
+        self._floor_series: dict[str, int | None] = {}
+        self._memory = SeriesMemory()
+        self._sensors_told: set[str] = set()
         self.login_count = 0
         self.history_request_count = 0
 
@@ -237,7 +325,7 @@ class ButlrClient:
     async def async_validate(self) -> Account:
         """Log in and read the topology: proves the credentials and the access."""
         topology = await self._refresh_topology()
-        if not topology.rooms:
+        if not (topology.rooms or topology.zones or topology.entrance_floors):
             raise ProviderNoSpacesError("The account has no room with sensors")
         return Account(
             unique_id=self.account_id,
@@ -250,61 +338,106 @@ class ButlrClient:
         )
 
     async def async_fetch(self, picked: Collection[str] | None = None) -> Snapshot:
-        """Poll presence and traffic of the picked rooms: the reports side by side.
+        """Poll the picked rooms, floors and zones: the reports side by side.
 
         ``picked`` spaces bring everything below them (``selection.expand``);
-        None polls the whole account. The reports ask for the picked rooms
+        None polls the whole account. The reports ask for the picked spaces
         only; the topology is always the whole account's.
         """
         now = self._clock()
         topology = self._topology
         if topology is None or now - topology.fetched_at >= TOPOLOGY_TTL:
             topology = await self._refresh_topology()
-        wanted = expand(topology.spaces, picked)
-        rooms = (
-            topology.rooms
-            if wanted is None
-            else tuple(room for room in topology.rooms if room.id in wanted)
+        poll = self._plan(topology, expand(topology.spaces, picked))
+        answers = await self._reports(now, poll, topology)
+        answers.series = self._memory.hold(
+            answers.series, now, self._held_since(poll, now)
         )
-        presence, traffic = await self._reports(now, rooms, everything=wanted is None)
-        readings = self._room_readings(topology, rooms, presence, traffic, now)
-        _roll_up(topology, readings, wanted)
+        readings = self._room_readings(topology, poll, answers, now)
+        for zone_id in poll.zones:
+            readings[zone_id] = _reading(
+                answers.series.get(zone_id), topology.spaces[zone_id].capacity
+            )
+        floors = {floor.id: answers.series.get(floor.id) for floor in poll.floors}
+        _roll_up(topology, readings, poll.wanted, floors)
+        self._floor_series = floors  # Pushes sum the other floors again.
         return Snapshot(
             spaces=topology.spaces,
             readings=readings,
             fetched_at=now,
+            health=_health(topology, poll.rooms, now),
         )
 
-    async def _reports(
-        self, now: datetime, rooms: tuple[Room, ...], *, everything: bool
-    ) -> tuple[dict[str, int | None], dict[str, TrafficCounts]]:
-        """Send the presence report and one traffic report per local midnight.
+    def _plan(self, topology: Topology, wanted: frozenset[str] | None) -> _Poll:
+        """Return what this poll asks for, of the spaces wanted (None: all)."""
 
-        A site without a timezone counts in the host's, as it is now. Rooms
+        def picked(ids: tuple[_T, ...], key: Callable[[_T], str]) -> tuple[_T, ...]:
+            return ids if wanted is None else tuple(i for i in ids if key(i) in wanted)
+
+        calibrated = not self._door_line_count()
+        return _Poll(
+            wanted=wanted,
+            rooms=picked(topology.rooms, _room_id),
+            floors=picked(topology.entrance_floors, _room_id) if calibrated else (),
+            zones=picked(topology.zones, str),
+            calibrated=calibrated,
+        )
+
+    def _held_since(self, poll: _Poll, now: datetime) -> dict[str, datetime]:
+        """From when each series asset's last value stands, when it has none now.
+
+        Traffic occupancies (rooms, floors) change only when someone crosses a
+        door line: the day's last value stands until local midnight. A zone's
+        stands ``ZONE_HOLD``.
+        """
+        default_timezone = self._default_timezone()
+        since = dict.fromkeys(poll.zones, now - ZONE_HOLD)
+        if poll.calibrated:
+            for room in (*poll.rooms, *poll.floors):
+                if room.traffic_online is not None:
+                    timezone = room.timezone or default_timezone
+                    since[room.id] = _midnight(now, timezone)
+        return since
+
+    async def _reports(
+        self, now: datetime, poll: _Poll, topology: Topology
+    ) -> _Answers:
+        """Send the presence report, and per local midnight a traffic and a series report.
+
+        A site without a timezone counts in the host's, as it is now. Spaces
         are filtered by id where some are left out: by selection, or by
         another timezone's report.
         """
         default_timezone = self._default_timezone()
         by_zone: dict[str, list[str]] = {}
-        for room in rooms:
+        for room in poll.rooms:
             if room.traffic_online is not None:
                 by_zone.setdefault(room.timezone or default_timezone, []).append(
                     room.id
                 )
-        presence_rooms = [room.id for room in rooms if room.presence_online is not None]
-        presence: dict[str, int | None] = {}
-        traffic: dict[str, TrafficCounts] = {}
+        presence_rooms = [
+            room.id for room in poll.rooms if room.presence_online is not None
+        ]
+        series = _series_requests(poll, topology, default_timezone)
+        answers = _Answers({}, {}, {})
 
         async def presence_report() -> None:
-            presence.update(
-                await self._presence(now, None if everything else presence_rooms)
+            answers.presence.update(
+                await self._presence(now, None if poll.everything else presence_rooms)
             )
 
         async def traffic_report(timezone: str, room_ids: list[str]) -> None:
-            filtered = not everything or len(by_zone) > 1
-            traffic.update(await self._traffic(now, timezone, room_ids, filtered))
+            filtered = not poll.everything or len(by_zone) > 1
+            answers.traffic.update(
+                await self._traffic(now, timezone, room_ids, filtered)
+            )
+
+        async def series_report(request: SeriesAssets) -> None:
+            filtered = not poll.everything or len(series) > 1
+            answers.series.update(await self._series_report(now, request, filtered))
 
         reports = [traffic_report(tz, ids) for tz, ids in by_zone.items()]
+        reports.extend(series_report(request) for request in series)
         if presence_rooms:
             reports.insert(0, presence_report())
         # Every report is awaited to its end, failed or not; the first failure
@@ -312,34 +445,37 @@ class ButlrClient:
         for outcome in await asyncio.gather(*reports, return_exceptions=True):
             if isinstance(outcome, BaseException):
                 raise outcome
-        return presence, traffic
+        return answers
 
     def _room_readings(
-        self,
-        topology: Topology,
-        rooms: tuple[Room, ...],
-        presence: Mapping[str, int | None],
-        traffic: Mapping[str, TrafficCounts],
-        now: datetime,
+        self, topology: Topology, poll: _Poll, answers: _Answers, now: datetime
     ) -> dict[str, Reading]:
-        """Each polled room's reading: presence where it counted, else traffic."""
+        """Each polled room's reading: presence where it counted, else traffic.
+
+        A traffic room shows Butlr's calibrated occupancy where the series has
+        a value (and the entry did not choose the door-line count), else its
+        door-line count; its entries and exits are the door lines' always.
+        """
         readings: dict[str, Reading] = {}
         traffic_days: dict[str, _TrafficDay] = {}
-        for room in rooms:
+        for room in poll.rooms:
             door_line = (
-                self._door_line(room, traffic.get(room.id), now, traffic_days)
+                self._door_line(room, answers.traffic.get(room.id), now, traffic_days)
                 if room.traffic_online is not None
                 else None
             )
-            # Presence counts people directly: it wins over door-line estimates.
+            # Presence counts people directly: it wins over traffic estimates.
             # Whether it counted is decided by the report's rows, not by the
             # hourly topology's is_online.
             occupancy = (
-                presence.get(room.id) if room.presence_online is not None else None
+                answers.presence.get(room.id)
+                if room.presence_online is not None
+                else None
             )
             if occupancy is None and door_line is not None:
-                # A traffic reading has an occupancy exactly while it is active.
-                occupancy = door_line.occupancy
+                calibrated = answers.series.get(room.id) if poll.calibrated else None
+                # A door-line reading has an occupancy exactly while it is active.
+                occupancy = door_line.occupancy if calibrated is None else calibrated
             if (pushed := self._push.count_after(room.id, now)) is not None:
                 occupancy = pushed  # Sensed after this poll's reports: newer.
             reading = _reading(
@@ -360,13 +496,16 @@ class ButlrClient:
         stop: datetime,
         pace: Callable[[], Awaitable[None]],
     ) -> History:
-        """Hourly occupancy of every room and roll-up from start to stop.
+        """Hourly occupancy of every room, zone and roll-up from start to stop.
 
         The range is whole UTC hours, at most 48 of them (Butlr's limit for
-        hourly windows). One request per statistic and kind of room, at most
-        six, one after the other; ``pace`` is awaited before each, so that the
-        caller decides how polite to be. Which request gives which number, and
-        how exact it is: ``butlr_history``.
+        hourly windows). One request per statistic and kind of space (presence
+        rooms, traffic rooms, entrance floors, zones), at most twelve, one after
+        the other; ``pace`` is awaited before each, so that the caller decides
+        how polite to be. Which request gives which number, and how exact it
+        is: ``butlr_history``. Floors with main entrances read Butlr's
+        calibrated floor series, as live (not where the entry counts by door
+        line: there they sum their rooms, as live).
         """
         if not start < stop <= start + MAX_HISTORY_SPAN:
             raise ValueError("A history range is from 1 to 48 hours")
@@ -377,16 +516,25 @@ class ButlrClient:
             for room in topology.rooms
             if room.presence_online is not None
         }
-        traffic = [
-            room.id
-            for room in topology.rooms
-            if room.presence_online is None and room.traffic_online is not None
-        ]
+        series = {
+            MEASUREMENT_TRAFFIC_OCCUPANCY: [
+                room.id
+                for room in topology.rooms
+                if room.presence_online is None and room.traffic_online is not None
+            ],
+            MEASUREMENT_FLOOR_OCCUPANCY: []
+            if self._door_line_count()
+            else [floor.id for floor in topology.entrance_floors],
+            MEASUREMENT_ZONE_OCCUPANCY: list(topology.zones),
+        }
         history: History = {}
         if presence:
             history.update(await self._presence_history(start, stop, presence, pace))
-        if traffic:
-            history.update(await self._traffic_history(start, stop, traffic, pace))
+        for measurement, ids in series.items():
+            if ids:
+                history.update(
+                    await self._series_history(measurement, (start, stop), ids, pace)
+                )
         roll_up_history(history, topology.children)
         return history
 
@@ -430,23 +578,21 @@ class ButlrClient:
         }
         return room_history(series[MEAN], series[MAX], series[MIN])
 
-    async def _traffic_history(
+    async def _series_history(
         self,
-        start: datetime,
-        stop: datetime,
-        rooms: list[str],
+        measurement: str,
+        span: tuple[datetime, datetime],
+        ids: list[str],
         pace: Callable[[], Awaitable[None]],
     ) -> History:
-        """Traffic rooms: Butlr's calibrated occupancy series, mean, max and min."""
+        """Butlr's series of whole spaces (calibrated traffic, zones): mean, max, min."""
         series = {
             function: room_series(
-                await self._history_report(
-                    MEASUREMENT_TRAFFIC_OCCUPANCY, function, (start, stop), pace
-                ),
+                await self._history_report(measurement, function, span, pace),
                 function,
-                start,
-                stop,
-                rooms,
+                *span,
+                ids,
+                order=history_order(measurement),
             )
             for function in (MEAN, MAX, MIN)
         }
@@ -527,7 +673,9 @@ class ButlrClient:
             return None
         for space_id in _ancestors(topology.spaces, changed):
             readings.pop(space_id, None)
-        _roll_up(topology, readings, frozenset(snapshot.readings))
+        _roll_up(
+            topology, readings, frozenset(snapshot.readings), self._floor_series
+        )
         return replace(snapshot, readings=readings)
 
     def diagnostics(self) -> dict[str, Any]:
@@ -539,8 +687,21 @@ class ButlrClient:
             "token_renew_at": self._token_renew_at,
             "topology_fetched_at": topology.fetched_at if topology else None,
             "rooms_polled": len(topology.rooms) if topology else 0,
+            "zones_polled": len(topology.zones) if topology else 0,
+            "entrance_floors": len(topology.entrance_floors) if topology else 0,
             "topologies_refused": self._shrink.refused,
             "history_request_count": self.history_request_count,
+            "traffic_rooms_show": (
+                "door-line count" if self._door_line_count() else "calibrated"
+            ),
+            "series_reports_split": self._series.split,
+            "series_last_failure": self._series.failure,
+            "series_failures": self._series.failures,
+            "series_points_of_no_space": self._series.unowned_points,
+            # Sensors whose mode nothing tells, and sensors of no known room
+            # (not counted anywhere); at most SENSORS_LISTED of each.
+            "sensors_without_mode": _listed(topology.unclassified if topology else ()),
+            "sensors_outside_rooms": _listed(topology.unplaced if topology else ()),
         }
 
     def _door_line(
@@ -595,6 +756,7 @@ class ButlrClient:
         now = self._clock()
         topology = parse_topology(payload, now)
         self._duplicates.note("the topology", topology.duplicates)
+        self._tell_sensors(topology)
         known = self._topology
         if known is not None and not self._shrink.accept(known.spaces, topology.spaces):
             _LOGGER.warning(
@@ -608,6 +770,27 @@ class ButlrClient:
             topology = replace(known, fetched_at=now - TOPOLOGY_TTL + TOPOLOGY_RETRY)
         self._topology = topology
         return topology
+
+    def _tell_sensors(self, topology: Topology) -> None:
+        """Log once each sensor that counts nowhere: no mode known, or no room."""
+        unclassified = sorted(set(topology.unclassified) - self._sensors_told)
+        if unclassified:
+            _LOGGER.warning(
+                "Butlr lists %d sensor(s) whose mode is neither presence nor "
+                "traffic, and the topology does not tell it: they count in no "
+                "room (%s)",
+                len(unclassified),
+                ", ".join(unclassified),
+            )
+        unplaced = sorted(set(topology.unplaced) - self._sensors_told)
+        if unplaced:
+            _LOGGER.info(
+                "Butlr lists %d sensor(s) in no known room that are no floor "
+                "entrance: they count in no room (%s)",
+                len(unplaced),
+                ", ".join(unplaced),
+            )
+        self._sensors_told.update(unclassified, unplaced)
 
     async def _presence(
         self, now: datetime, room_ids: list[str] | None
@@ -654,6 +837,68 @@ class ButlrClient:
         counts = occupancy_by_traffic(await self._report(body))
         wanted = set(room_ids)
         return {room_id: pair for room_id, pair in counts.items() if room_id in wanted}
+
+    async def _series_report(
+        self, now: datetime, request: SeriesAssets, filtered: bool
+    ) -> dict[str, int]:
+        """Read Butlr's own series of one time zone's assets (``butlr_series``).
+
+        One report of every measurement, or one per measurement where Butlr
+        refused the mix. A report Butlr refuses otherwise (a 4xx status) is
+        no data: traffic rooms show their door-line count meanwhile; the
+        refusal is logged once and shown in diagnostics.
+        """
+        measurements = request.by_measurement()
+        bodies = (
+            split_bodies(now, request, filtered)
+            if self._series.split
+            else [series_body(now, request.timezone, measurements, filtered)]
+        )
+        people: dict[str, int] = {}
+        for body in bodies:
+            try:
+                payload = await self._report(body)
+                values, unowned = series_values(payload, request.all_ids())
+            except (ProviderAuthError, ProviderRateLimitError):
+                raise  # The account's, not the series': the poll's failure.
+            except ProviderStatusError as err:
+                if (
+                    err.status == 400
+                    and len(measurements) > 1
+                    and not self._series.split
+                ):
+                    _LOGGER.warning(
+                        "Butlr refused a report of several measurements (%s): "
+                        "asking one report per measurement from now on",
+                        ", ".join(measurements),
+                    )
+                    self._series.split = True
+                    return await self._series_report(now, request, filtered)
+                self._series_failed(f"HTTP {err.status}", body)
+                continue
+            except ProviderError as err:
+                self._series_failed(type(err).__name__, body)
+                continue
+            self._series.unowned_points += unowned
+            people.update(values)
+        return people
+
+    def _series_failed(self, why: str, body: Mapping[str, Any]) -> None:
+        """Count a failed series report; the first failure of a kind is a warning.
+
+        Not the poll's failure (Butlr's own tools read these series the same
+        way): presence rooms and door-line counts stand, and the series'
+        spaces keep their last values (``SeriesMemory``).
+        """
+        if self._series.failure != why:
+            _LOGGER.warning(
+                "Butlr's report of %s failed (%s): those spaces keep their last "
+                "value, traffic rooms without one show their door-line count",
+                ", ".join(body["filter"]["measurements"]),
+                why,
+            )
+        self._series.failure = why
+        self._series.failures += 1
 
     async def _report(
         self, body: Mapping[str, Any], max_bytes: int = MAX_RESPONSE_BYTES
@@ -792,8 +1037,68 @@ def _reading(
     )
 
 
+def _room_id(room: Room) -> str:
+    return room.id
+
+
+def _listed(ids: tuple[str, ...]) -> dict[str, Any]:
+    """How many, and the first SENSORS_LISTED of them (diagnostics stay small)."""
+    return {"count": len(ids), "first": sorted(ids)[:SENSORS_LISTED]}
+
+
+def _series_requests(
+    poll: _Poll, topology: Topology, default_timezone: str
+) -> list[SeriesAssets]:
+    """Return the series reports of a poll: one per time zone that has assets.
+
+    Calibrated: the traffic rooms and entrance floors (unless the entry counts
+    by door line); zones always.
+    """
+    by_zone: dict[str, dict[str, list[str]]] = {}
+
+    def add(timezone: str | None, kind: str, asset_id: str) -> None:
+        assets = by_zone.setdefault(timezone or default_timezone, {})
+        assets.setdefault(kind, []).append(asset_id)
+
+    if poll.calibrated:
+        for room in poll.rooms:
+            if room.traffic_online is not None:
+                add(room.timezone, "rooms", room.id)
+        for floor in poll.floors:
+            add(floor.timezone, "floors", floor.id)
+    for zone_id in poll.zones:
+        add(topology.spaces[zone_id].timezone, "zones", zone_id)
+    return [
+        SeriesAssets(
+            timezone=timezone,
+            rooms=tuple(assets.get("rooms", ())),
+            floors=tuple(assets.get("floors", ())),
+            zones=tuple(assets.get("zones", ())),
+        )
+        for timezone, assets in by_zone.items()
+    ]
+
+
+def _health(
+    topology: Topology, rooms: tuple[Room, ...], now: datetime
+) -> dict[str, SensorHealth]:
+    """Return the polled rooms' sensor health; a battery is overdue from its date on."""
+    health: dict[str, SensorHealth] = {}
+    for room in rooms:
+        if (room_health := topology.health.get(room.id)) is None:
+            continue
+        due = room_health.battery_change_by
+        if due is not None and due <= now:
+            room_health = replace(room_health, battery_overdue=True)
+        health[room.id] = room_health
+    return health
+
+
 def _roll_up(
-    topology: Topology, readings: dict[str, Reading], wanted: frozenset[str] | None
+    topology: Topology,
+    readings: dict[str, Reading],
+    wanted: frozenset[str] | None,
+    calibrated: Mapping[str, int | None],
 ) -> None:
     """Floors, buildings and sites (the wanted ones) hold the sum of their active children.
 
@@ -801,7 +1106,9 @@ def _roll_up(
     A parent's capacity is Butlr's own when it has one; otherwise the sum of
     its active children's, but only when every one of them has a capacity
     (else no capacity, and no percentage, rather than a wrong one). A wanted
-    parent's children are all wanted (``selection.expand``).
+    parent's children are all wanted (``selection.expand``). A floor read
+    from Butlr's calibrated series (``calibrated``, None while it has no
+    value) shows that series where it has a value; zones are no children.
     """
 
     def visit(space_id: str) -> Reading | None:
@@ -812,15 +1119,16 @@ def _roll_up(
             for child in topology.children.get(space_id, ())
             if (reading := visit(child)) is not None
         ]
-        if not child_readings:
+        if not child_readings and space_id not in calibrated:
             return None
         active = [reading for reading in child_readings if reading.active]
         capacity = topology.spaces[space_id].capacity
         if capacity is None and active and all(r.capacity for r in active):
             capacity = sum(r.capacity or 0 for r in active)
-        reading = _reading(
-            sum(r.occupancy or 0 for r in active) if active else None, capacity
-        )
+        occupancy = calibrated.get(space_id)
+        if occupancy is None and active:
+            occupancy = sum(r.occupancy or 0 for r in active)
+        reading = _reading(occupancy, capacity)
         readings[space_id] = reading
         return reading
 

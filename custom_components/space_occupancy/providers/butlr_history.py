@@ -13,11 +13,19 @@ function picks the value, so each statistic of an hour needs its own request
   one presence sensor, whose extremes are the room's: **exact** there, left out
   elsewhere.
 - Traffic rooms: Butlr's own server-side series ``traffic_room_occupancy``
-  (calibrated). Mean, max and min of the room itself: **exact** as Butlr
-  computes them. It may differ from the live estimate (entries minus exits
-  since local midnight), which hourly sums could only sample at the hour's end.
-- Floors, buildings and sites: the sum of their rooms' hourly means (exact, as
-  for sensors); no max or min, which do not add up.
+  (calibrated), the series their live value shows. Mean, max and min of the
+  room itself: **exact** as Butlr computes them. (The door-line count, an
+  option for the live value, has no hourly series: hourly sums could only
+  sample it at the hour's end.)
+- Floors with main-entrance sensors: ``traffic_floor_occupancy`` (calibrated),
+  as live; zones: ``zone_occupancy``. Mean, max and min: **exact**.
+- Other floors, buildings and sites: the sum of their rooms' hourly means
+  (exact, as for sensors); no max or min, which do not add up. Zones overlap
+  their room and are in no sum.
+
+Leaves may hold raw points instead of statistics, and the whole answer may be
+a flat list of raw points (``butlr_report``): the window function is applied
+to the points of a window.
 
 An hour counts for a presence room only when every sensor the room reported in
 the range has that hour; otherwise it is a hole, left out rather than
@@ -32,7 +40,7 @@ import math
 from typing import Any
 
 from .base import MAX_PEOPLE
-from .butlr_report import report_data
+from .butlr_report import report_data, statistic
 from .models import History, HourStat
 from .timeutil import utc_iso
 
@@ -47,6 +55,12 @@ MAX_HISTORY_RESPONSE_BYTES = 256 * 1024 * 1024
 
 MEASUREMENT_PRESENCE = "presence"
 MEASUREMENT_TRAFFIC_OCCUPANCY = "traffic_room_occupancy"
+MEASUREMENT_FLOOR_OCCUPANCY = "traffic_floor_occupancy"
+MEASUREMENT_ZONE_OCCUPANCY = "zone_occupancy"
+# Butlr corrects the drift of these (``"calibrated": "true"``).
+CALIBRATED_MEASUREMENTS = frozenset(
+    {MEASUREMENT_TRAFFIC_OCCUPANCY, MEASUREMENT_FLOOR_OCCUPANCY}
+)
 # The statistics read per hour; each is the window function of one request.
 MEAN = "mean"
 MAX = "max"
@@ -55,23 +69,34 @@ MIN = "min"
 # Per room (or sensor), per hour start: the value one request gave.
 _Series = dict[str, dict[datetime, float]]
 
+# The group_by orders of history requests: a flat answer is grouped by them.
+PRESENCE_HISTORY_ORDER = ("room_id", "mac_address", "time")
+ROOM_HISTORY_ORDER = ("room_id", "time")
+_ORDERS = {
+    MEASUREMENT_PRESENCE: PRESENCE_HISTORY_ORDER,
+    MEASUREMENT_TRAFFIC_OCCUPANCY: ROOM_HISTORY_ORDER,
+    MEASUREMENT_FLOOR_OCCUPANCY: ("space_id", "time"),
+    MEASUREMENT_ZONE_OCCUPANCY: ("zone_id", "time"),
+}
+
+
+def history_order(measurement: str) -> tuple[str, ...]:
+    """Return the ``group_by.order`` of a measurement's history requests."""
+    return _ORDERS.get(measurement, ROOM_HISTORY_ORDER)
+
 
 def history_body(
     measurement: str, function: str, start: datetime, stop: datetime
 ) -> dict[str, Any]:
     """Return the reporting request for one statistic of one kind of room."""
-    order = (
-        ["room_id", "mac_address", "time"]
-        if measurement == MEASUREMENT_PRESENCE
-        else ["room_id", "time"]
-    )
+    order = list(history_order(measurement))
     report_filter: dict[str, Any] = {
         "start": utc_iso(start),
         "stop": utc_iso(stop),
         "measurements": [measurement],
         "value": {"gte": 0},
     }
-    if measurement == MEASUREMENT_TRAFFIC_OCCUPANCY:
+    if measurement in CALIBRATED_MEASUREMENTS:
         report_filter["calibrated"] = "true"
     return {
         "group_by": {"order": order},
@@ -113,18 +138,28 @@ def _hour(key: Any, start: datetime, stop: datetime) -> datetime | None:
 def _hours(
     windows: Any, function: str, start: datetime, stop: datetime
 ) -> dict[datetime, float]:
-    """Return the hourly values of one room or sensor: ``{hour: stats[function]}``."""
+    """Return the hourly values of one room or sensor: ``{hour: stats[function]}``.
+
+    A window holds a statistics object, or raw points (``window_value``).
+    """
     series: dict[datetime, float] = {}
     if not isinstance(windows, dict):
         return series
     for key, stats in windows.items():
-        if (
-            isinstance(stats, dict)
-            and (hour := _hour(key, start, stop)) is not None
-            and (value := _people(stats.get(function))) is not None
-        ):
+        if (hour := _hour(key, start, stop)) is not None and (
+            value := _people(window_value(stats, function))
+        ) is not None:
             series[hour] = value
     return series
+
+
+def window_value(window: Any, function: str) -> float | None:
+    """Return one window's value: its statistic ``function``, or of its raw points.
+
+    Raw points (``{value, time, field, …}``) are what Butlr answers to some
+    groupings instead of statistics: the window function is applied to them.
+    """
+    return statistic(window, function)
 
 
 def presence_series(
@@ -142,7 +177,7 @@ def presence_series(
     """
     series: _Series = {}
     seen: set[str] = set()
-    for room_id, sensors in report_data(payload).items():
+    for room_id, sensors in report_data(payload, PRESENCE_HISTORY_ORDER).items():
         if room_id not in rooms or not isinstance(sensors, dict):
             continue
         if function != MEAN and rooms[room_id] != 1:
@@ -169,12 +204,17 @@ def room_series(
     start: datetime,
     stop: datetime,
     rooms: Iterable[str],
+    *,
+    order: tuple[str, ...] = ROOM_HISTORY_ORDER,
 ) -> _Series:
-    """Per room, per hour: the value of a room-level series (traffic occupancy)."""
+    """Per space, per hour: the value of a whole space's series (traffic occupancy).
+
+    ``order`` is the request's grouping: a flat answer is grouped by it.
+    """
     wanted = set(rooms)
     return {
         room_id: _hours(windows, function, start, stop)
-        for room_id, windows in report_data(payload).items()
+        for room_id, windows in report_data(payload, order).items()
         if room_id in wanted
     }
 

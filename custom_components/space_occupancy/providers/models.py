@@ -15,6 +15,9 @@ class SpaceKind(StrEnum):
     BUILDING = "building"
     FLOOR = "floor"
     ROOM = "room"
+    # A part of a floor or room the provider counts on its own (a desk, a
+    # seating area): it overlaps its room, so it is never summed into a parent.
+    ZONE = "zone"
     LOCATION = "location"
     LIBRARY = "library"
 
@@ -53,16 +56,40 @@ class Reading:
 
 
 @dataclass(frozen=True, slots=True)
+class SensorHealth:
+    """The state of a space's sensors, as the provider's inventory tells it.
+
+    ``battery_change_by``: the earliest date by which a battery of the space's
+    sensors is to be replaced (None: no battery sensor with a date; wired
+    sensors have none). ``last_heartbeat``: the newest sign of life of any of
+    its sensors. ``battery_overdue`` is judged at each poll.
+    """
+
+    sensors: int
+    offline: int
+    battery_change_by: datetime | None = None
+    last_heartbeat: datetime | None = None
+    battery_overdue: bool = False
+
+    @property
+    def problem(self) -> bool:
+        """Whether a sensor is offline or a battery is overdue."""
+        return self.offline > 0 or self.battery_overdue
+
+
+@dataclass(frozen=True, slots=True)
 class Snapshot:
     """Everything one poll learned.
 
     ``fetched_at`` is left out of equality, so that a poll that changed nothing
-    compares equal to the previous one and writes no state.
+    compares equal to the previous one and writes no state. ``health`` holds
+    the sensor health of the spaces whose provider reports it (Butlr rooms).
     """
 
     spaces: Mapping[str, Space]
     readings: Mapping[str, Reading]
     fetched_at: datetime = field(compare=False)
+    health: Mapping[str, SensorHealth] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
