@@ -7,8 +7,10 @@ from the documents' field tables (tests/simulator/butlr_webhooks.py).
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import timedelta
+import json
 import sys
 import types
 from typing import Any
@@ -19,12 +21,14 @@ from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import issue_registry as ir
+from homeassistant.helpers.network import NoURLAvailableError
 from homeassistant.setup import async_setup_component
 from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
+from custom_components.space_occupancy import push as push_module
 from custom_components.space_occupancy.const import (
     CONF_PUSH,
     CONF_SPACES,
@@ -39,7 +43,10 @@ from custom_components.space_occupancy.push import (
     CONF_SUBSCRIPTION,
     CONF_WEBHOOK_ID,
     PUSH_HEADER,
+    async_push_url,
+    push_possible,
 )
+from custom_components.space_occupancy.urls import is_loopback_url
 
 from .conftest import NOW, poll, setup_entry
 from .simulator.butlr import ACCOUNT, ButlrScenario
@@ -405,3 +412,185 @@ async def test_without_an_https_address_the_option_says_why(
     )
     assert entry.options[CONF_PUSH] is True
     assert dt_util.utcnow()  # the clock is untouched by the flow
+
+
+async def _push_entry(hass: HomeAssistant, entry: MockConfigEntry) -> None:
+    """Turn real-time updates on for an entry and set it up."""
+    hass.config_entries.async_update_entry(entry, options={CONF_PUSH: True})
+    await setup_entry(hass, entry)
+    await hass.async_block_till_done(wait_background_tasks=True)
+
+
+def _push_diagnostics(hass: HomeAssistant, entry: MockConfigEntry) -> Any:
+    return entry.runtime_data.push.stats.state
+
+
+async def test_an_external_https_url_is_the_address(
+    hass: HomeAssistant, butlr_scenario: ButlrScenario, butlr_entry: MockConfigEntry
+) -> None:
+    """No Cloud: Butlr delivers to this instance's external https URL."""
+    assert await async_setup_component(hass, "webhook", {})
+    await hass.config.async_update(external_url="https://home.example.com")
+    await _push_entry(hass, butlr_entry)
+    (hook,) = butlr_scenario.webhooks.webhooks
+    webhook_id = butlr_entry.data[CONF_WEBHOOK_ID]
+    assert hook.url == f"https://home.example.com/api/webhook/{webhook_id}"
+
+
+async def test_no_address_butlr_could_reach(hass: HomeAssistant) -> None:
+    """No Cloud, no https URL: none for the real API; loopback only for a local one."""
+    assert await async_push_url(hass, "abc", loopback=False) is None
+    assert await async_push_url(hass, "abc", loopback=True) is None
+    await hass.config.async_update(internal_url="http://127.0.0.1:8123")
+    assert await async_push_url(hass, "abc", loopback=False) is None
+    assert (
+        await async_push_url(hass, "abc", loopback=True)
+        == "http://127.0.0.1:8123/api/webhook/abc"
+    )
+
+
+async def test_cloud_not_connected_falls_back_to_the_external_url(
+    hass: HomeAssistant,
+    butlr_scenario: ButlrScenario,
+    butlr_entry: MockConfigEntry,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A Cloud subscription whose connection is down: the external https URL serves."""
+    assert await async_setup_component(hass, "webhook", {})
+    cloud = types.ModuleType("homeassistant.components.cloud")
+    not_available = type("CloudNotAvailable", (Exception,), {})
+    cloud.CloudNotAvailable = not_available  # type: ignore[attr-defined]
+    cloud.async_active_subscription = lambda hass: True  # type: ignore[attr-defined]
+    cloud.async_get_or_create_cloudhook = AsyncMock(side_effect=not_available)  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "homeassistant.components.cloud", cloud)
+    hass.config.components.add("cloud")
+    await hass.config.async_update(external_url="https://home.example.com")
+    await _push_entry(hass, butlr_entry)
+    (hook,) = butlr_scenario.webhooks.webhooks
+    assert hook.url.startswith("https://home.example.com/api/webhook/")
+
+
+async def test_a_failed_subscription_is_tried_again_later(
+    hass: HomeAssistant,
+    hass_client_no_auth: ClientSessionGenerator,
+    butlr_scenario: ButlrScenario,
+    butlr_entry: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """Butlr down while we subscribe: polls go on, and 15 minutes later it works."""
+    assert await async_setup_component(hass, "webhook", {})
+    client = await hass_client_no_auth()
+    await hass.config.async_update(internal_url=str(client.make_url("")).rstrip("/"))
+    butlr_scenario.expires_in = 100_000
+    # Its schema's introspection fails too: the client falls back to the
+    # documented names, then cannot list the webhooks.
+    butlr_scenario.webhooks.refuse_next = 2
+    await _push_entry(hass, butlr_entry)
+    assert butlr_scenario.webhooks.webhooks == []
+    assert _push_diagnostics(hass, butlr_entry) == "failed"
+    await poll(hass, freezer, 15 * 60)
+    (hook,) = butlr_scenario.webhooks.webhooks
+    assert butlr_entry.data[CONF_SUBSCRIPTION] == hook.id
+
+
+async def test_a_webhook_left_at_butlr_is_reported_not_raised(
+    push: Push, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Removing the entry while Butlr refuses the deletion: a warning, nothing else."""
+    push.scenario.webhooks.refuse_next = 3
+    await push.hass.config_entries.async_remove(push.entry.entry_id)
+    await push.hass.async_block_till_done()
+    assert len(push.scenario.webhooks.webhooks) == 1
+    assert "Could not delete the webhook at the provider" in caplog.text
+
+
+async def test_an_oversized_delivery_without_a_length_is_refused(push: Push) -> None:
+    """A chunked body (no Content-Length) past 64 KiB: 400, nothing changes."""
+
+    async def chunks() -> Any:
+        for _ in range(80):
+            yield b"x" * 1024
+
+    headers = {PUSH_HEADER: push.entry.data[CONF_PUSH_SECRET]}
+    async with push.session.post(push.url, data=chunks(), headers=headers) as response:
+        assert response.status == 400
+    assert push.state("sensor.meeting_room_occupancy") == "3"
+
+
+@pytest.mark.parametrize(
+    ("url", "loopback"),
+    [
+        ("http://127.0.0.1:8124", True),
+        ("http://[::1]:8124", True),
+        ("http://LOCALHOST:8124", True),
+        ("https://api.butlr.io", False),
+        ("http://10.0.0.5", False),
+        ("/relative/path", False),  # no host
+        ("http://[::1", False),  # not a URL
+    ],
+)
+def test_only_this_machine_is_loopback(url: str, loopback: bool) -> None:
+    """Plain http is for this machine only: a name, an address, or nothing parsable."""
+    assert is_loopback_url(url) is loopback
+
+
+async def test_a_delivery_in_chunks_is_read_whole(push: Push) -> None:
+    """A body sent in pieces (chunked, no Content-Length) is read to its end."""
+    body = json.dumps(_room("room_meeting", 7)).encode()
+
+    async def pieces() -> Any:
+        for start in range(0, len(body), 16):
+            yield body[start : start + 16]
+            await asyncio.sleep(0)  # each piece its own write on the wire
+
+    headers = {PUSH_HEADER: push.entry.data[CONF_PUSH_SECRET]}
+    async with push.session.post(push.url, data=pieces(), headers=headers) as response:
+        assert response.status == 200
+    await push.hass.async_block_till_done()
+    assert push.state("sensor.meeting_room_occupancy") == "7"
+
+
+async def test_no_address_keeps_polling(
+    hass: HomeAssistant,
+    butlr_scenario: ButlrScenario,
+    butlr_entry: MockConfigEntry,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """No address Butlr could reach: no subscription, diagnostics say why, polls go on."""
+
+    def no_url(*_: Any, **__: Any) -> str:
+        raise NoURLAvailableError
+
+    monkeypatch.setattr(push_module, "get_url", no_url)
+    await _push_entry(hass, butlr_entry)
+    assert butlr_scenario.webhooks.webhooks == []
+    assert _push_diagnostics(hass, butlr_entry) == "no_url"
+    assert hass.states.get("sensor.meeting_room_occupancy").state == "3"
+
+
+async def test_without_the_webhook_component_nothing_is_subscribed(
+    hass: HomeAssistant,
+    butlr_scenario: ButlrScenario,
+    butlr_entry: MockConfigEntry,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Home Assistant's webhook component failing to load: no subscription, polls go on."""
+    monkeypatch.setattr(
+        push_module, "async_setup_component", AsyncMock(return_value=False)
+    )
+    await _push_entry(hass, butlr_entry)
+    assert butlr_scenario.webhooks.webhooks == []
+    assert _push_diagnostics(hass, butlr_entry) == "no_webhook"
+    assert hass.states.get("sensor.meeting_room_occupancy").state == "3"
+
+
+def test_cloud_makes_push_possible(
+    hass: HomeAssistant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Cloud subscription is an address Butlr reaches, whatever the base URL."""
+    assert not push_possible(hass, "https://api.butlr.io")
+    cloud = types.ModuleType("homeassistant.components.cloud")
+    cloud.async_active_subscription = lambda hass: True  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "homeassistant.components.cloud", cloud)
+    hass.config.components.add("cloud")
+    assert push_possible(hass, "https://api.butlr.io")

@@ -66,10 +66,9 @@ def _cloud(hass: HomeAssistant) -> Any:
     """Home Assistant Cloud's component, where it is loaded; else None."""
     if "cloud" not in hass.config.components:
         return None
-    try:
-        from homeassistant.components import cloud  # noqa: PLC0415
-    except ImportError:
-        return None
+    # Imported only where Cloud runs: it pulls in a large dependency tree.
+    from homeassistant.components import cloud  # noqa: PLC0415
+
     return cloud
 
 
@@ -305,9 +304,13 @@ async def _read_json(request: web.Request) -> Any:
     """Read a delivery's JSON, refusing bodies past MAX_DELIVERY_BYTES."""
     if (request.content_length or 0) > MAX_DELIVERY_BYTES:
         raise ValueError("delivery too large")
-    body = await request.content.read(MAX_DELIVERY_BYTES + 1)
-    if len(body) > MAX_DELIVERY_BYTES:
-        raise ValueError("delivery too large")
+    # Read to the end: one read returns what has arrived so far, which for a
+    # body sent in pieces (chunked) is only its beginning.
+    body = bytearray()
+    async for piece in request.content.iter_any():
+        body += piece
+        if len(body) > MAX_DELIVERY_BYTES:
+            raise ValueError("delivery too large")
     return json.loads(body)
 
 

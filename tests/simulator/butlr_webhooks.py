@@ -98,6 +98,8 @@ class WebhookService:
     operations: list[str] = field(default_factory=list)
     # (url, status) of every delivery attempt.
     attempts: list[tuple[str, int]] = field(default_factory=list)
+    # How many webhook operations to come fail (Butlr's API having a bad moment).
+    refuse_next: int = 0
 
     # --- GraphQL -------------------------------------------------------------
 
@@ -109,6 +111,16 @@ class WebhookService:
         if operation is None:
             return None
         self.operations.append(operation)
+        if self.refuse_next > 0:
+            self.refuse_next -= 1
+            return {
+                "errors": [
+                    {
+                        "message": "try again",
+                        "extensions": {"code": "INTERNAL_SERVER_ERROR"},
+                    }
+                ]
+            }
         try:
             data = getattr(self, f"_{operation}")(query, variables, principal)
         except GraphQLError as err:

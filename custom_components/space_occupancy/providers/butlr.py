@@ -673,9 +673,7 @@ class ButlrClient:
             return None
         for space_id in _ancestors(topology.spaces, changed):
             readings.pop(space_id, None)
-        _roll_up(
-            topology, readings, frozenset(snapshot.readings), self._floor_series
-        )
+        _roll_up(topology, readings, frozenset(snapshot.readings), self._floor_series)
         return replace(snapshot, readings=readings)
 
     def diagnostics(self) -> dict[str, Any]:
