@@ -111,7 +111,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
-from contextlib import ExitStack, asynccontextmanager, contextmanager
+from contextlib import AsyncExitStack, ExitStack, asynccontextmanager, contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -258,11 +258,11 @@ QUICK = Sizes(
 # Until an entry can be limited to the spaces a user chooses, a line that caps
 # the enabled entities of a config entry (Home Assistant 2026:
 # MAX_ENABLED_ENTITIES_PER_CONFIG_ENTRY, 10,000) is measured on the largest
-# trees that fit: about 7 enabled entities per Butlr room (its floors and
-# buildings included) and 6.5 per Occuspace location. Once spaces can be
-# chosen, measure the full trees with the entry limited to a share of them,
-# or delete this and measure the full trees everywhere.
-CAPPED_TREES = {BUTLR: 1400, OCCUSPACE: 1500}
+# trees that fit: 9,975 and 9,948 enabled entities (about 7.1 per Butlr room,
+# its floors and buildings included, and 5.9 per Occuspace location). Once
+# spaces can be chosen, measure the full trees with the entry limited to a
+# share of them, or delete this and measure the full trees everywhere.
+CAPPED_TREES = {BUTLR: 1400, OCCUSPACE: 1700}
 
 
 def entity_cap() -> int | None:
@@ -286,18 +286,24 @@ def choose_sizes(args: argparse.Namespace) -> Sizes:
             sizes,
             butlr_rooms=CAPPED_TREES[BUTLR],
             occuspace_locations=CAPPED_TREES[OCCUSPACE],
+        )
+    sizes = replace(
+        sizes,
+        butlr_rooms=args.rooms or sizes.butlr_rooms,
+        occuspace_locations=args.locations or sizes.occuspace_locations,
+    )
+    if cap is not None and not args.quick:
+        sizes = replace(
+            sizes,
             note=(
                 f"This Home Assistant adds at most {cap:,} enabled entities per "
                 "config entry, and the integration cannot yet limit an entry to "
-                f"chosen spaces: measured on the largest trees that fit "
-                f"(CAPPED_TREES), not the full ones of {FULL.butlr_rooms:,} rooms "
-                f"and {FULL.occuspace_locations:,} locations."
+                f"chosen spaces: measured on {sizes.butlr_rooms:,} Butlr rooms "
+                f"and {sizes.occuspace_locations:,} Occuspace locations, the "
+                f"largest trees that fit (CAPPED_TREES), not the full "
+                f"{FULL.butlr_rooms:,} and {FULL.occuspace_locations:,}."
             ),
         )
-    if args.rooms is not None:
-        sizes = replace(sizes, butlr_rooms=args.rooms)
-    if args.locations is not None:
-        sizes = replace(sizes, occuspace_locations=args.locations)
     return sizes
 
 
@@ -1014,10 +1020,13 @@ async def home_assistant(
     with ExitStack() as stack:
         db_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-"))
         # What the harness's mock_zeroconf_resolver fixture does: no mDNS.
+        # Home Assistant 2026 closes its resolver with real_close().
+        resolver: Any = AsyncResolver()
+        resolver.real_close = resolver.close
         stack.enter_context(
             patch(
                 "homeassistant.helpers.aiohttp_client._async_make_resolver",
-                return_value=AsyncResolver(),
+                return_value=resolver,
             )
         )
         # Registries save a while after a change: into memory, not into the
@@ -1129,50 +1138,87 @@ class Counts:
         remove()
 
 
-class Profiler:
-    """cProfile of the event-loop thread, one table per operation (--profile)."""
+@asynccontextmanager
+async def recorder_held(instance: Recorder | None) -> AsyncIterator[None]:
+    """Hold the recorder's thread while the block runs; then let it catch up.
 
-    def __init__(self, result: Result, directory: Path | None, prefix: str) -> None:
+    What the block gives the recorder waits in its queue meanwhile. Nothing in
+    the block may wait for the recorder (``recorded``).
+    """
+    if instance is None:
+        yield
+        return
+    gate = threading.Event()
+    holding = asyncio.Event()
+    loop = asyncio.get_running_loop()
+
+    def hold(_: Recorder) -> None:
+        loop.call_soon_threadsafe(holding.set)
+        gate.wait()
+
+    held = asyncio.ensure_future(in_recorder_thread(instance, hold))
+    await holding.wait()
+    try:
+        yield
+    finally:
+        gate.set()
+        await held
+        await recorded(instance)
+
+
+class Profiler:
+    """cProfile tables of the operations (--profile).
+
+    Python 3.12 and newer profile every thread at once: the recorder's thread
+    is held in each window (``recorder_held``), so that a table shows the
+    event loop's work (and, in a usual refresh, its query in the recorder's
+    executor thread), not the recording of what the loop wrote.
+    """
+
+    def __init__(
+        self, result: Result, instance: Recorder | None, directory: Path | None
+    ) -> None:
         """Profile into a result's ``profiles``; keep .prof files in ``directory``."""
         self.result = result
+        self.instance = instance
         self.directory = directory
-        self.prefix = prefix
+        self.profiles: dict[str, Any] = {}
 
-    @contextmanager
-    def operation(self, name: str) -> Iterator[Callable[[], Any]]:
-        """Profile what runs in the block's ``with … as resume`` windows.
-
-        The block gets a context manager factory: only what runs inside its
-        windows is profiled (the bench's own steps between them are not).
-        """
+    @asynccontextmanager
+    async def window(self, name: str) -> AsyncIterator[None]:
+        """Profile the block into the operation's table (the recorder held)."""
         import cProfile  # noqa: PLC0415
 
-        profile = cProfile.Profile()
-
-        @contextmanager
-        def window() -> Iterator[None]:
+        profile = self.profiles.setdefault(name, cProfile.Profile())
+        async with recorder_held(self.instance):
             profile.enable()
             try:
                 yield
             finally:
                 profile.disable()
 
-        yield window
-        self.add(name, profile)
-
-    def add(self, name: str, profile: Any) -> None:
-        """Print a profile's top functions by own and by cumulative time."""
+    def finish(self, prefix: str) -> None:
+        """Print each operation's top functions by own and by cumulative time."""
         import io  # noqa: PLC0415
         import pstats  # noqa: PLC0415
 
-        out = io.StringIO()
-        stats = pstats.Stats(profile, stream=out)
-        stats.sort_stats("tottime").print_stats(PROFILE_LINES)
-        stats.sort_stats("cumulative").print_stats(PROFILE_LINES)
-        self.result.profiles[name] = out.getvalue()
-        if self.directory is not None:
-            slug = "".join(c if c.isalnum() else "-" for c in name).strip("-")
-            stats.dump_stats(self.directory / f"{self.prefix}-{slug}.prof")
+        for name, profile in self.profiles.items():
+            out = io.StringIO()
+            stats = pstats.Stats(profile, stream=out)
+            stats.sort_stats("tottime").print_stats(PROFILE_LINES)
+            stats.sort_stats("cumulative").print_stats(PROFILE_LINES)
+            self.result.profiles[name] = _short_paths(out.getvalue())
+            if self.directory is not None:
+                slug = "".join(c if c.isalnum() else "-" for c in name).strip("-")
+                stats.dump_stats(self.directory / f"{prefix}-{slug}.prof")
+
+
+def _short_paths(text: str) -> str:
+    """Drop the site-packages, standard library and checkout prefixes of paths."""
+    import re  # noqa: PLC0415
+
+    text = text.replace(f"{ROOT}/", "")
+    return re.sub(r"/\S*/(site-packages|python3\.\d+)/", "", text)
 
 
 def profiled_read_usual(
@@ -1280,12 +1326,11 @@ class Bench:
         self.rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         setup = self.hass.config_entries.async_setup(self.entry.entry_id)
         wall, cpu, loop = time.perf_counter(), time.process_time(), time.thread_time()
-        with ExitStack() as stack:
+        async with AsyncExitStack() as stack:
             if profiler is None:
                 watch = stack.enter_context(loop_steps())
             else:
-                window = stack.enter_context(profiler.operation("setup"))
-                stack.enter_context(window())
+                await stack.enter_async_context(profiler.window("setup"))
             ok = await asyncio.create_task(setup, name="entry setup")
             await self.hass.async_block_till_done()
         r.setup_wall = time.perf_counter() - wall
@@ -1703,25 +1748,26 @@ class Bench:
         """Profile the setup, unchanged and changing polls, and the usual refresh."""
         plan = self.plan
         directory = Path(plan.profile_dir) if plan.profile_dir else None
-        slug = self.mode.label.replace(" + ", "-")
-        profiler = Profiler(self.result, directory, slug)
+        profiler = Profiler(self.result, self.instance, directory)
         await self.set_up(profiler)
         await self.poll()  # The first poll after setup, unprofiled.
-        with profiler.operation(f"{PROFILE_POLLS} unchanged polls") as window:
-            for _ in range(PROFILE_POLLS):
-                with window():
-                    await self.poll()
-        name = f"{PROFILE_CHANGING_POLLS} {Operation.CHANGED}s"
-        with profiler.operation(name) as window:
-            for _ in range(PROFILE_CHANGING_POLLS):
-                await self.change_spaces()
-                with window():
-                    await self.poll()
+        for _ in range(PROFILE_POLLS):
+            async with profiler.window(f"{PROFILE_POLLS} {Operation.POLL}s"):
+                await self.coordinator.async_refresh()
+                await self.hass.async_block_till_done()
+        for _ in range(PROFILE_CHANGING_POLLS):
+            await self.change_spaces()
+            async with profiler.window(
+                f"{PROFILE_CHANGING_POLLS} {Operation.CHANGED}s"
+            ):
+                await self.coordinator.async_refresh()
+                await self.hass.async_block_till_done()
         if self.instance is not None:
             await self.profile_usual(self.instance, profiler)
+        profiler.finish(self.mode.label.replace(" + ", "-"))
 
     async def profile_usual(self, instance: Recorder, profiler: Profiler) -> None:
-        """Profile a writing usual refresh (loop thread) and its query (its thread)."""
+        """Profile a writing usual refresh, and its query alone (its thread)."""
         from homeassistant.util import dt as dt_util  # noqa: PLC0415
 
         from custom_components.space_occupancy.const import USUAL_WEEKS  # noqa: PLC0415
@@ -1729,13 +1775,17 @@ class Bench:
 
         statistic_ids = self.statistic_ids()
         await self.fill(instance, statistic_ids)
+        usual = self.data.usual
+        _require(usual is not None, "no usual occupancy")
+        assert usual is not None  # noqa: S101 - for the type checker
+        async with profiler.window(f"{Operation.USUAL}, writing (query included)"):
+            await usual.async_refresh()
+            await self.hass.async_block_till_done()
         hours = same_hour_in_past_weeks(dt_util.utcnow(), USUAL_WEEKS)
         _, query = await instance.async_add_executor_job(
             profiled_read_usual, self.hass, statistic_ids, hours
         )
-        profiler.add("usual query (the recorder's executor thread)", query)
-        with profiler.operation(f"{Operation.USUAL}, writing") as window, window():
-            await self.usual_refresh(instance)
+        profiler.profiles["usual query alone (the recorder's executor thread)"] = query
 
 
 async def run_mode(mode: Mode, base_url: str, plan: Plan) -> Result:
