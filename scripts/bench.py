@@ -36,7 +36,8 @@ What each process measures:
   thread wakes, so on the bare fetch, which waits for its requests one at a
   time, much more than on the poll;
 - a 5 %-changed poll (people moved in that share of the spaces): CPU and
-  state writes;
+  state writes (``async_write_ha_state`` calls, and the ``state_changed``
+  events among them);
 - wall time per poll with a network latency injected in the simulator (100 ms
   per request by default, ``--latency``): Occuspace's calls must overlap
   (``WALL_TARGETS``);
@@ -45,18 +46,20 @@ What each process measures:
   modes). Method: while one of these runs, ``asyncio.events.Handle._run``,
   through which the loop runs every callback and every task step (timer and
   thread-safe handles included), is wrapped by a timer that reads
-  ``time.perf_counter`` before and after and keeps the longest step and what
-  ran in it (the task and its coroutine). It costs about 0.25 µs per step,
-  nothing between steps, and it reports exactly the steps (asyncio's debug
+  ``time.perf_counter`` (and the thread's CPU clock) before and after, and
+  keeps the longest step and what ran in it (the task and its coroutine). It
+  costs about 1 µs per step, nothing between steps, and it reports exactly
+  the steps (asyncio's debug
   mode, by comparison, records a traceback at every ``call_soon`` and slows
   everything down severalfold; a loop-lag probe adds steps of its own and
   only bounds the longest). The polls and refreshes it times are extra ones
   (``STEP_RUNS`` each; the median of their longest steps is the process's
   figure), never those whose CPU is measured; the setup is timed with it on
-  (a setup of 14,000 entities runs about 100,000 steps: some 25 ms of the
-  setup's seconds). The steps are wall time: a step that waited for the GIL
-  (the recorder's thread) or for a CPU taken by another process counts so;
-  the median over processes keeps a single such pause out of the verdict.
+  (it runs a few hundred steps: nothing to speak of). The steps are judged
+  in wall time: a step that waited for the GIL (the recorder's thread) or for
+  a CPU taken by another process counts so, and the median over processes
+  keeps a single such pause out of the verdict; the loop thread's CPU in the
+  longest step is reported beside it.
 
 Recorder modes: the recorder runs on a SQLite file in a temporary directory,
 as in a default install; its 5-minute statistics compile, nightly purge and
@@ -88,7 +91,7 @@ runs the refresh itself).
 
 The newest line: Home Assistant 2026 adds at most 10,000 enabled entities
 per config entry (``MAX_ENABLED_ENTITIES_PER_CONFIG_ENTRY``); the full trees
-have about 14,000 (Butlr) and 13,000 (Occuspace). Until an entry can be
+have 14,115 (Butlr) and 11,663 (Occuspace). Until an entry can be
 limited to the spaces a user chooses, a line with that cap is measured on the
 largest trees that fit (``CAPPED_TREES``; ``--rooms`` and ``--locations``
 choose other sizes), and the report says so. The CPU targets are ratios to
@@ -649,11 +652,12 @@ def thread_cpu(thread: threading.Thread | None) -> float:
 
 @dataclass(frozen=True)
 class Step:
-    """The longest event-loop step of one run of an operation (wall seconds)."""
+    """The longest event-loop step of one run of an operation."""
 
-    seconds: float
+    seconds: float  # wall
+    cpu: float  # the event-loop thread's CPU in that step
     what: str
-    steps: int
+    steps: int  # how many steps the run took
 
 
 @dataclass
@@ -661,12 +665,13 @@ class StepWatch:
     """What the step timer saw while it was on."""
 
     longest: float = 0.0
+    cpu: float = 0.0
     handle: asyncio.Handle | None = None
     steps: int = 0
 
     def step(self) -> Step:
         """Return the longest step and what ran in it."""
-        return Step(self.longest, _describe(self.handle), self.steps)
+        return Step(self.longest, self.cpu, _describe(self.handle), self.steps)
 
 
 def _describe(handle: asyncio.Handle | None) -> str:
@@ -687,19 +692,21 @@ def loop_steps() -> Iterator[StepWatch]:
 
     The loop runs every callback and task step through ``Handle._run``
     (timer and thread-safe handles too): wrapped, each costs two
-    ``perf_counter`` reads more, about 0.25 µs.
+    ``perf_counter`` reads and a thread CPU clock read more, about 1 µs.
     """
     watch = StepWatch()
     handle_class = asyncio.events.Handle
     original = handle_class._run  # noqa: SLF001 - the loop's one call site of a step
-    clock = time.perf_counter
+    clock, cpu_clock = time.perf_counter, time.thread_time
 
     def timed_run(handle: asyncio.Handle) -> None:
+        cpu = cpu_clock()
         start = clock()
         original(handle)
         elapsed = clock() - start
         watch.steps += 1
         if elapsed > watch.longest:
+            watch.cpu = cpu_clock() - cpu
             watch.longest = elapsed
             watch.handle = handle
 
@@ -1907,11 +1914,12 @@ def setup_rows() -> list[tuple[str, Cell]]:
             "enabled entities per entry (entity registry)",
             lambda rs: f"{rs[0].enabled_entities:,}",
         ),
+        ("setup: wall", number(lambda r: r.setup_wall, "{:.1f}", " s")),
         (
-            "setup: wall / CPU, all threads",
+            "setup: CPU, all threads / event-loop thread",
             lambda rs: (
-                f"{_spread([r.setup_wall for r in rs], '{:.1f}'.format, ' s')} / "
-                f"{_spread([r.setup_cpu for r in rs], '{:.1f}'.format, ' s')}"
+                f"{_spread([r.setup_cpu for r in rs], '{:.1f}'.format, ' s')} / "
+                f"{_spread([r.setup_loop_cpu for r in rs], '{:.1f}'.format, ' s')}"
             ),
         ),
     ]
@@ -2016,15 +2024,8 @@ def usual_rows() -> list[tuple[str, Cell]]:
     def writing(value: Callable[[UsualRefresh], float]) -> Callable[[Result], float]:
         return lambda r: statistics.median(map(value, r.writing_refreshes()))
 
-    def refresh(results: list[Result]) -> str:
-        return " / ".join(
-            _spread([writing(value)(r) for r in results], "{:.2f}".format, " s")
-            for value in (
-                lambda u: u.wall,
-                lambda u: u.cpu,
-                lambda u: u.recorder_cpu,
-            )
-        )
+    def seconds(value: Callable[[UsualRefresh], float]) -> Cell:
+        return recorder_only(number(writing(value), "{:.2f}", " s"))
 
     return [
         (
@@ -2046,10 +2047,9 @@ def usual_rows() -> list[tuple[str, Cell]]:
                 number(lambda r: statistics.median(r.usual_query), "{:.2f}", " s")
             ),
         ),
-        (
-            "usual refresh, writing: wall / CPU / recorder thread",
-            recorder_only(refresh),
-        ),
+        ("usual refresh, writing: wall", seconds(lambda u: u.wall)),
+        ("usual refresh, writing: CPU, all threads", seconds(lambda u: u.cpu)),
+        ("  of which the recorder's thread", seconds(lambda u: u.recorder_cpu)),
         (
             "usual refresh, writing: state writes",
             recorder_only(number(writing(lambda u: u.writes))),
@@ -2089,7 +2089,10 @@ def print_table(columns: list[list[Result]], sizes: Sizes) -> None:
 
 def print_steps(columns: list[list[Result]]) -> None:
     """Print what ran in each operation's longest step (the median process's)."""
-    print("\nLongest event-loop steps (median process; steps timed in the operation):")
+    print(
+        "\nLongest event-loop steps (the median process's: wall, and the loop "
+        "thread's CPU in it; the rest of the wall is a wait for the GIL or a CPU):"
+    )
     for results in columns:
         for operation in Operation:
             steps = sorted(
@@ -2100,8 +2103,8 @@ def print_steps(columns: list[list[Result]]) -> None:
                 step = steps[len(steps) // 2]
                 print(
                     f"  {Mode(results[0].provider, results[0].recorder).label}, "
-                    f"{operation}: {_ms(step.seconds)} ms of {step.steps:,} steps, "
-                    f"in {step.what}"
+                    f"{operation}: {_ms(step.seconds)} ms ({_ms(step.cpu)} ms CPU), "
+                    f"the longest of {step.steps:,}, in {step.what}"
                 )
 
 
