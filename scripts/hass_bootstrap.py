@@ -1240,12 +1240,17 @@ async def develop_setup(
     *,
     within: float,
     hass_pid: int | None = None,
+    language: str | None = None,
 ) -> None:
     """Onboard the develop instance and add an entry per provider.
 
     Each step is safe to repeat: on a re-run the owner signs in and the
     entries that exist are skipped; the dashboard is rewritten to show the
     spaces that exist now. New steps go at the end.
+
+    ``language``: the instance's language, set before the entries are added,
+    so that their entities are named in it (Home Assistant names entities in
+    its own language, whatever language a user's profile picks).
     """
     async with client_session() as session:
         client = HassClient(session, url)
@@ -1260,6 +1265,8 @@ async def develop_setup(
             await update_core_config(client, country="US", time_zone="America/New_York")
         # Butlr pushes to this address: the simulator on this machine.
         await update_core_config(client, internal_url=url)
+        if language is not None:
+            await update_core_config(client, language=language)
         for spec in simulator_entries(simulator_url):
             outcome = await add_entry(client, spec)
             if outcome.kind == "created":

@@ -27,9 +27,20 @@ key or a field labelled with its key, or lacks a text of the integration's
 translations (the action's name, description and fields; the form's labels
 and descriptions; the form's "History to import").
 
+``--language fr`` takes, instead, the config flow's first form, the device
+page of a room (which shows its area) and the options' settings form in that
+language, into ``docs/fr/``: the instance speaks it (Home Assistant names
+entities in its own language, set before the entries are added) and so does
+the owner's profile (``frontend/set_user_data``, as the profile's language
+picker does). It fails when the frontend does not speak the language, or a
+page shows a raw translation key, lacks a text of that language's
+translations or shows one of the integration's English texts instead.
+
 ``--url`` takes the shots of a Home Assistant that runs already (a
 ``scripts/develop``), signed in as its owner, without changing it: with
-``--actions``, the action is filled in but not performed.
+``--actions``, the action is filled in but not performed; with
+``--language``, only the browser asks for the language (its entities keep
+the names of the instance's language).
 
 Chromium is driven over its DevTools protocol with aiohttp, and kept off the
 network: every host name but localhost fails to resolve, every request not to
@@ -66,6 +77,21 @@ CONFIG_FLOW_OUTPUT = hb.REPO / "docs" / "config_flow.png"
 INTEGRATION_OUTPUT = hb.REPO / "docs" / "integration.png"
 ACTION_OUTPUT = hb.REPO / "docs" / "action.png"
 OPTIONS_OUTPUT = hb.REPO / "docs" / "options.png"
+# --language LANG: these shots, in docs/LANG/.
+LANGUAGE_SHOTS = ("config_flow.png", "device.png", "options.png")
+# The device --language shows: a room (the device model the integration gives
+# it) that is in an area, Butlr's first (its rooms are on floors).
+ROOM_MODEL = "Room"
+PREFERRED_MANUFACTURER = "Butlr"
+# What a profile's language picker stores beside the language: every format
+# as the language has it.
+PROFILE_LOCALE = {
+    "number_format": "language",
+    "time_format": "language",
+    "date_format": "language",
+    "time_zone": "local",
+    "first_weekday": "language",
+}
 # The menu choices that lead to the first form, and the form's step.
 INTEGRATION_NAME = "Space Occupancy"
 CONFIG_FLOW_MENU = ("butlr", "butlr_account")
@@ -78,7 +104,8 @@ ACTION_RANGE = timedelta(days=7)
 # The options flow's menu choice that leads to the form, and the form's step.
 OPTIONS_MENU_CHOICE = "settings"
 OPTIONS_FORM = "settings"
-# The options flow's form shows in a dialog: as high as config_flow.png.
+# The config and options flows' forms show in a dialog, and a device page
+# fits: shots this high (the dashboard's is HEIGHT).
 DIALOG_HEIGHT = 1000
 VIEW = "butlr"
 WIDTH, HEIGHT = 1600, 1500
@@ -370,6 +397,38 @@ FLOW_FIELDS = page_script("""
 """)
 
 
+# The language the frontend speaks: the page's lang attribute and hass's.
+LANGUAGE_SHOWN = """
+  (() => {
+    const ha = document.querySelector("home-assistant");
+    return JSON.stringify({
+      page: document.documentElement.lang || null,
+      hass: (ha && ha.hass && ha.hass.language) || null,
+    });
+  })()
+"""
+
+# The frontend's own text for a key (a JSON string), "" while it has none.
+LOCALIZED = """
+  (() => {
+    const ha = document.querySelector("home-assistant");
+    return (ha && ha.hass && ha.hass.localize(%s)) || "";
+  })()
+"""
+
+# The device page's text once it shows the device (its name, a JSON string)
+# and an entity row; null before.
+DEVICE_SHOWN = page_script("""
+  const page = deepElements().find((element) => element.localName === "ha-config-device-page");
+  if (!page || !page.shadowRoot) return null;
+  const text = deepText(page.shadowRoot).join("\\n");
+  const rows = deepElements(page.shadowRoot).some(
+    (element) => element.localName === "state-badge"
+  );
+  return rows && text.includes(%s) ? text : null;
+""")
+
+
 class ScreenshotError(RuntimeError):
     """The screenshot could not be taken."""
 
@@ -508,8 +567,13 @@ async def open_chromium(
             os.killpg(process.pid, signal.SIGKILL)
 
 
-def tokens_script(base_url: str, tokens: Mapping[str, Any]) -> str:
-    """Return a script that signs the frontend in, as it keeps its own tokens."""
+def tokens_script(
+    base_url: str, tokens: Mapping[str, Any], *, language: str | None = None
+) -> str:
+    """Return a script that signs the frontend in, as it keeps its own tokens.
+
+    ``language``: the language picked, as the frontend keeps it too.
+    """
     stored = {
         "hassUrl": base_url,
         "clientId": f"{base_url}/",
@@ -519,11 +583,15 @@ def tokens_script(base_url: str, tokens: Mapping[str, Any]) -> str:
         "expires_in": tokens["expires_in"],
         "expires": int(time.time() * 1000) + int(tokens["expires_in"]) * 1000,
     }
-    return (
+    script = (
         f"localStorage.setItem('hassTokens', {json.dumps(json.dumps(stored))});"
         # The sidebar narrowed to its icons: more room for the dashboard.
         "localStorage.setItem('dockedSidebar', '\"auto\"');"
     )
+    if language is not None:
+        picked = json.dumps(json.dumps(language))
+        script += f"localStorage.setItem('selectedLanguage', {picked});"
+    return script
 
 
 async def wait_for_view(
@@ -677,13 +745,18 @@ async def click(page: DevTools, predicate: str, what: str) -> None:
         )
 
 
-async def shoot_config_flow(page: DevTools, base_url: str, output: Path) -> Shot:
+async def shoot_config_flow(
+    page: DevTools, base_url: str, output: Path, wording: Wording
+) -> Shot:
     """Add the integration as a user does; return a PNG of the first form.
 
     Settings > Devices & services: Add integration, search for it, pick it,
     then the menu options to the form, each clicked with the mouse. The form
-    must show no translation key and have its "Advanced" section collapsed.
+    must speak the wording's language, show no translation key, its title,
+    labels and descriptions, no English text of a translated language, and
+    have its "Advanced" section collapsed.
     """
+    await set_viewport(page, DIALOG_HEIGHT)
     await open_path(page, base_url, "/config/integrations/dashboard")
     await click(
         page,
@@ -723,13 +796,25 @@ async def shoot_config_flow(page: DevTools, base_url: str, output: Path) -> Shot
     # The dialog grows to its content, and the fields fade in.
     await asyncio.sleep(2)
     shot = Shot(output, await screenshot_png(page))
-    text = await page.evaluate(PAGE_TEXT)
-    shot.problems += [f"a translation key shows: {line!r}" for line in raw_keys(text)]
+    lines = (await page.evaluate(PAGE_TEXT)).splitlines()
+    form_texts = wording.texts["config"]["step"][CONFIG_FLOW_FORM]
+    advanced = form_texts["sections"]["advanced"]["name"]
+    shot.problems += await language_problems(page, wording)
+    shot.problems += check_texts(
+        lines,
+        keys=[*form_texts["data"], *form_texts["sections"]],
+        expected=[
+            form_texts["title"],
+            *form_texts["data"].values(),
+            *form_texts["data_description"].values(),
+        ],
+    )
+    shot.problems += wording.english_shown(lines)
     # The sections render after the form: read them now, as shown.
     sections: dict[str, bool] = json.loads(await page.evaluate(FLOW_FORM))["sections"]
     print(f"The config flow's form {form['step']!r} has sections {sections}")
-    if sections.get("Advanced") is not False:
-        shot.problems.append(f"no collapsed 'Advanced' section: {sections}")
+    if sections.get(advanced) is not False:
+        shot.problems.append(f"no collapsed {advanced!r} section: {sections}")
     return shot
 
 
@@ -781,13 +866,87 @@ async def history_entry(client: hb.HassClient) -> Entry:
     raise ScreenshotError("no loaded entry imports history (no Butlr entry)")
 
 
-def integration_texts() -> tuple[str, dict[str, Any]]:
-    """Return the integration's name and English texts, as Home Assistant has them."""
+def integration_texts(language: str = "en") -> tuple[str, dict[str, Any]]:
+    """Return the integration's name and texts in a language, as Home Assistant has them."""
     manifest = json.loads((hb.INTEGRATION_DIR / "manifest.json").read_text("utf-8"))
     texts = json.loads(
-        (hb.INTEGRATION_DIR / "translations" / "en.json").read_text("utf-8")
+        (hb.INTEGRATION_DIR / "translations" / f"{language}.json").read_text("utf-8")
     )
     return manifest["name"], texts
+
+
+def shipped_languages() -> list[str]:
+    """Return the languages the integration has translations of, English aside."""
+    folder = hb.INTEGRATION_DIR / "translations"
+    return sorted(path.stem for path in folder.glob("*.json") if path.stem != "en")
+
+
+def _leaves(node: Any, path: str = "") -> dict[str, str]:
+    """Return every text of a translation tree by its dotted key."""
+    if isinstance(node, dict):
+        leaves: dict[str, str] = {}
+        for key, value in node.items():
+            leaves |= _leaves(value, f"{path}.{key}" if path else key)
+        return leaves
+    return {path: str(node)}
+
+
+@dataclass(frozen=True)
+class Wording:
+    """The integration's texts in the language a page must speak.
+
+    ``english``: the integration's English texts this language does not
+    share (it has another text at the same key, and none like it anywhere):
+    a page of that language that shows one shows an untranslated text.
+    """
+
+    language: str
+    name: str
+    texts: Mapping[str, Any]
+    english: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, language: str) -> Wording:
+        """Return the wording of a language."""
+        name, texts = integration_texts(language)
+        if language == "en":
+            return cls(language, name, texts)
+        translated = _leaves(texts)
+        shared = set(translated.values())
+        english = {
+            text
+            for key, text in _leaves(integration_texts("en")[1]).items()
+            if translated.get(key) != text and text not in shared
+        }
+        return cls(language, name, texts, tuple(sorted(english)))
+
+    def english_shown(self, lines: Sequence[str]) -> list[str]:
+        """Return a problem per English text the lines show (placeholders: any text).
+
+        The integration's name ("Space Occupancy") is a name in every language.
+        """
+        lines = sorted({line.replace(self.name, "") for line in lines})
+        problems = []
+        for text in self.english:
+            parts = re.split(r"{\w+}", text)
+            pattern = re.compile(
+                r"(?<!\w)" + ".+?".join(re.escape(part) for part in parts) + r"(?!\w)"
+            )
+            problems += [
+                f"shows the English {text!r} (in {line!r})"
+                for line in lines
+                if pattern.search(line)
+            ]
+        return problems
+
+
+async def language_problems(page: DevTools, wording: Wording) -> list[str]:
+    """Return a problem when the frontend does not speak the wording's language."""
+    shown = json.loads(await page.evaluate(LANGUAGE_SHOWN))
+    if shown["page"] == shown["hass"] == wording.language:
+        return []
+    speaks = f"{shown['hass']!r} (page {shown['page']!r})"
+    return [f"the frontend speaks {speaks}, not {wording.language!r}"]
 
 
 def check_texts(
@@ -946,20 +1105,26 @@ async def shoot_action(
 
 
 async def shoot_options(
-    page: DevTools, base_url: str, entry: Entry, output: Path
+    page: DevTools, base_url: str, entry: Entry, output: Path, wording: Wording
 ) -> Shot:
     """Open the entry's options flow at its settings form; return a PNG of it.
 
     Configure, on the integration's page, then the menu's "settings" (the
     menu shows when some space has no capacity), each clicked with the
-    mouse. The menu and the form must show no translation key, the form its
-    fields' labels and descriptions and a "history_days" field.
+    mouse. The menu and the form must speak the wording's language and show
+    no translation key and no English text of a translated language, the
+    form its fields' labels and descriptions and a "history_days" field.
     """
-    _, texts = integration_texts()
-    step_texts = texts["options"]["step"]
+    step_texts = wording.texts["options"]["step"]
     await set_viewport(page, DIALOG_HEIGHT)
     await open_path(page, base_url, f"/config/integrations/integration/{hb.DOMAIN}")
-    await wait_until(page, COUNTS_SHOWN, "the integration's entries")
+    # The button's text in the frontend's language ("Configure", "Configurer"),
+    # waited for below (the page counts its devices in that language too).
+    configure = await wait_until(
+        page,
+        LOCALIZED % json.dumps("ui.panel.config.integrations.config_entry.configure"),
+        "the frontend's translations",
+    )
     # The entry's Configure button: the entry is a property of an ancestor.
     entry_of = (
         "(() => { for (let node = element; node; node = node.parentNode || node.host)"
@@ -970,7 +1135,7 @@ async def shoot_options(
     await click(
         page,
         '["ha-button", "mwc-button"].includes(element.localName)'
-        ' && deepText(element).join(" ") === "Configure"'
+        f' && deepText(element).join(" ") === {json.dumps(configure)}'
         f" && {entry_of}",
         f"the Configure button of {entry.title}",
     )
@@ -983,6 +1148,7 @@ async def shoot_options(
             keys=list(step_texts["init"]["menu_options"]),
             expected=list(step_texts["init"]["menu_options"].values()),
         )
+        problems += wording.english_shown(menu)
         await click(
             page,
             f"element.step === {json.dumps(OPTIONS_MENU_CHOICE)}",
@@ -1030,6 +1196,10 @@ async def shoot_options(
             ),
         ],
     )
+    problems += wording.english_shown(
+        [*text, *(field["label"] for field in form["fields"])]
+    )
+    problems += await language_problems(page, wording)
     problems += [
         f"the form's field {key!r} has no label in the translations"
         for key in keys
@@ -1041,20 +1211,147 @@ async def shoot_options(
     return shot
 
 
+@dataclass(frozen=True)
+class RoomDevice:
+    """A room's device, its area and its entities shown on its page."""
+
+    device_id: str
+    name: str
+    area: str
+    # (entity id, platform, translation key) of each enabled, visible entity.
+    entities: tuple[tuple[str, str, str], ...]
+
+
+async def room_device(client: hb.HassClient) -> RoomDevice:
+    """Return the first room of the integration that is in an area, Butlr's first."""
+    registry = await client.websocket_command({"type": "config/device_registry/list"})
+    entries = {
+        entry["entry_id"]
+        for entry in await client.request(
+            "GET", f"/api/config/config_entries/entry?domain={hb.DOMAIN}"
+        )
+    }
+    rooms = sorted(
+        (
+            device
+            for device in registry
+            if device["model"] == ROOM_MODEL
+            and device["area_id"]
+            and entries & set(device["config_entries"])
+        ),
+        key=lambda device: (
+            device["manufacturer"] != PREFERRED_MANUFACTURER,
+            device["name"],
+        ),
+    )
+    if not rooms:
+        raise ScreenshotError("no room device is in an area (the areas option is off?)")
+    device = rooms[0]
+    areas = await client.websocket_command({"type": "config/area_registry/list"})
+    entities = await client.websocket_command({"type": "config/entity_registry/list"})
+    return RoomDevice(
+        device["id"],
+        device["name_by_user"] or device["name"],
+        next(area["name"] for area in areas if area["area_id"] == device["area_id"]),
+        tuple(
+            (
+                entity["entity_id"],
+                entity["entity_id"].split(".", 1)[0],
+                entity["translation_key"],
+            )
+            for entity in entities
+            if entity["device_id"] == device["id"]
+            and entity["platform"] == hb.DOMAIN
+            and entity["translation_key"]
+            and not entity["disabled_by"]
+            and not entity["hidden_by"]
+        ),
+    )
+
+
+async def device_texts(
+    client: hb.HassClient, device: RoomDevice, wording: Wording
+) -> list[str]:
+    """Return the texts the device's page must show: area, entity names, states.
+
+    A state shows translated where the entity's texts have states (activity,
+    compared with usual).
+    """
+    texts = wording.texts["entity"]
+    expected = [device.area]
+    for entity_id, platform, key in device.entities:
+        entity_texts = texts[platform][key]
+        expected.append(entity_texts["name"])
+        state = (await client.request("GET", f"/api/states/{entity_id}"))["state"]
+        if state in entity_texts.get("state", {}):
+            expected.append(entity_texts["state"][state])
+    return expected
+
+
+async def shoot_device(
+    page: DevTools,
+    base_url: str,
+    device: RoomDevice,
+    output: Path,
+    *,
+    wording: Wording,
+    expected: Sequence[str],
+) -> Shot:
+    """Open a room's device page; return a PNG of it and check its wording.
+
+    The page must speak the wording's language and show the room's area,
+    its entities' names and translated states, no translation key and no
+    English text of a translated language.
+    """
+    await set_viewport(page, DIALOG_HEIGHT)
+    await open_path(page, base_url, f"/config/devices/device/{device.device_id}")
+    await wait_until(
+        page, DEVICE_SHOWN % json.dumps(device.name), f"the page of {device.name}"
+    )
+    # The cards fill in: states, the area, the related items.
+    await asyncio.sleep(3)
+    await park_mouse(page, DIALOG_HEIGHT)
+    shot = Shot(output, await screenshot_png(page))
+    lines = (await page.evaluate(PAGE_TEXT)).splitlines()
+    print(f"The page of {device.name} (area {device.area!r}) shows:")
+    print("  " + " | ".join(lines[:60]))
+    shot.problems += await language_problems(page, wording)
+    shot.problems += check_texts(lines, keys=[], expected=expected)
+    shot.problems += wording.english_shown(lines)
+    return shot
+
+
+async def set_profile_language(client: hb.HassClient, language: str) -> None:
+    """Pick the signed-in user's language in their profile, as its picker does."""
+    await client.websocket_command(
+        {
+            "type": "frontend/set_user_data",
+            "key": "language",
+            "value": {"language": language, **PROFILE_LOCALE},
+        }
+    )
+
+
 @contextlib.asynccontextmanager
 async def signed_in_page(
     session: aiohttp.ClientSession,
     base_url: str,
     tokens: Mapping[str, Any],
     workdir: Path,
+    *,
+    language: str | None = None,
 ) -> AsyncIterator[DevTools]:
-    """Yield a page of headless Chromium, signed in to Home Assistant."""
+    """Yield a page of headless Chromium, signed in to Home Assistant.
+
+    ``language``: the browser's language too, as the frontend keeps it once
+    picked (the first page shows in it before the profile's language loads).
+    """
     async with open_chromium(session, workdir) as page:
         await set_viewport(page, HEIGHT)
         await page.call("Page.enable")
         await page.call(
             "Page.addScriptToEvaluateOnNewDocument",
-            source=tokens_script(base_url, tokens),
+            source=tokens_script(base_url, tokens, language=language),
         )
         yield page
 
@@ -1197,9 +1494,11 @@ async def develop_stack(
         await hb.develop_setup(
             base_url,
             f"http://127.0.0.1:{simulator_port}",
-            hb.Owner(),
+            # Onboarding names its default areas in the owner's language.
+            hb.Owner(language=args.language or hb.Owner.language),
             within=300,
             hass_pid=hass.pid,
+            language=args.language,
         )
         async with hb.client_session() as session:
             client = hb.HassClient(session, base_url)
@@ -1215,9 +1514,50 @@ async def develop_stack(
             hb.stop_process(process)
 
 
+async def shoot_language(
+    client: hb.HassClient, args: argparse.Namespace, workdir: Path
+) -> list[Shot]:
+    """Take the config flow, a room's page and the options in ``args.language``.
+
+    The owner's profile picks the language (a running Home Assistant is left
+    as it is: only the browser asks for it).
+    """
+    wording = Wording.of(args.language)
+    if not args.url:
+        await set_profile_language(client, args.language)
+    entry = await history_entry(client)
+    device = await room_device(client)
+    expected = await device_texts(client, device, wording)
+    outputs = [args.language_dir / name for name in LANGUAGE_SHOTS]
+    async with signed_in_page(
+        client.session,
+        client.base_url,
+        client.tokens,
+        workdir,
+        language=args.language,
+    ) as page:
+        print(
+            f"Taking the config flow, {device.name} and the options in {wording.language}"
+        )
+        return [
+            await shoot_config_flow(page, client.base_url, outputs[0], wording),
+            await shoot_device(
+                page,
+                client.base_url,
+                device,
+                outputs[1],
+                wording=wording,
+                expected=expected,
+            ),
+            await shoot_options(page, client.base_url, entry, outputs[2], wording),
+        ]
+
+
 async def take_screenshots(args: argparse.Namespace, workdir: Path) -> list[Shot]:
     """Set up (or sign in to) Home Assistant; take the shots the arguments ask for."""
     async with develop_stack(args, workdir) as client:
+        if args.language:
+            return await shoot_language(client, args, workdir)
         if args.actions:
             entry = await history_entry(client)
             async with signed_in_page(
@@ -1234,7 +1574,11 @@ async def take_screenshots(args: argparse.Namespace, workdir: Path) -> list[Shot
                         perform=not args.url,
                     ),
                     await shoot_options(
-                        page, client.base_url, entry, args.options_output
+                        page,
+                        client.base_url,
+                        entry,
+                        args.options_output,
+                        Wording.of("en"),
                     ),
                 ]
         if args.config_flow:
@@ -1244,7 +1588,7 @@ async def take_screenshots(args: argparse.Namespace, workdir: Path) -> list[Shot
                 print("Taking the config flow's form and the integration's page")
                 return [
                     await shoot_config_flow(
-                        page, client.base_url, args.config_flow_output
+                        page, client.base_url, args.config_flow_output, Wording.of("en")
                     ),
                     await shoot_integration_page(
                         page, client.base_url, args.integration_output
@@ -1294,6 +1638,18 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help=f"take the {ACTION} action (Developer tools > Actions) and the Butlr "
         "entry's options form instead, and check their wording",
     )
+    mode.add_argument(
+        "--language",
+        choices=shipped_languages(),
+        help="take the config flow's first form, a room's device page and the "
+        "options' settings form in this language instead (the instance's and the "
+        "owner's profile language), into --language-dir, and check that they speak it",
+    )
+    parser.add_argument(
+        "--language-dir",
+        type=Path,
+        help="where --language saves its shots (default docs/LANGUAGE)",
+    )
     parser.add_argument("--config-flow-output", type=Path, default=CONFIG_FLOW_OUTPUT)
     parser.add_argument("--integration-output", type=Path, default=INTEGRATION_OUTPUT)
     parser.add_argument("--action-output", type=Path, default=ACTION_OUTPUT)
@@ -1326,7 +1682,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--keep", action="store_true", help="keep the temporary directory (logs)"
     )
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.language and args.language_dir is None:
+        args.language_dir = hb.REPO / "docs" / args.language
+    return args
 
 
 def main(argv: Sequence[str] | None = None) -> int:
