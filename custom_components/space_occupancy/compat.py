@@ -29,6 +29,19 @@ if TYPE_CHECKING:
 else:
     import voluptuous as vol
 
+# A repair flow's result: newer lines type it (``RepairsFlowResult``,
+# whose context holds the issue id); 2025.4 has the plain ``FlowResult``. As for
+# the schemas, the Python version tells the checker which line it checks (our
+# newest runs on 3.14); at run time the name is only an annotation. Delete the
+# branch when the minimum has ``RepairsFlowResult``.
+if TYPE_CHECKING:
+    if sys.version_info >= (3, 14):
+        from homeassistant.components.repairs import RepairsFlowResult
+    else:
+        from homeassistant.data_entry_flow import FlowResult as RepairsFlowResult
+else:
+    from homeassistant.data_entry_flow import FlowResult as RepairsFlowResult
+
 # Statistics metadata keys that only newer lines know, with our values: Home
 # Assistant 2025.10 added ``unit_class`` (2026.11 requires it) and older lines
 # reject it. Delete the entry when the minimum is 2025.10.
@@ -58,4 +71,4 @@ def statistic_metadata(statistic_id: str, unit: str | None) -> StatisticMetaData
     return cast("StatisticMetaData", metadata)
 
 
-__all__ = ["statistic_metadata", "vol"]
+__all__ = ["RepairsFlowResult", "statistic_metadata", "vol"]

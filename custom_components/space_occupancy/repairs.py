@@ -16,9 +16,8 @@ from homeassistant.components.repairs import RepairsFlow
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import CONF_SCAN_INTERVAL
 from homeassistant.core import HomeAssistant
-from homeassistant.data_entry_flow import FlowResult
 
-from .compat import vol
+from .compat import RepairsFlowResult, vol
 from .const import (
     CONF_PROVIDER,
     ISSUE_DATA_ENTRY_ID,
@@ -39,13 +38,13 @@ class _EntryRepairFlow(RepairsFlow):
 
     async def async_step_init(
         self, user_input: dict[str, Any] | None = None
-    ) -> FlowResult:
+    ) -> RepairsFlowResult:
         """Open the form (Home Assistant passes the issue's id, not an answer, here)."""
         return await self.async_step_fix()
 
     async def async_step_fix(
         self, user_input: dict[str, Any] | None = None
-    ) -> FlowResult:
+    ) -> RepairsFlowResult:
         """Ask for the setting that fixes the issue."""
         raise NotImplementedError
 
@@ -55,7 +54,7 @@ class PollIntervalRepairFlow(_EntryRepairFlow):
 
     async def async_step_fix(
         self, user_input: dict[str, Any] | None = None
-    ) -> FlowResult:
+    ) -> RepairsFlowResult:
         """Ask for a longer poll interval, twice the current one suggested."""
         entry = self._entry
         if entry is None:
@@ -97,7 +96,7 @@ class FewerSpacesRepairFlow(_EntryRepairFlow):
 
     async def async_step_fix(
         self, user_input: dict[str, Any] | None = None
-    ) -> FlowResult:
+    ) -> RepairsFlowResult:
         """Show the spaces form; store picks the cap takes."""
         entry = self._entry
         if entry is None:
