@@ -1770,6 +1770,23 @@ class PushProbe:
         return f"applied={arrival.applied}, but {entity_id} was not written"
 
 
+def _told(line: list[Any], arrival: Arrival | None, started: float) -> str:
+    """Describe one delivery: what, when sent and read, whether applied, what written."""
+    kind, data, sent = line[2], line[3], line[4]
+    what = (
+        f"in {data['in']} out {data['out']}"
+        if kind == "TRAFFIC"
+        else f"{kind} {data if data is not None else ''}".strip()
+    )
+    if arrival is None:
+        return f"{what} sent at {sent - started:.3f}, never read"
+    writes = ", ".join(f"{old}->{new}" for _, old, new in arrival.written.values())
+    return (
+        f"{what} sent at {sent - started:.3f}, read at {arrival.at - started:.3f}, "
+        f"applied {arrival.applied}{', wrote ' + writes if writes else ''}"
+    )
+
+
 def _pushed_state(kind: str, data: Any, old: str | None) -> str | None:
     """Return the state a room's entity shows after an event (None: cannot tell)."""
     if kind == "ROOM_OCCUPANCY":
@@ -1928,6 +1945,9 @@ class Bench:
         # The requests of a poll: method, URL, JSON body, headers.
         self.captured: list[tuple[str, str, Any, Any]] = []
         self.rss_before = 0
+        # Push mode: when the polls among the deliveries began and ended
+        # (time.perf_counter()), the stretch's and the one after it.
+        self.poll_times: list[tuple[float, float]] = []
 
     @property
     def data(self) -> SpaceOccupancyData:
@@ -2413,7 +2433,9 @@ class Bench:
         timer); a longer stretch meets the timer's own polls besides.
         """
         await asyncio.sleep(self.sizes.push_seconds / 2)
+        start = time.perf_counter()
         await asyncio.create_task(self.coordinator.async_refresh(), name="poll")
+        self.poll_times.append((start, time.perf_counter()))
         self.result_push.polls_in_stretch += 1
         _require(self.coordinator.last_update_success, "the stretch's poll failed")
 
@@ -2455,10 +2477,16 @@ class Bench:
             )
             probe = PushProbe(self.hass, self.data)
             with probe.watching():
-                with loop_steps() as watch:
+                async with AsyncExitStack() as stack:
+                    if profiler is None:
+                        watch = stack.enter_context(loop_steps())
+                    else:
+                        await stack.enter_async_context(profiler.window("first motion"))
                     log = await self.push_phase("first_motion")
                     await self.hass.async_block_till_done()
-                push.first_motion = probe.judge(log, watch.step())
+                push.first_motion = probe.judge(
+                    log, watch.step() if profiler is None else Step(0, 0, "-", 0)
+                )
                 push.poll_cpu = (await self.poll()).loop
                 _require(
                     self.coordinator.update_interval == PUSH_POLL_INTERVAL,
@@ -2475,6 +2503,7 @@ class Bench:
                         await stack.enter_async_context(profiler.window("push stretch"))
                     wall, cpu = time.perf_counter(), time.thread_time()
                     recorder = thread_cpu(self.instance)
+                    self.poll_times.clear()
                     log = await self.push_phase("stretch")
                     await self.hass.async_block_till_done()
                     push.loop_cpu = time.thread_time() - cpu
@@ -2489,15 +2518,21 @@ class Bench:
             push.applied = stats.applied - before.applied
             push.rejected = stats.rejected - before.rejected
             push.pushing_rooms = len({line[1] for line in log})
-            await self.check_agreement(probe)
+            await self.check_agreement(probe, log, wall)
 
-    async def check_agreement(self, probe: PushProbe) -> None:
-        """Poll once more: every pushed room must show what the poll reads."""
+    async def check_agreement(
+        self, probe: PushProbe, log: list[list[Any]], started: float
+    ) -> None:
+        """Poll once more: every pushed room should show what the poll reads.
+
+        A room the poll changes is described with the stretch's deliveries
+        to it and the polls' times (seconds from the stretch's start).
+        """
         from homeassistant.const import EVENT_STATE_CHANGED  # noqa: PLC0415
         from homeassistant.core import Event, EventStateChangedData, callback  # noqa: PLC0415
 
         push = self.result_push
-        changed: list[str] = []
+        changed: list[tuple[str, str]] = []
 
         @callback
         def polled(event: Event[EventStateChangedData]) -> None:
@@ -2505,18 +2540,31 @@ class Bench:
             if (watched := probe.watched(entity_id)) is None:
                 return
             old, new = event.data["old_state"], event.data["new_state"]
-            changed.append(
-                f"{watched[0]} {watched[1]}: {old.state if old else None} shown, "
-                f"{new.state if new else None} polled"
-            )
+            shown = old.state if old else None
+            read = new.state if new else None
+            text = f"{watched[0]} {watched[1]}: {shown} shown, {read} polled"
+            changed.append((watched[0], text))
 
         remove = self.hass.bus.async_listen(EVENT_STATE_CHANGED, polled)
+        start = time.perf_counter()
         try:
             await self.poll()
         finally:
             remove()
+        self.poll_times.append((start, time.perf_counter()))
+        polls = ", ".join(
+            f"{begin - started:.3f}-{end - started:.3f}"
+            for begin, end in self.poll_times
+        )
         push.disagreements = len(changed)
-        push.disagreeing = changed[:PUSH_MISSING_SHOWN]
+        push.disagreeing = []
+        for room, text in changed[:PUSH_MISSING_SHOWN]:
+            deliveries = "; ".join(
+                _told(line, probe.arrivals.get(line[0]), started)
+                for line in log
+                if line[1] == room
+            )
+            push.disagreeing.append(f"{text} (pushed: {deliveries}; polls: {polls} s)")
 
     # The runs.
 
