@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 import contextlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -1241,6 +1241,7 @@ async def develop_setup(
     within: float,
     hass_pid: int | None = None,
     language: str | None = None,
+    skip: Collection[str] = (),
 ) -> None:
     """Onboard the develop instance and add an entry per provider.
 
@@ -1251,6 +1252,8 @@ async def develop_setup(
     ``language``: the instance's language, set before the entries are added,
     so that their entities are named in it (Home Assistant names entities in
     its own language, whatever language a user's profile picks).
+    ``skip``: the labels of the entries not to add (``simulator_entries``;
+    scripts/screenshot adds the Butlr one through the frontend).
     """
     async with client_session() as session:
         client = HassClient(session, url)
@@ -1268,6 +1271,9 @@ async def develop_setup(
         if language is not None:
             await update_core_config(client, language=language)
         for spec in simulator_entries(simulator_url):
+            if spec.label in skip:
+                print(f"{spec.label}: not added here")
+                continue
             outcome = await add_entry(client, spec)
             if outcome.kind == "created":
                 print(f"Added {outcome.label}: {outcome.detail}")

@@ -36,6 +36,22 @@ picker does). It fails when the frontend does not speak the language, or a
 page shows a raw translation key, lacks a text of that language's
 translations or shows one of the integration's English texts instead.
 
+``--selection`` takes, instead, what a user meets when choosing spaces and
+when something goes wrong, into ``docs/``: the config flow's "Choose the
+spaces" step of a Butlr account (the credentials entered as a user enters
+them, to the simulator; the spaces' dropdown opened, listing them by path),
+which it then submits with its defaults (rooms in areas); the device page of
+the room that puts in its area, on its floor; and the repair dialog of the
+Concordia entry's fixable issue (the simulator, run with ``--control``,
+spends the application's daily quota; the entry's next poll is refused and
+raises ``concordia_quota``; Settings > System > Repairs, the issue clicked
+with the mouse opens our fix flow's form). It fails when a page shows a raw
+translation key or lacks a text of the translations (the step's and the fix
+form's title, description, labels and helpers, with their numbers), when the
+dropdown lists no path, when the description's numbers do not add up (the
+spaces it counts against the options; the entities against what the entry
+then has), when the room is not in its area or the area not on its floor.
+
 ``--url`` takes the shots of a Home Assistant that runs already (a
 ``scripts/develop``), signed in as its owner, without changing it: with
 ``--actions``, the action is filled in but not performed; with
@@ -71,12 +87,30 @@ from typing import Any
 import aiohttp
 
 from scripts import hass_bootstrap as hb
+from tests.simulator.control import SPEND_CONCORDIA_QUOTA
 
 OUTPUT = hb.REPO / "docs" / "dashboard.png"
 CONFIG_FLOW_OUTPUT = hb.REPO / "docs" / "config_flow.png"
 INTEGRATION_OUTPUT = hb.REPO / "docs" / "integration.png"
 ACTION_OUTPUT = hb.REPO / "docs" / "action.png"
 OPTIONS_OUTPUT = hb.REPO / "docs" / "options.png"
+# --selection: the spaces step, a room's device page in its area, a repair.
+SPACES_OUTPUT = hb.REPO / "docs" / "spaces_step.png"
+DEVICE_AREA_OUTPUT = hb.REPO / "docs" / "device_area.png"
+REPAIR_OUTPUT = hb.REPO / "docs" / "repair.png"
+# The entry --selection adds through the frontend (not the bootstrap), the
+# step whose picture it takes, and the room and floor it then looks at.
+SELECTION_ENTRY = "Butlr"
+SPACES_STEP = "spaces"
+AREA_ROOM = "Meeting room"
+AREA_FLOOR = "First floor"
+# What a path joins its names with (providers/selection.PATH_SEPARATOR).
+PATH_SEPARATOR = " \N{SINGLE RIGHT-POINTING ANGLE QUOTATION MARK} "
+# The fixable issue --selection provokes, of the entry whose devices have
+# this manufacturer, and its fix flow's form.
+REPAIR_ISSUE = "concordia_quota"
+REPAIR_MANUFACTURER = "Concordia University"
+REPAIR_STEP = "fix"
 # --language LANG: these shots, in docs/LANG/.
 LANGUAGE_SHOTS = ("config_flow.png", "device.png", "options.png")
 # The device --language shows: a room (the device model the integration gives
@@ -428,6 +462,60 @@ DEVICE_SHOWN = page_script("""
   return rows && text.includes(%s) ? text : null;
 """)
 
+# Change the flow form's data (to %s) as its fields do when edited; return
+# the data the form now holds (what it submits), null while no form shows.
+FILL_FLOW_FORM = page_script("""
+  const form = deepElements().find((element) => element.localName === "step-flow-form");
+  const fields = form && form.shadowRoot && deepElements(form.shadowRoot)
+    .find((element) => element.localName === "ha-form");
+  if (!fields) return null;
+  fields.dispatchEvent(
+    new CustomEvent("value-changed", {detail: {value: %s}, bubbles: true, composed: true})
+  );
+  return JSON.stringify(form._stepData || null);
+""")
+
+# What a flow's form shows and holds: its step, the placeholders of its
+# texts, its data, each select field's option labels, the chips shown (picked
+# options), the dropdown items shown (their labels) and the error shown;
+# null while no form shows.
+FLOW_FORM_STATE = page_script("""
+  const form = deepElements().find((element) => element.localName === "step-flow-form");
+  if (!form || !form.step || !form.shadowRoot) return null;
+  const inside = deepElements(form.shadowRoot);
+  const shown = (element) => {
+    const box = element.getBoundingClientRect();
+    return box.width > 0 && box.height > 0;
+  };
+  const options = {};
+  for (const field of form.step.data_schema || []) {
+    const select = field.selector && field.selector.select;
+    if (select) options[field.name] = (select.options || []).map(
+      (option) => typeof option === "string" ? option : option.label
+    );
+  }
+  const alert = inside.find((element) => element.localName === "ha-alert");
+  return JSON.stringify({
+    step: form.step.step_id,
+    placeholders: form.step.description_placeholders || {},
+    data: form._stepData || null,
+    options: options,
+    chips: inside.filter((element) => element.localName === "ha-input-chip")
+      .map((chip) => String(chip.label || deepText(chip).join(" "))),
+    items: deepElements().filter(
+      (element) => element.localName === "vaadin-combo-box-item" && element.item
+        && shown(element)
+    ).map((item) => String(item.item.label || item.item.value || "")),
+    errors: form.step.errors || null,
+    alert: alert ? deepText(alert).join(" ") : null,
+  });
+""")
+
+# Whether the config flow shows its last step: the entry created.
+FLOW_CREATED = page_script("""
+  return deepElements().some((element) => element.localName === "step-flow-create-entry");
+""")
+
 
 class ScreenshotError(RuntimeError):
     """The screenshot could not be taken."""
@@ -745,16 +833,11 @@ async def click(page: DevTools, predicate: str, what: str) -> None:
         )
 
 
-async def shoot_config_flow(
-    page: DevTools, base_url: str, output: Path, wording: Wording
-) -> Shot:
-    """Add the integration as a user does; return a PNG of the first form.
+async def open_config_flow_form(page: DevTools, base_url: str) -> None:
+    """Add the integration as a user does, up to the first form.
 
     Settings > Devices & services: Add integration, search for it, pick it,
-    then the menu options to the form, each clicked with the mouse. The form
-    must speak the wording's language, show no translation key, its title,
-    labels and descriptions, no English text of a translated language, and
-    have its "Advanced" section collapsed.
+    then the menu options to the form, each clicked with the mouse.
     """
     await set_viewport(page, DIALOG_HEIGHT)
     await open_path(page, base_url, "/config/integrations/dashboard")
@@ -793,6 +876,18 @@ async def shoot_config_flow(
     )
     if form["step"] != CONFIG_FLOW_FORM:
         raise ScreenshotError(f"the config flow showed form {form['step']!r}")
+
+
+async def shoot_config_flow(
+    page: DevTools, base_url: str, output: Path, wording: Wording
+) -> Shot:
+    """Add the integration as a user does; return a PNG of the first form.
+
+    The form (``open_config_flow_form``) must speak the wording's language,
+    show no translation key, its title, labels and descriptions, no English
+    text of a translated language, and have its "Advanced" section collapsed.
+    """
+    await open_config_flow_form(page, base_url)
     # The dialog grows to its content, and the fields fade in.
     await asyncio.sleep(2)
     shot = Shot(output, await screenshot_png(page))
@@ -812,7 +907,7 @@ async def shoot_config_flow(
     shot.problems += wording.english_shown(lines)
     # The sections render after the form: read them now, as shown.
     sections: dict[str, bool] = json.loads(await page.evaluate(FLOW_FORM))["sections"]
-    print(f"The config flow's form {form['step']!r} has sections {sections}")
+    print(f"The config flow's form {CONFIG_FLOW_FORM!r} has sections {sections}")
     if sections.get(advanced) is not False:
         shot.problems.append(f"no collapsed {advanced!r} section: {sections}")
     return shot
@@ -1220,10 +1315,16 @@ class RoomDevice:
     area: str
     # (entity id, platform, translation key) of each enabled, visible entity.
     entities: tuple[tuple[str, str, str], ...]
+    # The floor its area is on (None: none), and its config entry.
+    floor: str | None = None
+    entry_id: str = ""
 
 
-async def room_device(client: hb.HassClient) -> RoomDevice:
-    """Return the first room of the integration that is in an area, Butlr's first."""
+async def room_device(client: hb.HassClient, name: str | None = None) -> RoomDevice:
+    """Return the first room of the integration that is in an area, Butlr's first.
+
+    ``name``: the first room of that name that is in an area.
+    """
     registry = await client.websocket_command({"type": "config/device_registry/list"})
     entries = {
         entry["entry_id"]
@@ -1238,6 +1339,7 @@ async def room_device(client: hb.HassClient) -> RoomDevice:
             if device["model"] == ROOM_MODEL
             and device["area_id"]
             and entries & set(device["config_entries"])
+            and name in (None, device["name_by_user"] or device["name"])
         ),
         key=lambda device: (
             device["manufacturer"] != PREFERRED_MANUFACTURER,
@@ -1245,14 +1347,17 @@ async def room_device(client: hb.HassClient) -> RoomDevice:
         ),
     )
     if not rooms:
-        raise ScreenshotError("no room device is in an area (the areas option is off?)")
+        room = "no room device" if name is None else f"no room {name!r}"
+        raise ScreenshotError(f"{room} is in an area (the areas option is off?)")
     device = rooms[0]
     areas = await client.websocket_command({"type": "config/area_registry/list"})
+    area = next(area for area in areas if area["area_id"] == device["area_id"])
+    floors = await client.websocket_command({"type": "config/floor_registry/list"})
     entities = await client.websocket_command({"type": "config/entity_registry/list"})
     return RoomDevice(
         device["id"],
         device["name_by_user"] or device["name"],
-        next(area["name"] for area in areas if area["area_id"] == device["area_id"]),
+        area["name"],
         tuple(
             (
                 entity["entity_id"],
@@ -1266,6 +1371,15 @@ async def room_device(client: hb.HassClient) -> RoomDevice:
             and not entity["disabled_by"]
             and not entity["hidden_by"]
         ),
+        next(
+            (
+                floor["name"]
+                for floor in floors
+                if floor["floor_id"] == area["floor_id"]
+            ),
+            None,
+        ),
+        next(iter(entries & set(device["config_entries"]))),
     )
 
 
@@ -1321,6 +1435,449 @@ async def shoot_device(
     return shot
 
 
+# --- --selection: the spaces step, a room in its area, a repair ------------------
+
+
+def with_placeholders(text: str, placeholders: Mapping[str, Any]) -> str:
+    """Return a translation with its placeholders filled in, as the frontend does."""
+    return re.sub(
+        r"{(\w+)}",
+        lambda match: str(placeholders.get(match.group(1), match.group(0))),
+        text,
+    )
+
+
+def step_expected(
+    texts: Mapping[str, Any], placeholders: Mapping[str, Any]
+) -> list[str]:
+    """Return the texts a form of these translations must show, filled in."""
+    return [
+        with_placeholders(text, placeholders)
+        for text in (
+            texts.get("title"),
+            texts.get("description"),
+            *texts.get("data", {}).values(),
+            *texts.get("data_description", {}).values(),
+        )
+        if text
+    ]
+
+
+async def wait_for_step(
+    page: DevTools, step: str, what: str, *, within: float = 120.0
+) -> dict[str, Any]:
+    """Wait until a flow shows the form of ``step``; return what it shows.
+
+    A form shown with an error (the answer refused) fails at once.
+    """
+    deadline = time.monotonic() + within
+    while True:
+        raw = await page.evaluate(FLOW_FORM_STATE)
+        if raw:
+            state: dict[str, Any] = json.loads(raw)
+            if state["step"] == step:
+                return state
+            if state["errors"] or state["alert"]:
+                raise ScreenshotError(
+                    f"{what}: the form {state['step']!r} answered "
+                    f"{state['errors'] or state['alert']}"
+                )
+        if time.monotonic() > deadline:
+            raise ScreenshotError(f"{what} did not show within {within} s")
+        await asyncio.sleep(0.5)
+
+
+async def submit_flow_form(page: DevTools, what: str) -> None:
+    """Click the flow form's submit button, as a user does."""
+    await click(
+        page,
+        '["mwc-button", "ha-button"].includes(element.localName)'
+        ' && element.closest(".buttons")'
+        ' && element.getRootNode().host?.localName === "step-flow-form"',
+        what,
+    )
+
+
+async def press_key(page: DevTools, key: str, code: int) -> None:
+    """Press and release a key in the element that has the focus."""
+    for kind in ("keyDown", "keyUp"):
+        await page.call(
+            "Input.dispatchKeyEvent",
+            type=kind,
+            key=key,
+            code=key,
+            windowsVirtualKeyCode=code,
+        )
+
+
+def butlr_form_answer(simulator_url: str) -> dict[str, Any]:
+    """Return what the Butlr account form is answered: the simulator's account."""
+    spec = next(
+        spec
+        for spec in hb.simulator_entries(simulator_url)
+        if spec.label == SELECTION_ENTRY
+    )
+    return json.loads(json.dumps(spec.data))
+
+
+async def enter_butlr_account(
+    page: DevTools, base_url: str, simulator_url: str
+) -> None:
+    """Add a Butlr account through the frontend, up to the spaces step.
+
+    The credentials form is filled in as its fields fill it, with the
+    simulator as the API base URL (checked before it is sent: this Home
+    Assistant asks no other Butlr), and submitted with the mouse.
+    """
+    await open_config_flow_form(page, base_url)
+    answer = butlr_form_answer(simulator_url)
+    held = json.loads(
+        await wait_until(
+            page, FILL_FLOW_FORM % json.dumps(answer), "the credentials form"
+        )
+        or "null"
+    )
+    sent_to = ((held or {}).get("advanced") or {}).get("base_url")
+    if held != answer or hb.require_loopback(str(sent_to)) != hb.require_loopback(
+        simulator_url
+    ):
+        raise ScreenshotError(
+            f"the credentials form holds {held}, not the simulator's account: not sent"
+        )
+    await submit_flow_form(page, "the credentials form's Next button")
+
+
+async def open_spaces_dropdown(page: DevTools) -> dict[str, Any]:
+    """Open the spaces field's dropdown with the mouse; return the form's state.
+
+    Clicked, the field takes the focus; the dropdown opens on the click, or
+    on the down arrow, as the keyboard opens it.
+    """
+    await click(
+        page,
+        'element.localName === "ha-combo-box"'
+        ' && element.getRootNode().host?.localName === "ha-selector-select"',
+        "the spaces field",
+    )
+    deadline = time.monotonic() + 10
+    arrow = False
+    while True:
+        state: dict[str, Any] = json.loads(await page.evaluate(FLOW_FORM_STATE))
+        if state["items"]:
+            return state
+        if time.monotonic() > deadline:
+            raise ScreenshotError("the spaces field's dropdown did not open")
+        if not arrow and time.monotonic() > deadline - 7:
+            await press_key(page, "ArrowDown", 40)
+            arrow = True
+        await asyncio.sleep(0.5)
+
+
+def spaces_problems(state: Mapping[str, Any]) -> list[str]:
+    """Return what is wrong with the spaces step's numbers and paths."""
+    problems = []
+    placeholders = state["placeholders"]
+    options = state["options"].get(SPACES_STEP, [])
+    numbers = {}
+    for key in ("spaces", "entities"):
+        value = str(placeholders.get(key, ""))
+        if not re.fullmatch(r"\d{1,3}(,\d{3})*", value) or value == "0":
+            problems.append(f"the description's {{{key}}} is {value!r}")
+        else:
+            numbers[key] = int(value.replace(",", ""))
+    if "spaces" in numbers and numbers["spaces"] != len(options):
+        problems.append(
+            f"the description counts {numbers['spaces']} spaces, the field offers "
+            f"{len(options)}"
+        )
+    if numbers.get("entities", 1) < numbers.get("spaces", 0):
+        problems.append(f"fewer entities than spaces: {numbers}")
+    room_path = PATH_SEPARATOR.join(("HQ", "Main building", AREA_FLOOR, AREA_ROOM))
+    if not any(PATH_SEPARATOR in label for label in state["items"]):
+        problems.append(f"the dropdown lists no path: {state['items']}")
+    if room_path not in state["items"]:
+        problems.append(f"the dropdown does not show {room_path!r}: {state['items']}")
+    problems += [
+        f"a translation key shows in the dropdown: {label!r}"
+        for label in state["items"]
+        if RAW_KEY.search(label)
+    ]
+    if not state["chips"]:
+        problems.append("no space is picked by default")
+    return problems
+
+
+async def shoot_spaces_step(
+    page: DevTools, base_url: str, simulator_url: str, output: Path
+) -> tuple[Shot, dict[str, str]]:
+    """Take the spaces step of a Butlr account, its dropdown open; then add it.
+
+    The step must show its title, its description (the account's spaces and
+    entities in it, the spaces counting the field's options), its fields'
+    labels and helpers, no translation key, and list the spaces by path. It
+    is then submitted as it is (the default picks, rooms in areas). Returns
+    the shot and the step's placeholders (what it said the account costs).
+    """
+    await enter_butlr_account(page, base_url, simulator_url)
+    await wait_for_step(page, SPACES_STEP, "the spaces step")
+    # The dialog grows to its content, and the fields fade in.
+    await asyncio.sleep(2)
+    state = await open_spaces_dropdown(page)
+    await asyncio.sleep(1)  # the dropdown opens
+    await park_mouse(page, DIALOG_HEIGHT)
+    state = json.loads(await page.evaluate(FLOW_FORM_STATE))
+    shot = Shot(output, await screenshot_png(page))
+    lines = (await page.evaluate(PAGE_TEXT)).splitlines()
+    placeholders = state["placeholders"]
+    print(
+        f"The spaces step says: {placeholders}; picked {state['chips']}; "
+        f"the dropdown shows {len(state['items'])} of {len(state['options'][SPACES_STEP])}:"
+    )
+    for label in state["items"]:
+        print(f"  {label}")
+    form_texts = Wording.of("en").texts["config"]["step"][SPACES_STEP]
+    shot.problems += check_texts(
+        lines,
+        keys=list(form_texts["data"]),
+        expected=step_expected(form_texts, placeholders),
+    )
+    shot.problems += spaces_problems(state)
+    # Closed as the mouse closes it, outside; then the form is sent as it is.
+    await click(
+        page,
+        'element.localName === "h2"'
+        ' && element.getRootNode().host?.localName === "step-flow-form"',
+        "the spaces step's title",
+    )
+    await asyncio.sleep(1)
+    data = json.loads(await page.evaluate(FLOW_FORM_STATE))["data"] or {}
+    if not data.get(SPACES_STEP) or data.get("areas") is not True:
+        raise ScreenshotError(f"the spaces step holds {data}: not sent")
+    await submit_flow_form(page, "the spaces step's Submit button")
+    await wait_until(page, FLOW_CREATED, "the entry created", within=120)
+    print(f"Added the Butlr account with {data}")
+    return shot, placeholders
+
+
+async def wait_for_room(
+    client: hb.HassClient, name: str, *, within: float = 120.0
+) -> RoomDevice:
+    """Wait until the room of that name is in an area; return it."""
+    deadline = time.monotonic() + within
+    while True:
+        try:
+            return await room_device(client, name)
+        except ScreenshotError:
+            if time.monotonic() > deadline:
+                raise
+        await asyncio.sleep(1)
+
+
+async def enabled_entities(client: hb.HassClient, entry_id: str) -> int:
+    """Return how many enabled entities an entry has."""
+    entities = await client.websocket_command({"type": "config/entity_registry/list"})
+    return sum(
+        1
+        for entity in entities
+        if entity["config_entry_id"] == entry_id and not entity["disabled_by"]
+    )
+
+
+async def shoot_device_area(
+    client: hb.HassClient,
+    page: DevTools,
+    output: Path,
+    told: Mapping[str, str],
+) -> Shot:
+    """Take the page of the room the spaces step put in its area.
+
+    The room must be in the area of its name, on the floor of its floor's
+    name, and the page show the area; the entry must have no more enabled
+    entities than the spaces step told (``told``, its placeholders).
+    """
+    device = await wait_for_room(client, AREA_ROOM)
+    print(
+        f"{device.name} is in the area {device.area!r}, on the floor {device.floor!r}"
+    )
+    wording = Wording.of("en")
+    shot = await shoot_device(
+        page,
+        client.base_url,
+        device,
+        output,
+        wording=wording,
+        expected=await device_texts(client, device, wording),
+    )
+    if device.area != AREA_ROOM:
+        shot.problems.append(f"{device.name} is in {device.area!r}, not {AREA_ROOM!r}")
+    if device.floor != AREA_FLOOR:
+        shot.problems.append(
+            f"the area {device.area!r} is on {device.floor!r}, not {AREA_FLOOR!r}"
+        )
+    has = await enabled_entities(client, device.entry_id)
+    counted = int(str(told.get("entities", "0")).replace(",", "") or 0)
+    print(f"The entry has {has} enabled entities; the spaces step counted {counted}")
+    if has > counted:
+        shot.problems.append(
+            f"the entry has {has} enabled entities, the spaces step said {counted}"
+        )
+    return shot
+
+
+async def provoke_quota_issue(
+    client: hb.HassClient, simulator_url: str, *, within: float = 90.0
+) -> dict[str, Any]:
+    """Spend the Concordia application's quota at the simulator; return the issue.
+
+    The entry's next poll (asked for as ``homeassistant.update_entity`` asks)
+    is refused, which raises its ``concordia_quota`` issue.
+    """
+    devices = await client.websocket_command({"type": "config/device_registry/list"})
+    entry_id = next(
+        (
+            device["config_entries"][0]
+            for device in devices
+            if device["manufacturer"] == REPAIR_MANUFACTURER
+            and device["config_entries"]
+        ),
+        None,
+    )
+    if entry_id is None:
+        raise ScreenshotError(f"no device of {REPAIR_MANUFACTURER!r}: no entry")
+    entities = await client.websocket_command({"type": "config/entity_registry/list"})
+    polled = sorted(
+        entity["entity_id"]
+        for entity in entities
+        if entity["config_entry_id"] == entry_id
+        and entity["translation_key"] == "occupancy"
+    )[:1]
+    control = hb.require_loopback(f"{simulator_url}{SPEND_CONCORDIA_QUOTA}")
+    async with client.session.post(control, timeout=hb.REQUEST_TIMEOUT) as answer:
+        if answer.status != 200:
+            raise ScreenshotError(f"{control} answered {answer.status}")
+        print(f"Concordia's quota spent: {await answer.json()}")
+    issue_id = f"{REPAIR_ISSUE}_{entry_id}"
+    deadline = time.monotonic() + within
+    asked = 0.0
+    while True:
+        if time.monotonic() - asked > POLL_EVERY * 2:
+            # A coordinator polls at most every 10 s on request.
+            await client.request(
+                "POST",
+                "/api/services/homeassistant/update_entity",
+                json_body={"entity_id": polled},
+            )
+            asked = time.monotonic()
+        issues = (await client.websocket_command({"type": "repairs/list_issues"}))[
+            "issues"
+        ]
+        issue = next(
+            (
+                each
+                for each in issues
+                if each["domain"] == hb.DOMAIN and each["issue_id"] == issue_id
+            ),
+            None,
+        )
+        if issue is not None:
+            print(
+                f"Repair issue raised: {issue_id} ({issue['translation_placeholders']})"
+            )
+            return dict(issue)
+        if time.monotonic() > deadline:
+            raise ScreenshotError(f"no issue {issue_id} within {within} s")
+        await asyncio.sleep(1)
+
+
+async def shoot_repair(
+    page: DevTools, base_url: str, issue: Mapping[str, Any], output: Path
+) -> Shot:
+    """Open the issue in Settings > System > Repairs; return a PNG of its fix form.
+
+    The list must show the issue's title; clicked with the mouse, the issue
+    opens the integration's fix flow, whose form must show its title,
+    description (the numbers in it), field label and helper, no translation
+    key.
+    """
+    issue_texts = Wording.of("en").texts["issues"][issue["translation_key"]]
+    title = with_placeholders(
+        issue_texts["title"], issue["translation_placeholders"] or {}
+    )
+    await set_viewport(page, DIALOG_HEIGHT)
+    await open_path(page, base_url, "/config/repairs")
+    await wait_until(
+        page,
+        page_script(
+            f"return deepText(document.body).join(' ').includes({json.dumps(title)});"
+        ),
+        f"the issue {title!r} in Repairs",
+    )
+    problems = check_texts(
+        (await page.evaluate(PAGE_TEXT)).splitlines(), keys=[], expected=[title]
+    )
+    await click(
+        page,
+        'element.localName === "ha-md-list-item"'
+        f" && element.issue?.issue_id === {json.dumps(issue['issue_id'])}",
+        f"the issue {title!r}",
+    )
+    state = await wait_for_step(page, REPAIR_STEP, "the repair's form")
+    # The dialog grows to its content, and the fields fade in.
+    await asyncio.sleep(2)
+    await park_mouse(page, DIALOG_HEIGHT)
+    await page.evaluate(BLUR)
+    await asyncio.sleep(0.5)
+    shot = Shot(output, await screenshot_png(page))
+    lines = (await page.evaluate(PAGE_TEXT)).splitlines()
+    fields = json.loads(await page.evaluate(FLOW_FIELDS))
+    print(f"The repair's form says {state['placeholders']}:")
+    for shown in fields["fields"]:
+        print(f"  {shown['label']!r} = {shown['value']} {shown['unit']}")
+    form_texts = issue_texts["fix_flow"]["step"][REPAIR_STEP]
+    problems += check_texts(
+        [*lines, *(shown["label"] for shown in fields["fields"])],
+        keys=[field["name"] for field in fields["schema"]],
+        expected=step_expected(form_texts, state["placeholders"]),
+    )
+    shot.problems += problems
+    return shot
+
+
+async def shoot_selection(
+    stack: Stack, args: argparse.Namespace, workdir: Path
+) -> list[Shot]:
+    """Take the spaces step (adding the Butlr entry), its room in its area, a repair.
+
+    On a failure the page as it was goes to the temporary directory
+    (``failure.png``, kept with ``--keep``).
+    """
+    client = stack.client
+    if stack.simulator_url is None:
+        raise ScreenshotError("--selection needs its own simulator (not --url)")
+    async with signed_in_page(
+        client.session, client.base_url, client.tokens, workdir
+    ) as page:
+        try:
+            print("Taking the spaces step of a Butlr account")
+            spaces, told = await shoot_spaces_step(
+                page, client.base_url, stack.simulator_url, args.spaces_output
+            )
+            print(f"Taking the page of {AREA_ROOM}")
+            device = await shoot_device_area(
+                client, page, args.device_area_output, told
+            )
+            issue = await provoke_quota_issue(client, stack.simulator_url)
+            print("Taking the repair's dialog")
+            repair = await shoot_repair(
+                page, client.base_url, issue, args.repair_output
+            )
+        except ScreenshotError:
+            with contextlib.suppress(ScreenshotError, aiohttp.ClientError):
+                (workdir / "failure.png").write_bytes(await screenshot_png(page))
+            raise
+    return [spaces, device, repair]
+
+
 async def set_profile_language(client: hb.HassClient, language: str) -> None:
     """Pick the signed-in user's language in their profile, as its picker does."""
     await client.websocket_command(
@@ -1360,9 +1917,9 @@ async def signed_in_page(
 
 
 def start_simulator(
-    port: int, interval: float, seed: int, log_path: Path
+    port: int, interval: float, seed: int, log_path: Path, *, control: bool = False
 ) -> subprocess.Popen[bytes]:
-    """Start the demo simulator on 127.0.0.1:port."""
+    """Start the demo simulator on 127.0.0.1:port (``control``: its control paths)."""
     with log_path.open("ab") as log:
         return subprocess.Popen(
             [
@@ -1377,6 +1934,7 @@ def start_simulator(
                 str(interval),
                 "--seed",
                 str(seed),
+                *(["--control"] if control else []),
             ],
             stdin=subprocess.DEVNULL,
             stdout=log,
@@ -1453,14 +2011,25 @@ async def wait_for_history(
         )
 
 
+@dataclass(frozen=True)
+class Stack:
+    """A Home Assistant to take shots of, and the simulator started for it."""
+
+    client: hb.HassClient
+    # None: a Home Assistant that runs already (--url).
+    simulator_url: str | None = None
+
+
 @contextlib.asynccontextmanager
 async def develop_stack(
     args: argparse.Namespace, workdir: Path
-) -> AsyncIterator[hb.HassClient]:
+) -> AsyncIterator[Stack]:
     """Yield a client of a Home Assistant set up as scripts/develop sets it up.
 
     Started here (simulator and Home Assistant, stopped on the way out), or,
-    with ``--url``, one that runs already, signed in to as its owner.
+    with ``--url``, one that runs already, signed in to as its owner. With
+    ``--selection`` the simulator serves its control paths, and the Butlr
+    entry is left to the shots, which add it through the frontend.
     """
     if args.url:
         async with hb.client_session() as session:
@@ -1468,7 +2037,7 @@ async def develop_stack(
             await hb.log_in(
                 client, hb.Owner(username=args.username, password=args.password)
             )
-            yield client
+            yield Stack(client)
         return
     hass_port, simulator_port = hb.free_port(), hb.free_port()
     base_url = f"http://127.0.0.1:{hass_port}"
@@ -1486,24 +2055,32 @@ async def develop_stack(
     try:
         print(f"Starting the simulator and Home Assistant on {base_url}")
         processes.append(
-            start_simulator(simulator_port, args.interval, args.seed, logs["simulator"])
+            start_simulator(
+                simulator_port,
+                args.interval,
+                args.seed,
+                logs["simulator"],
+                control=args.selection,
+            )
         )
         # Butlr's history paced as scripts/develop paces it: in within a minute.
         hass = hb.start_hass(config_dir, logs["hass"], env=hb.DEVELOP_ENV)
         processes.append(hass)
+        simulator_url = f"http://127.0.0.1:{simulator_port}"
         await hb.develop_setup(
             base_url,
-            f"http://127.0.0.1:{simulator_port}",
+            simulator_url,
             # Onboarding names its default areas in the owner's language.
             hb.Owner(language=args.language or hb.Owner.language),
             within=300,
             hass_pid=hass.pid,
             language=args.language,
+            skip=(SELECTION_ENTRY,) if args.selection else (),
         )
         async with hb.client_session() as session:
             client = hb.HassClient(session, base_url)
             await hb.log_in(client, hb.Owner())
-            yield client
+            yield Stack(client, simulator_url)
     except (hb.BootstrapError, ScreenshotError, aiohttp.ClientError, OSError):
         for name, path in logs.items():
             if tail := hb.log_tail(path, 30):
@@ -1555,7 +2132,10 @@ async def shoot_language(
 
 async def take_screenshots(args: argparse.Namespace, workdir: Path) -> list[Shot]:
     """Set up (or sign in to) Home Assistant; take the shots the arguments ask for."""
-    async with develop_stack(args, workdir) as client:
+    async with develop_stack(args, workdir) as stack:
+        client = stack.client
+        if args.selection:
+            return await shoot_selection(stack, args, workdir)
         if args.language:
             return await shoot_language(client, args, workdir)
         if args.actions:
@@ -1645,6 +2225,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "options' settings form in this language instead (the instance's and the "
         "owner's profile language), into --language-dir, and check that they speak it",
     )
+    mode.add_argument(
+        "--selection",
+        action="store_true",
+        help="take the config flow's spaces step of a Butlr account (its dropdown "
+        "open), the device page of a room it puts in an area, and the repair dialog "
+        "of a spent Concordia quota instead, and check their wording and numbers",
+    )
     parser.add_argument(
         "--language-dir",
         type=Path,
@@ -1654,6 +2241,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--integration-output", type=Path, default=INTEGRATION_OUTPUT)
     parser.add_argument("--action-output", type=Path, default=ACTION_OUTPUT)
     parser.add_argument("--options-output", type=Path, default=OPTIONS_OUTPUT)
+    parser.add_argument("--spaces-output", type=Path, default=SPACES_OUTPUT)
+    parser.add_argument("--device-area-output", type=Path, default=DEVICE_AREA_OUTPUT)
+    parser.add_argument("--repair-output", type=Path, default=REPAIR_OUTPUT)
     parser.add_argument(
         "--url",
         help="a running Home Assistant (scripts/develop's, a loopback URL) to take "
@@ -1683,6 +2273,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--keep", action="store_true", help="keep the temporary directory (logs)"
     )
     args = parser.parse_args(argv)
+    if args.selection and args.url:
+        parser.error("--selection adds an entry and spends a quota: not with --url")
     if args.language and args.language_dir is None:
         args.language_dir = hb.REPO / "docs" / args.language
     return args

@@ -43,7 +43,7 @@ from custom_components.space_occupancy.const import (
     DOMAIN,
 )
 
-from .simulator.butlr import ACCOUNT
+from .simulator.butlr import ACCOUNT, ButlrRoom, ButlrScenario, ButlrSensor
 from .simulator.concordia import SEED_API_KEY, SEED_USER_ID
 from .simulator.occuspace import SEED_TOKEN
 
@@ -254,3 +254,18 @@ def states_of_entry(hass: HomeAssistant, entry: ConfigEntry) -> dict[str, str]:
         for registry_entry in enabled_entities(hass, entry)
         if (state := hass.states.get(registry_entry.entity_id)) is not None
     }
+
+
+def add_rooms(scenario: ButlrScenario, *names: str) -> None:
+    """Add presence rooms of capacity 4 (7 enabled entities each) to the demo's floor."""
+    floor = scenario.sites[0].buildings[0].floors[0]
+    for name in names:
+        room_id = f"room_{name.lower().replace(' ', '_')}"
+        floor.rooms.append(
+            ButlrRoom(
+                room_id,
+                name,
+                capacity=4,
+                sensors=[ButlrSensor(f"mac-{room_id}", "presence", people=1)],
+            )
+        )

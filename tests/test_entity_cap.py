@@ -52,6 +52,7 @@ from .selection_helpers import (
     ROOM_KEYS,
     STRINGS,
     TRAFFIC_KEYS,
+    add_rooms,
     answer_spaces,
     assert_spaces_form,
     cap_warnings,
@@ -66,7 +67,7 @@ from .selection_helpers import (
     states_of_entry,
 )
 from .simulator import Fault
-from .simulator.butlr import ACCOUNT, ButlrRoom, ButlrScenario, ButlrSensor
+from .simulator.butlr import ACCOUNT, ButlrScenario
 
 BUTLR_KEY = f"butlr_{ACCOUNT[0]}"
 DEMO_ENTITIES = 40
@@ -83,21 +84,6 @@ PERCENT = {"occupancy_percentage"}
 
 def _cap_issue(hass: HomeAssistant, entry: MockConfigEntry) -> ir.IssueEntry | None:
     return ir.async_get(hass).async_get_issue(DOMAIN, f"entity_cap_{entry.entry_id}")
-
-
-def _add_rooms(scenario: ButlrScenario, *names: str) -> None:
-    """Add presence rooms of capacity 4 (6 entities each) to the demo's floor."""
-    floor = scenario.sites[0].buildings[0].floors[0]
-    for name in names:
-        room_id = f"room_{name.lower().replace(' ', '_')}"
-        floor.rooms.append(
-            ButlrRoom(
-                room_id,
-                name,
-                capacity=4,
-                sensors=[ButlrSensor(f"mac-{room_id}", "presence", people=1)],
-            )
-        )
 
 
 def test_cap_is_read_from_home_assistant() -> None:
@@ -200,7 +186,7 @@ async def test_account_growing_past_the_cap_raises_a_repair_issue(
         assert len(enabled_entities(hass, butlr_entry)) == 28
         assert _cap_issue(hass, butlr_entry) is None
 
-        _add_rooms(butlr_scenario, "Annex", "Booth")
+        add_rooms(butlr_scenario, "Annex", "Booth")
         await poll(hass, freezer, 3600)
         assert len(enabled_entities(hass, butlr_entry)) == 35
         keys = keys_by_space(hass, butlr_entry, ["room_annex", "room_booth"])

@@ -237,6 +237,31 @@ async def test_crossings_move_the_traffic_room_once_each(push: Push) -> None:
     assert push.state("sensor.cafeteria_occupancy") == "7"
 
 
+async def test_a_crossing_in_the_polls_last_second_is_counted(
+    push: Push, freezer: FrozenDateTimeFactory
+) -> None:
+    """Reports end at the poll's whole second: what is sensed after it is new.
+
+    Butlr's reports take ``start`` and ``stop`` to the second, so a poll at
+    12.7 s past the minute knows nothing sensed after 12 s. A crossing
+    sensed at 12.4 s must be counted when its push arrives after the poll.
+    """
+    freezer.move_to(NOW + timedelta(seconds=60, milliseconds=700))
+    await push.entry.runtime_data.coordinator.async_refresh()
+    assert push.state("sensor.cafeteria_entries_today") == "7"
+    crossing = event(
+        "TRAFFIC",
+        "room_cafeteria",
+        FLOOR,
+        NOW + timedelta(seconds=60, milliseconds=400),
+        {"in": 2, "out": 0},
+        event_id="event_last_second",
+    )
+    await push.deliver(crossing)
+    assert push.state("sensor.cafeteria_entries_today") == "9"
+    assert push.state("sensor.cafeteria_occupancy") == "7"
+
+
 async def test_unknown_and_unpicked_spaces_are_left_out(push: Push) -> None:
     """A room the entry does not show: accepted (200), changes nothing."""
     assert await push.deliver(_room("room_elsewhere", 5)) == [200]

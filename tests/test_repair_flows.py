@@ -32,9 +32,9 @@ import custom_components.space_occupancy
 from custom_components.space_occupancy.const import CONF_SPACES, DOMAIN
 
 from .conftest import SimulatorServer, poll, setup_entry
-from .selection_helpers import entity_cap as capped, keys_by_space
+from .selection_helpers import add_rooms, entity_cap as capped, keys_by_space
 from .simulator import Fault
-from .simulator.butlr import ButlrRoom, ButlrScenario, ButlrSensor
+from .simulator.butlr import ButlrScenario
 from .simulator.concordia import DAILY_QUOTA, seed_scenario
 
 STRINGS = json.loads(
@@ -239,21 +239,6 @@ async def test_spent_quota_is_fixed_by_polling_less_often(
     assert coordinator.update_interval == timedelta(seconds=900)
 
 
-def _add_rooms(scenario: ButlrScenario, *names: str) -> None:
-    """Add presence rooms of capacity 4 (6 entities each) to the demo's floor."""
-    floor = scenario.sites[0].buildings[0].floors[0]
-    for name in names:
-        room_id = f"room_{name.lower()}"
-        floor.rooms.append(
-            ButlrRoom(
-                room_id,
-                name,
-                capacity=4,
-                sensors=[ButlrSensor(f"mac-{room_id}", "presence", people=1)],
-            )
-        )
-
-
 async def _past_the_cap(
     hass: HomeAssistant,
     scenario: ButlrScenario,
@@ -263,7 +248,7 @@ async def _past_the_cap(
     """The first floor picked (28 entities), then two rooms more than a cap of 35 takes."""
     hass.config_entries.async_update_entry(entry, options={CONF_SPACES: ["space_f1"]})
     await setup_entry(hass, entry)
-    _add_rooms(scenario, "Annex", "Booth")
+    add_rooms(scenario, "Annex", "Booth")
     await poll(hass, freezer, 3600)
     issue_id = f"entity_cap_{entry.entry_id}"
     issue = ir.async_get(hass).async_get_issue(DOMAIN, issue_id)

@@ -80,6 +80,23 @@ class EntryPicks:
         """Return the form's errors for these picks, and the numbers they quote."""
         return check_picks(self.account, picks, self._capacities)
 
+    def answer(
+        self, hass: HomeAssistant, user_input: Mapping[str, Any] | None
+    ) -> tuple[dict[str, str], dict[str, str], dict[str, Any] | None]:
+        """Take the form's answer: its errors and numbers, and the options to store.
+
+        No options while there is nothing to store (no answer yet, or one refused).
+        """
+        placeholders = self.placeholders()
+        if user_input is None:
+            return {}, placeholders, None
+        picked = list(user_input[CONF_SPACES])
+        errors, numbers = self.check(picked)
+        placeholders.update(numbers)
+        if errors:
+            return errors, placeholders, None
+        return {}, placeholders, self.options_with(hass, picked)
+
     def schema(self) -> vol.Schema:
         """Return the form, the entry's current picks ticked."""
         default = self.account.current(picked_of(self._entry.options))

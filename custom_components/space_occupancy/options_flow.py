@@ -30,7 +30,6 @@ from .const import (
     CONF_HISTORY_DAYS,
     CONF_PROVIDER,
     CONF_PUSH,
-    CONF_SPACES,
     CONF_STALE_MINUTES,
     CONF_THRESHOLD_HIGH,
     CONF_THRESHOLD_LOW,
@@ -154,14 +153,9 @@ class SpaceOccupancyOptionsFlow(OptionsFlow):
             if isinstance(picks, str):
                 return self.async_abort(reason=picks)
             self._picks = picks
-        errors: dict[str, str] = {}
-        placeholders = self._picks.placeholders()
-        if user_input is not None:
-            picked = list(user_input[CONF_SPACES])
-            errors, numbers = self._picks.check(picked)
-            placeholders.update(numbers)
-            if not errors:
-                return self._async_save(self._picks.options_with(self.hass, picked))
+        errors, placeholders, options = self._picks.answer(self.hass, user_input)
+        if options is not None:
+            return self._async_save(options)
         return self.async_show_form(
             step_id="spaces",
             data_schema=self._picks.schema(),

@@ -21,7 +21,6 @@ from homeassistant.data_entry_flow import FlowResult
 from .compat import vol
 from .const import (
     CONF_PROVIDER,
-    CONF_SPACES,
     ISSUE_DATA_ENTRY_ID,
     ISSUE_ENTITY_CAP,
     MAX_SCAN_INTERVAL,
@@ -108,16 +107,10 @@ class FewerSpacesRepairFlow(_EntryRepairFlow):
             if isinstance(picks, str):
                 return self.async_abort(reason=picks)
             self._picks = picks
-        errors: dict[str, str] = {}
-        placeholders = self._picks.placeholders()
-        if user_input is not None:
-            picked = list(user_input[CONF_SPACES])
-            errors, numbers = self._picks.check(picked)
-            placeholders.update(numbers)
-            if not errors:
-                options = self._picks.options_with(self.hass, picked)
-                async_apply_options(self.hass, entry, options)
-                return self.async_create_entry(data={})
+        errors, placeholders, options = self._picks.answer(self.hass, user_input)
+        if options is not None:
+            async_apply_options(self.hass, entry, options)
+            return self.async_create_entry(data={})
         return self.async_show_form(
             step_id="fix",
             data_schema=self._picks.schema(),

@@ -40,6 +40,7 @@ from aiohttp import web
 
 from . import butlr, butlr_webhooks as webhooks, concordia, occuspace
 from .app import Simulator, create_app
+from .control import CONTROL_PREFIX, add_control_routes
 
 LOGGER = logging.getLogger("tests.simulator")
 
@@ -396,12 +397,24 @@ def is_loopback(host: str) -> bool:
 
 
 async def serve(
-    host: str, port: int, interval: float, rng: random.Random, *, access_log: bool
+    host: str,
+    port: int,
+    interval: float,
+    rng: random.Random,
+    *,
+    access_log: bool,
+    control: bool = False,
 ) -> None:
-    """Serve the demo simulator until SIGINT or SIGTERM."""
+    """Serve the demo simulator until SIGINT or SIGTERM.
+
+    ``control``: serve the control paths too (tests/simulator/control.py).
+    """
     simulator = demo_simulator(datetime.now(UTC))
+    app = create_app(simulator)
+    if control:
+        add_control_routes(app)
     runner = web.AppRunner(
-        create_app(simulator),
+        app,
         access_log=logging.getLogger("aiohttp.access") if access_log else None,
     )
     await runner.setup()
@@ -421,6 +434,8 @@ async def serve(
             root,
             root,
         )
+        if control:
+            LOGGER.info("Control paths under %s%s", root, CONTROL_PREFIX)
         LOGGER.info("People move every %s s; stop with Ctrl-C", interval)
         mover = asyncio.create_task(move_people(simulator, interval, rng))
         await stop.wait()
@@ -451,6 +466,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--seed", type=int, default=None, help="random seed")
     parser.add_argument("--access-log", action="store_true", help="log every request")
+    parser.add_argument(
+        "--control",
+        action="store_true",
+        help=f"serve the control paths under {CONTROL_PREFIX}/ too "
+        "(tests/simulator/control.py; for scripts/screenshot)",
+    )
     args = parser.parse_args(argv)
     if not is_loopback(args.host):
         parser.error(f"--host must be a loopback address, not {args.host!r}")
@@ -471,7 +492,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     rng = random.Random(args.seed)  # noqa: S311
     try:
         asyncio.run(
-            serve(args.host, args.port, args.interval, rng, access_log=args.access_log)
+            serve(
+                args.host,
+                args.port,
+                args.interval,
+                rng,
+                access_log=args.access_log,
+                control=args.control,
+            )
         )
     except OSError as err:
         LOGGER.error("Cannot listen on %s:%s: %s", args.host, args.port, err)  # noqa: TRY400

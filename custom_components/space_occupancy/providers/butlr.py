@@ -344,7 +344,9 @@ class ButlrClient:
         None polls the whole account. The reports ask for the picked spaces
         only; the topology is always the whole account's.
         """
-        now = self._clock()
+        # Reports take their stop to the second: the poll knows nothing sensed
+        # after its whole second, and pushes sensed from then on are newer.
+        now = self._clock().replace(microsecond=0)
         topology = self._topology
         if topology is None or now - topology.fetched_at >= TOPOLOGY_TTL:
             topology = await self._refresh_topology()
