@@ -262,6 +262,41 @@ async def test_a_crossing_in_the_polls_last_second_is_counted(
     assert push.state("sensor.cafeteria_occupancy") == "7"
 
 
+async def test_a_crossing_pushed_before_a_poll_of_its_second_stays(
+    push: Push, freezer: FrozenDateTimeFactory
+) -> None:
+    """A poll in the second of a pushed crossing does not take it back.
+
+    The poll's reports stop at the whole second before the crossing; the
+    next report that holds it counts it once.
+    """
+    coordinator = push.entry.runtime_data.coordinator
+    sensed = NOW + timedelta(seconds=60, milliseconds=400)
+    (cafeteria,) = (
+        room for room in push.scenario.rooms() if room.id == "room_cafeteria"
+    )
+    cafeteria.traffic.append((sensed, 2, 0))  # What Butlr's reports hold now.
+    freezer.move_to(sensed)
+    crossing = event(
+        "TRAFFIC",
+        "room_cafeteria",
+        FLOOR,
+        sensed,
+        {"in": 2, "out": 0},
+        event_id="event_before_poll",
+    )
+    await push.deliver(crossing)
+    assert push.state("sensor.cafeteria_entries_today") == "9"
+    freezer.move_to(NOW + timedelta(seconds=60, milliseconds=700))
+    await coordinator.async_refresh()
+    assert push.state("sensor.cafeteria_entries_today") == "9"
+    assert push.state("sensor.cafeteria_occupancy") == "7"
+    freezer.move_to(NOW + timedelta(seconds=62))
+    await coordinator.async_refresh()
+    assert push.state("sensor.cafeteria_entries_today") == "9"
+    assert push.state("sensor.cafeteria_exits_today") == "2"
+
+
 async def test_unknown_and_unpicked_spaces_are_left_out(push: Push) -> None:
     """A room the entry does not show: accepted (200), changes nothing."""
     assert await push.deliver(_room("room_elsewhere", 5)) == [200]

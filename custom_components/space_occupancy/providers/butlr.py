@@ -486,10 +486,14 @@ class ButlrClient:
                 door_line.entries_today if door_line else None,
                 door_line.exits_today if door_line else None,
             )
+            # Crossings sensed since the reports' stop are not in them.
+            for crossing in self._push.crossings_since(room.id, now):
+                reading = _pushed_reading(room, reading, crossing)
             if (motion := self._push.motion.get(room.id)) is not None:
                 reading = replace(reading, motion=motion[0])
             readings[room.id] = reading
         self._traffic_days = traffic_days
+        self._push.forget_crossings_before(now)
         return readings
 
     async def async_history(

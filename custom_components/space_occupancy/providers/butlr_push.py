@@ -457,6 +457,10 @@ class PushedState:
         self.motion: dict[str, tuple[bool, datetime]] = {}
         # The newest pushed count of each room (zone), and when it was sensed.
         self.occupancy: dict[str, tuple[int, datetime]] = {}
+        # Crossings taken, per room, until a poll's reports hold them: a poll
+        # replaces a room's counts with the reports', which stop at its whole
+        # second, so the crossings sensed since are added again.
+        self._crossings: dict[str, list[PushEvent]] = {}
         self._seen: OrderedDict[str, None] = OrderedDict()
 
     def take(self, event: PushEvent, polled_at: datetime) -> bool:
@@ -476,7 +480,10 @@ class PushedState:
         if event.sensed_at < polled_at:
             return False
         if event.type == TRAFFIC:
-            return self._first_time(event.id)
+            if not self._first_time(event.id):
+                return False
+            self._crossings.setdefault(event.space_id, []).append(event)
+            return True
         key = (event.space_id, event.type)
         if (last_sensed := self._sensed.get(key)) is not None and (
             event.sensed_at < last_sensed
@@ -491,6 +498,23 @@ class PushedState:
         """Return a pushed count of a space sensed after a moment (a poll), if any."""
         pushed = self.occupancy.get(space_id)
         return pushed[0] if pushed is not None and pushed[1] > moment else None
+
+    def crossings_since(self, space_id: str, moment: datetime) -> list[PushEvent]:
+        """Return a room's crossings sensed at or after a moment (a poll's stop)."""
+        return [
+            event
+            for event in self._crossings.get(space_id, ())
+            if event.sensed_at >= moment
+        ]
+
+    def forget_crossings_before(self, moment: datetime) -> None:
+        """Forget the crossings a poll's reports hold (sensed before their stop)."""
+        for space_id, events in list(self._crossings.items()):
+            kept = [event for event in events if event.sensed_at >= moment]
+            if kept:
+                self._crossings[space_id] = kept
+            else:
+                del self._crossings[space_id]
 
     def _first_time(self, event_id: str | None) -> bool:
         if event_id is None:
