@@ -3138,12 +3138,9 @@ def print_push_steps(columns: list[list[Result]]) -> None:
             for line in push.disagreeing:
                 print(f"  process {index}, the poll after the stretch changed {line}")
     print(
-        "A poll after the stretch should change no pushed room (for information, "
-        "not judged): a traffic room's crossing sensed in the second before a poll "
-        "is in neither the poll (its report stops at the poll's whole second) nor "
-        "the pushes (the ledger drops what was sensed before the poll's exact "
-        "time), so the room shows one crossing less until the next poll, which "
-        "also drops the crossings of its own last second."
+        "A poll after the stretch must change no pushed room: what the pushes "
+        "showed is what Butlr's reports hold (crossings sensed after a poll's "
+        "whole second, where its reports stop, are added again over them)."
     )
 
 
@@ -3173,6 +3170,16 @@ def push_checks(results: list[Result], sizes: Sizes) -> list[Check]:
                 missing == 0 and refused == 0 and all(p.delivered for p in phases),
             )
         )
+    disagreements = [push.disagreements for push in figures]
+    checks.append(
+        (
+            (
+                "a poll after the stretch changes no pushed room: "
+                f"{sum(disagreements)} changed"
+            ),
+            sum(disagreements) == 0,
+        )
+    )
     steps = [push.stretch.step.cpu for push in figures]
     step = statistics.median(steps)
     walls = [push.stretch.step.wall for push in figures]
