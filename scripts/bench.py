@@ -120,6 +120,7 @@ import argparse
 import asyncio
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import AsyncExitStack, ExitStack, asynccontextmanager, contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -186,6 +187,12 @@ DEFAULT_PROCESSES = 3
 PROFILE_POLLS = 5
 PROFILE_CHANGING_POLLS = 3
 PROFILE_LINES = 25
+# Push mode: every pushing room sends one event per PUSH_PERIOD seconds, spread
+# evenly, for PUSH_SECONDS (``--push-seconds``); a delivery's state must be
+# written within PUSH_LATENCY_TARGET of its arrival (99th percentile).
+PUSH_PERIOD = 60.0
+PUSH_SECONDS = 120.0
+PUSH_LATENCY_TARGET = 1.0
 
 
 class Operation(StrEnum):
@@ -199,15 +206,17 @@ class Operation(StrEnum):
 
 @dataclass(frozen=True)
 class Mode:
-    """A provider, without or with the recorder."""
+    """A provider, without or with the recorder; polled, or pushing (``push``)."""
 
     provider: str
     recorder: bool
+    push: bool = False
 
     @property
     def label(self) -> str:
-        """The provider, and whether the recorder runs."""
-        return f"{self.provider} + recorder" if self.recorder else self.provider
+        """The provider, whether the recorder runs, and whether it pushes."""
+        label = f"{self.provider} + recorder" if self.recorder else self.provider
+        return f"{label}, push" if self.push else label
 
 
 # --------------------------------------------------------------------------
@@ -217,7 +226,7 @@ class Mode:
 
 @dataclass(frozen=True)
 class Sizes:
-    """How large the simulated accounts are, and how many polls are measured."""
+    """How large the simulated accounts are, and how much is measured."""
 
     butlr_rooms: int
     occuspace_locations: int  # in all, the campus included
@@ -227,6 +236,12 @@ class Sizes:
     butlr_floors: int = 10  # per building
     occuspace_buildings: int = 20
     occuspace_floors: int = 5  # per building
+    # The push mode's Butlr tree (smaller where a cap counts each room's motion
+    # sensor), how long its deliveries are measured, and how often each room
+    # pushes (seconds).
+    butlr_push_rooms: int = 2000
+    push_seconds: float = PUSH_SECONDS
+    push_period: float = PUSH_PERIOD
     # Targets on CPU and loop steps are judged (not at --quick sizes, where a
     # poll's fixed costs outweigh its work).
     judged: bool = True
@@ -244,10 +259,14 @@ class Sizes:
         """Locations with children: the campus, its buildings and their floors."""
         return 1 + self.occuspace_buildings * (1 + self.occuspace_floors)
 
-    def tree(self, provider: str) -> str:
-        """Name the provider's tree."""
-        if provider == BUTLR:
-            return f"Butlr, {self.butlr_rooms:,} rooms"
+    def rooms(self, mode: Mode) -> int:
+        """Return the Butlr rooms a mode measures."""
+        return self.butlr_push_rooms if mode.push else self.butlr_rooms
+
+    def tree(self, mode: Mode) -> str:
+        """Name a mode's tree."""
+        if mode.provider == BUTLR:
+            return f"Butlr, {self.rooms(mode):,} rooms"
         return f"Occuspace, {self.occuspace_locations:,} locations"
 
 
@@ -261,16 +280,14 @@ QUICK = Sizes(
     butlr_floors=5,
     occuspace_buildings=4,
     occuspace_floors=5,
+    # The full run's rate of deliveries (33 a second), for a short while.
+    butlr_push_rooms=200,
+    push_seconds=20.0,
+    push_period=6.0,
     judged=False,
 )
-# Until an entry can be limited to the spaces a user chooses, a line that caps
-# the enabled entities of a config entry (Home Assistant 2026:
-# MAX_ENABLED_ENTITIES_PER_CONFIG_ENTRY, 10,000) is measured on the largest
-# trees that fit: 9,975 and 9,948 enabled entities (about 7.1 per Butlr room,
-# its floors and buildings included, and 5.9 per Occuspace location). Once
-# spaces can be chosen, measure the full trees with the entry limited to a
-# share of them, or delete this and measure the full trees everywhere.
-CAPPED_TREES = {BUTLR: 1400, OCCUSPACE: 1700}
+# The simulator's accounts are built from this seed, Butlr's first.
+SEED = 2024
 
 
 def entity_cap() -> int | None:
@@ -283,21 +300,107 @@ def entity_cap() -> int | None:
     return cap
 
 
+def tree_entities(provider: str, sizes: Sizes, *, pushes: bool = False) -> int:
+    """Return the enabled entities the integration budgets for a bench tree.
+
+    The tree is built as the simulator builds it (the same seed, Butlr's
+    first), read by the integration's own parsers (Butlr's topology answer,
+    Occuspace's location list), and every space is counted as the entity
+    budget counts it (``budget.selection_cost``: the entities a space can
+    ever have; with ``pushes``, each room's motion sensor too).
+    """
+    from custom_components.space_occupancy.budget import selection_cost  # noqa: PLC0415
+    from custom_components.space_occupancy.providers.butlr_topology import (  # noqa: PLC0415
+        parse_topology,
+    )
+    from custom_components.space_occupancy.providers.occuspace import parse_locations  # noqa: PLC0415
+    from tests.simulator.butlr import topology  # noqa: PLC0415
+    from tests.simulator.occuspace import locations_body  # noqa: PLC0415
+
+    now = datetime.now(UTC)
+    rng = random.Random(SEED)  # noqa: S311 - the simulator's seeded tree
+    butlr = build_butlr(sizes, now, rng)
+    if provider == BUTLR:
+        spaces = parse_topology(topology(butlr), now).spaces
+    else:
+        locations = locations_body(build_occuspace(sizes, rng))["data"]
+        spaces = parse_locations(locations, now).spaces
+    return selection_cost(spaces, spaces, {}, pushes)
+
+
+def largest_fitting(cost: Callable[[int], int], cap: int, low: int, high: int) -> int:
+    """Return the largest size in [low, high] whose cost stays under the cap.
+
+    The cost grows with the size; ``low`` itself is returned when even it does
+    not fit (the bench's setup check then says so).
+    """
+    while low < high:
+        middle = (low + high + 1) // 2
+        if cost(middle) < cap:
+            low = middle
+        else:
+            high = middle - 1
+    return low
+
+
+def capped_sizes(sizes: Sizes, cap: int) -> tuple[Sizes, str]:
+    """Return the largest trees under the cap, and a note of what they cost.
+
+    Until an entry can be limited to the spaces a user chooses, a line that
+    caps the enabled entities of a config entry (Home Assistant 2026:
+    MAX_ENABLED_ENTITIES_PER_CONFIG_ENTRY, 10,000) is measured on the largest
+    trees that fit, below the cap (the setup check wants every entity added,
+    and at the cap it could not tell). They are computed from the
+    integration's own counting, so they follow new entities: a Butlr room
+    costs about 8 (its floors and buildings included), an Occuspace location
+    about 5.9; the push mode's tree counts each room's motion sensor too, as
+    the entry's budget does where it takes pushes. Once spaces can be
+    chosen, measure the full trees with the entry limited to a share of
+    them, and delete this.
+    """
+    floors = sizes.butlr_buildings * sizes.butlr_floors
+
+    def butlr(pushes: bool) -> Callable[[int], int]:
+        return lambda rooms: tree_entities(
+            BUTLR, replace(sizes, butlr_rooms=rooms), pushes=pushes
+        )
+
+    rooms = largest_fitting(butlr(False), cap, floors, sizes.butlr_rooms)
+    push_rooms = largest_fitting(butlr(True), cap, floors, sizes.butlr_push_rooms)
+    capped = replace(sizes, butlr_rooms=rooms, butlr_push_rooms=push_rooms)
+    locations = largest_fitting(
+        lambda n: tree_entities(OCCUSPACE, replace(capped, occuspace_locations=n)),
+        cap,
+        sizes.occuspace_parents + 1,
+        sizes.occuspace_locations,
+    )
+    capped = replace(capped, occuspace_locations=locations)
+    costs = (
+        tree_entities(BUTLR, capped),
+        tree_entities(BUTLR, replace(capped, butlr_rooms=push_rooms), pushes=True),
+        tree_entities(OCCUSPACE, capped),
+    )
+    return capped, (
+        f"{costs[0]:,}, {costs[1]:,} with motion sensors, and {costs[2]:,} "
+        "enabled entities as the integration counts them"
+    )
+
+
 def choose_sizes(args: argparse.Namespace) -> Sizes:
     """Return the sizes the arguments ask for, fitted to the line's entity cap."""
     sizes = QUICK if args.quick else FULL
     if args.polls is not None:
         sizes = replace(sizes, polls=args.polls)
+    if args.push_seconds is not None:
+        sizes = replace(sizes, push_seconds=args.push_seconds)
     cap = entity_cap()
+    costs = ""
     if cap is not None and not args.quick:
-        sizes = replace(
-            sizes,
-            butlr_rooms=CAPPED_TREES[BUTLR],
-            occuspace_locations=CAPPED_TREES[OCCUSPACE],
-        )
+        sizes, costs = capped_sizes(sizes, cap)
     sizes = replace(
         sizes,
         butlr_rooms=args.rooms or sizes.butlr_rooms,
+        butlr_push_rooms=args.rooms or sizes.butlr_push_rooms,
         occuspace_locations=args.locations or sizes.occuspace_locations,
     )
     if cap is not None and not args.quick:
@@ -307,9 +410,14 @@ def choose_sizes(args: argparse.Namespace) -> Sizes:
                 f"This Home Assistant adds at most {cap:,} enabled entities per "
                 "config entry, and the integration cannot yet limit an entry to "
                 f"chosen spaces: measured on {sizes.butlr_rooms:,} Butlr rooms "
-                f"and {sizes.occuspace_locations:,} Occuspace locations, the "
-                f"largest trees that fit (CAPPED_TREES), not the full "
-                f"{FULL.butlr_rooms:,} and {FULL.occuspace_locations:,}."
+                f"({sizes.butlr_push_rooms:,} in the push mode) and "
+                f"{sizes.occuspace_locations:,} Occuspace locations, not the full "
+                f"{FULL.butlr_rooms:,} and {FULL.occuspace_locations:,}"
+                + (
+                    f": the largest trees under the cap ({costs})."
+                    if costs and not (args.rooms or args.locations)
+                    else "."
+                )
             ),
         )
     return sizes
@@ -523,6 +631,172 @@ def _change(simulator: Any, fraction: float, rng: random.Random) -> int:
     return changed
 
 
+# What each room pushes, by the builder's kind of room (its number modulo 4):
+# presence rooms their count, or their motion (PIR, Heatic 2+), traffic rooms
+# their crossings, mixed rooms (presence wins) their count.
+PUSHED_KINDS = ("ROOM_OCCUPANCY", "PIR", "TRAFFIC", "ROOM_OCCUPANCY")
+
+
+@dataclass(frozen=True)
+class Planned:
+    """One delivery to make: when (seconds from the start), which room, what."""
+
+    offset: float
+    room: Any  # tests.simulator.butlr.ButlrRoom
+    floor_id: str
+    kind: str  # PUSHED_KINDS
+
+
+class Pusher:
+    """Simulated Butlr pushing its rooms' events to the webhook subscribed.
+
+    Each event changes the simulated account first, as a real change would:
+    a presence room's sensors count the pushed number, a crossing is in the
+    traffic reports, so that a poll agrees with what was pushed. Then it is
+    delivered by the simulator's own webhook service (the subscription's URL
+    and header), one POST each, side by side when they overlap. Each delivery
+    is logged with the event, and ``time.perf_counter`` before the POST and
+    after its answer: Linux's monotonic clock, which Home Assistant's process
+    reads alike.
+    """
+
+    def __init__(self, simulator: Any) -> None:
+        """Push for the simulator's Butlr account."""
+        self.simulator = simulator
+        self.rng = random.Random(SEED)  # noqa: S311 - who walks in, not a secret
+        self.task: asyncio.Task[list[list[Any]]] | None = None
+        self.motion: dict[str, bool] = {}
+
+    def reset(self) -> None:
+        """Forget what was pushed (the accounts were built anew)."""
+        self.rng.seed(SEED)
+        self.motion.clear()
+
+    def pushing(self) -> list[tuple[Any, str, str]]:
+        """Return each room that pushes, in a mixed order.
+
+        A room pushes where a sensor of its kind is online; a traffic room
+        only while its door line counts nobody or more: where more people
+        left than came in today (a drifting door line), the poll shows 0 and
+        goes on showing 0 after a crossing in, which Home Assistant shows
+        pushed as 1 until the next poll (``_pushed_reading`` moves the count
+        shown), so that poll and push would disagree by design.
+        """
+        now = datetime.now(UTC)
+        rooms = []
+        for _, floor in self.simulator.butlr.floors():
+            for room in floor.rooms:
+                kind = PUSHED_KINDS[int(room.id.removeprefix("room_")) % 4]
+                mode = "traffic" if kind == "TRAFFIC" else "presence"
+                if any(s.mode == mode and s.is_online for s in room.sensors) and (
+                    kind != "TRAFFIC" or self._inside(room, now) >= 0
+                ):
+                    rooms.append((room, floor.id, kind))
+        random.Random(SEED).shuffle(rooms)  # noqa: S311 - an order, no secret
+        return rooms
+
+    def plan(self, phase: str, seconds: float, period: float) -> list[Planned]:
+        """Plan a phase's deliveries, every pushing room's spread evenly over a period.
+
+        ``first_motion``: each motion room once (its motion sensor appears);
+        ``stretch``: every room once per period, for ``seconds``.
+        """
+        rooms = self.pushing()
+        gap = period / max(1, len(rooms))
+        if phase == "first_motion":
+            motion = [room for room in rooms if room[2] == "PIR"]
+            return [Planned(i * gap, *room) for i, room in enumerate(motion)]
+        planned = [
+            Planned(round_start + i * gap, *room)
+            for round_start in _rounds(seconds, period)
+            for i, room in enumerate(rooms)
+        ]
+        return [delivery for delivery in planned if delivery.offset < seconds]
+
+    async def start(self, request: Any) -> Any:
+        """Start a phase's deliveries (``phase``, ``seconds``, ``period``)."""
+        from aiohttp import web  # noqa: PLC0415
+
+        _require(self.task is None or self.task.done(), "a phase still pushes")
+        query = request.query
+        plan = self.plan(
+            query["phase"], float(query.get("seconds", 0)), float(query["period"])
+        )
+        self.task = asyncio.create_task(self.run(plan))
+        return web.json_response({"planned": len(plan)})
+
+    async def log(self, _: Any) -> Any:
+        """Answer, once the phase is over, its deliveries."""
+        from aiohttp import web  # noqa: PLC0415
+
+        _require(self.task is not None, "no phase pushed")
+        assert self.task is not None  # noqa: S101 - for the type checker
+        return web.json_response(await self.task)
+
+    async def run(self, plan: list[Planned]) -> list[list[Any]]:
+        """Deliver as planned: each at its time, without waiting for the others."""
+        import aiohttp  # noqa: PLC0415
+
+        loop = asyncio.get_running_loop()
+        start = loop.time() + 0.1
+        deliveries = []
+        async with aiohttp.ClientSession() as session:
+            for planned in plan:
+                if (wait := start + planned.offset - loop.time()) > 0:
+                    await asyncio.sleep(wait)
+                deliveries.append(asyncio.create_task(self.deliver(session, planned)))
+            return list(await asyncio.gather(*deliveries))
+
+    async def deliver(self, session: Any, planned: Planned) -> list[Any]:
+        """Change the account as the event says, deliver it; return its log line.
+
+        [event id, room id, type, data, sent, answered, HTTP statuses].
+        """
+        from tests.simulator.butlr_webhooks import event  # noqa: PLC0415
+
+        room, kind = planned.room, planned.kind
+        now = datetime.now(UTC)
+        data: Any = None
+        if kind == "ROOM_OCCUPANCY":
+            online = [s for s in room.sensors if s.mode == "presence" and s.is_online]
+            people = sum(sensor.people for sensor in online)
+            data = self.rng.choice([n for n in range(6) if n != people])
+            for index, sensor in enumerate(online):
+                sensor.people = data if index == 0 else 0
+        elif kind == "TRAFFIC":
+            # Out only while the door line counts someone inside: the room's
+            # count then moves with each crossing, here and in Home Assistant.
+            leaving = self._inside(room, now) > 0 and self.rng.random() < 0.5
+            data = {"in": 0 if leaving else 1, "out": 1 if leaving else 0}
+        else:
+            moving = not self.motion.get(room.id, False)
+            self.motion[room.id] = moving
+            kind = "PIR_MOTION" if moving else "PIR_NO_MOTION"
+        pushed = event(kind, room.id, planned.floor_id, now, data)
+        if kind == "TRAFFIC":
+            # At the event's own time (milliseconds), which a poll compares.
+            sensed = datetime.fromtimestamp(pushed["timestamp"] / 1000, UTC)
+            room.traffic.append((sensed, data["in"], data["out"]))
+        sent = time.perf_counter()
+        statuses = await self.simulator.butlr.webhooks.deliver(session, [pushed])
+        answered = time.perf_counter()
+        return [pushed["id"], room.id, kind, data, sent, answered, statuses]
+
+    def _inside(self, room: Any, now: datetime) -> int:
+        """Return a traffic room's door-line count: entries less exits since midnight."""
+        (site,) = self.simulator.butlr.sites
+        local = now.astimezone(ZoneInfo(site.timezone))
+        midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
+        today = [crossing for crossing in room.traffic if crossing[0] >= midnight]
+        return sum(c[1] for c in today) - sum(c[2] for c in today)
+
+
+def _rounds(seconds: float, period: float) -> list[float]:
+    """Return the start of each period that begins within ``seconds``."""
+    count = max(1, int(-(-seconds // period)))
+    return [index * period for index in range(count)]
+
+
 def serve_simulator(sizes: Sizes, conn: Connection) -> None:
     """Build the accounts and serve them on loopback until terminated."""
     from aiohttp import web  # noqa: PLC0415
@@ -531,17 +805,21 @@ def serve_simulator(sizes: Sizes, conn: Connection) -> None:
 
     simulator = Simulator()
     rng = random.Random()  # noqa: S311 - it only decides who walks in
+    pusher = Pusher(simulator)
 
-    def build() -> None:
+    def build(rooms: int) -> None:
         """Build the accounts anew: every run meets the same ones, and the same moves."""
-        rng.seed(2024)
-        simulator.butlr = build_butlr(sizes, datetime.now(UTC), rng)
-        simulator.occuspace = build_occuspace(sizes, rng)
+        rng.seed(SEED)
+        built = replace(sizes, butlr_rooms=rooms)
+        simulator.butlr = build_butlr(built, datetime.now(UTC), rng)
+        simulator.occuspace = build_occuspace(built, rng)
+        pusher.reset()
 
-    build()
+    build(sizes.butlr_rooms)
 
-    async def reset(_: web.Request) -> web.Response:
-        build()
+    async def reset(request: web.Request) -> web.Response:
+        # ``rooms``: the push mode's Butlr tree may be smaller.
+        build(int(request.query.get("rooms", sizes.butlr_rooms)))
         simulator.requests.clear()
         return web.json_response({})
 
@@ -565,6 +843,8 @@ def serve_simulator(sizes: Sizes, conn: Connection) -> None:
         app.router.add_post(f"{CONTROL}/change", change)
         app.router.add_post(f"{CONTROL}/latency", latency)
         app.router.add_post(f"{CONTROL}/reset", reset)
+        app.router.add_post(f"{CONTROL}/push", pusher.start)
+        app.router.add_get(f"{CONTROL}/push", pusher.log)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -767,6 +1047,72 @@ class UsualRefresh:
 
 
 @dataclass
+class PushPhase:
+    """The deliveries of one push phase, as sent and as Home Assistant showed them."""
+
+    delivered: int = 0
+    # Final HTTP status of each delivery (after the sender's retries).
+    statuses: dict[int, int] = field(default_factory=dict)
+    # Deliveries whose room's entity wrote the event's state in their own
+    # handling; those older than a poll that showed them already (not
+    # applied: their state was there); the others (at most PUSH_MISSING_SHOWN
+    # described) and how many.
+    written: int = 0
+    covered: int = 0
+    missing: list[str] = field(default_factory=list)
+    missing_count: int = 0
+    # Seconds from the delivery's arrival at the webhook handler to its
+    # state_changed, and from the sender's POST (end to end), sorted.
+    latency: list[float] = field(default_factory=list)
+    end_to_end: list[float] = field(default_factory=list)
+    step: Step = field(default_factory=lambda: Step(0.0, 0.0, "-", 0))
+
+    def quantile(self, share: float, *, end_to_end: bool = False) -> float:
+        """Return a quantile of the latencies (nearest rank; 0 without any)."""
+        values = self.end_to_end if end_to_end else self.latency
+        if not values:
+            return 0.0
+        return values[min(len(values) - 1, max(0, round(share * len(values)) - 1))]
+
+
+@dataclass
+class PushFigures:
+    """The push mode's figures in one process."""
+
+    rooms: int = 0
+    pushing_rooms: int = 0
+    seconds: float = 0.0
+    period: float = 0.0
+    # Each motion room's first motion (its motion sensor added), then the
+    # stretch: every room pushing once per period, a poll in its middle.
+    first_motion: PushPhase = field(default_factory=PushPhase)
+    stretch: PushPhase = field(default_factory=PushPhase)
+    polls_in_stretch: int = 0
+    # What the webhook counted over the stretch (PushStats).
+    received: int = 0
+    applied: int = 0
+    rejected: int = 0
+    # The event-loop thread's CPU over the stretch, a poll's measured alone
+    # just before (the stretch holds one), and the integration's own share:
+    # reading, applying and writing the pushed states (seconds).
+    loop_cpu: float = 0.0
+    poll_cpu: float = 0.0
+    apply_cpu: float = 0.0
+    recorder_cpu: float = 0.0
+    wall: float = 0.0
+    # Rooms whose pushed state a poll right after the stretch changed
+    # (count, and a few of them: room, entity, shown, polled).
+    disagreements: int = 0
+    disagreeing: list[str] = field(default_factory=list)
+
+    @property
+    def cpu_per_event(self) -> float:
+        """Loop CPU per delivery of the stretch, less its poll."""
+        delivered = self.stretch.delivered
+        return max(0.0, self.loop_cpu - self.poll_cpu) / delivered if delivered else 0.0
+
+
+@dataclass
 class Result:
     """The figures of one mode in one process."""
 
@@ -832,6 +1178,13 @@ class Result:
     compile_cpu: float = 0.0
     # --profile: the printed profile of each operation.
     profiles: dict[str, str] = field(default_factory=dict)
+    # The push mode's figures (None in the polled modes).
+    push: PushFigures | None = None
+
+    @property
+    def mode(self) -> Mode:
+        """The mode measured."""
+        return Mode(self.provider, self.recorder, push=self.push is not None)
 
     @property
     def ratio(self) -> float:
@@ -1070,10 +1423,11 @@ async def home_assistant(
             await hass.async_stop(force=True)
 
 
-def entry_for(provider: str, base_url: str) -> Any:
+def entry_for(provider: str, base_url: str, *, push: bool = False) -> Any:
     """Return the provider's config entry on the simulator's account.
 
     No history import (option ``history_days`` 0): polls are measured alone.
+    ``push``: real-time updates on (option ``push``).
     """
     from homeassistant.const import CONF_API_TOKEN, CONF_PASSWORD, CONF_USERNAME  # noqa: PLC0415
     from pytest_homeassistant_custom_component.common import MockConfigEntry  # noqa: PLC0415
@@ -1085,6 +1439,7 @@ def entry_for(provider: str, base_url: str) -> Any:
         CONF_BASE_URL,
         CONF_HISTORY_DAYS,
         CONF_PROVIDER,
+        CONF_PUSH,
         DOMAIN,
     )
     from custom_components.space_occupancy.ids import entry_unique_id  # noqa: PLC0415
@@ -1112,7 +1467,7 @@ def entry_for(provider: str, base_url: str) -> Any:
         unique_id=entry_unique_id(provider, account),
         version=2,
         data={CONF_PROVIDER: provider, **data},
-        options={CONF_HISTORY_DAYS: 0},
+        options={CONF_HISTORY_DAYS: 0, **({CONF_PUSH: True} if push else {})},
     )
 
 
@@ -1151,6 +1506,300 @@ class Counts:
         with patch.object(Entity, "async_write_ha_state", counting_write):
             yield
         remove()
+
+
+@asynccontextmanager
+async def http_server(hass: HomeAssistant) -> AsyncIterator[str]:
+    """Serve Home Assistant's HTTP API on a free loopback port; yield its URL.
+
+    Its own server (``http``'s ``HomeAssistantHTTP``, middlewares and all),
+    started as a real instance starts it, and named the instance's internal
+    URL, where the entry's webhook is registered (plain http: the provider,
+    the simulator, runs on this machine). No network is looked up: the source
+    address is loopback's, as the harness's ``mock_get_source_ip`` makes it.
+    """
+    import socket  # noqa: PLC0415
+    from unittest.mock import AsyncMock, patch  # noqa: PLC0415
+
+    from homeassistant.setup import async_setup_component  # noqa: PLC0415
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = {"http": {"server_host": ["127.0.0.1"], "server_port": port}}
+    with patch(
+        "homeassistant.components.http.async_get_source_ip",
+        AsyncMock(return_value="127.0.0.1"),
+    ):
+        _require(
+            await async_setup_component(hass, "http", config), "http did not set up"
+        )
+    server: Any = hass.http
+    await server.start()
+    url = f"http://127.0.0.1:{port}"
+    await hass.config.async_update(internal_url=url)
+    try:
+        yield url
+    finally:
+        await server.stop()
+
+
+# The delivery a webhook request carries, in the context of its handling (and
+# of the tasks it starts, such as adding a room's first motion sensor).
+ARRIVAL: ContextVar[Arrival | None] = ContextVar("bench_arrival", default=None)
+# At most this many deliveries that went wrong are described per phase.
+PUSH_MISSING_SHOWN = 5
+
+
+@dataclass
+class Arrival:
+    """One delivery as Home Assistant handled it."""
+
+    at: float  # time.perf_counter() as the webhook handler got the request
+    events: tuple[str, ...] = ()  # the ids of the events read
+    rooms: frozenset[str] = frozenset()
+    applied: bool | None = None  # None: not read (refused)
+    status: int = 0
+    # First write of each watched entity of its rooms: (time.perf_counter(),
+    # old state, new state).
+    written: dict[str, tuple[float, str | None, str | None]] = field(
+        default_factory=dict
+    )
+    # Where the delivery changed nothing (older than the last poll): the
+    # watched entities' states then.
+    shown: dict[str, str | None] = field(default_factory=dict)
+
+
+class PushProbe:
+    """What Home Assistant did with each delivery, by event id.
+
+    While ``watching``: Home Assistant's webhook handler
+    (``webhook.async_handle_webhook``, which the webhook view calls) notes
+    each request's arrival in its context; the client's ``read_push`` notes
+    the events read, ``apply_push`` whether they changed anything, and a
+    ``state_changed`` listener, which the bus calls within the write, notes
+    the time, old and new state of each room's occupancy and motion entity
+    written in a delivery's context. The integration's own CPU (reading,
+    applying, writing the states) is summed on the loop thread's clock.
+    """
+
+    WATCHED = ("occupancy", "motion")
+
+    def __init__(self, hass: HomeAssistant, data: SpaceOccupancyData) -> None:
+        """Watch an entry's deliveries."""
+        self.hass = hass
+        self.data = data
+        self.arrivals: dict[str, Arrival] = {}
+        self.apply_cpu = 0.0
+        from custom_components.space_occupancy.providers import SpaceKind  # noqa: PLC0415
+
+        rooms = [
+            space.id
+            for space in data.coordinator.data.spaces.values()
+            if space.kind is SpaceKind.ROOM
+        ]
+        self._by_unique_id = {
+            data.ids.entity_unique_id(room, key): (room, key)
+            for room in rooms
+            for key in self.WATCHED
+        }
+        self._by_entity_id: dict[str, tuple[str, str] | None] = {}
+
+    def watched(self, entity_id: str) -> tuple[str, str] | None:
+        """Return the room and key of a watched entity (None: not one)."""
+        if entity_id not in self._by_entity_id:
+            from homeassistant.helpers import entity_registry as er  # noqa: PLC0415
+
+            entry = er.async_get(self.hass).async_get(entity_id)
+            self._by_entity_id[entity_id] = (
+                self._by_unique_id.get(entry.unique_id) if entry else None
+            )
+        return self._by_entity_id[entity_id]
+
+    def entity_id(self, room: str, key: str) -> str | None:
+        """Return a room's watched entity's id, if it has one."""
+        from homeassistant.helpers import entity_registry as er  # noqa: PLC0415
+
+        from custom_components.space_occupancy.const import DOMAIN  # noqa: PLC0415
+
+        domain = "sensor" if key == "occupancy" else "binary_sensor"
+        unique_id = self.data.ids.entity_unique_id(room, key)
+        return er.async_get(self.hass).async_get_entity_id(domain, DOMAIN, unique_id)
+
+    @contextmanager
+    def watching(self) -> Iterator[None]:
+        """Note every delivery while the block runs."""
+        from unittest.mock import patch  # noqa: PLC0415
+
+        from homeassistant.components import webhook  # noqa: PLC0415
+        from homeassistant.const import EVENT_STATE_CHANGED  # noqa: PLC0415
+        from homeassistant.core import Event, EventStateChangedData, callback  # noqa: PLC0415
+
+        data = self.data
+        client: Any = data.client
+        coordinator = data.coordinator
+        handle = webhook.async_handle_webhook
+        read, apply, set_pushed = (
+            client.read_push,
+            client.apply_push,
+            coordinator.async_set_pushed,
+        )
+        clock = time.thread_time
+
+        async def arrived(hass: HomeAssistant, webhook_id: str, request: Any) -> Any:
+            arrival = Arrival(time.perf_counter())
+            token = ARRIVAL.set(arrival)
+            try:
+                response = await handle(hass, webhook_id, request)
+            finally:
+                ARRIVAL.reset(token)
+            arrival.status = response.status
+            for event_id in arrival.events:
+                self.arrivals[event_id] = arrival
+            return response
+
+        def read_push(payload: Any) -> Any:
+            start = clock()
+            events = read(payload)
+            self.apply_cpu += clock() - start
+            if (arrival := ARRIVAL.get()) is not None:
+                arrival.events = tuple(str(event.id) for event in events)
+                arrival.rooms = frozenset(event.space_id for event in events)
+            return events
+
+        def apply_push(snapshot: Any, events: Any) -> Any:
+            start = clock()
+            pushed = apply(snapshot, events)
+            self.apply_cpu += clock() - start
+            if (arrival := ARRIVAL.get()) is not None:
+                arrival.applied = pushed is not None
+                if pushed is None:
+                    arrival.shown = self._states(arrival.rooms)
+            return pushed
+
+        def async_set_pushed(snapshot: Any, new_entities: bool) -> None:
+            start = clock()
+            set_pushed(snapshot, new_entities)
+            self.apply_cpu += clock() - start
+
+        @callback
+        def written(event: Event[EventStateChangedData]) -> None:
+            arrival = ARRIVAL.get()
+            if arrival is None:
+                return
+            entity_id = event.data["entity_id"]
+            watched = self.watched(entity_id)
+            if watched is None or watched[0] not in arrival.rooms:
+                return
+            if entity_id not in arrival.written:
+                old, new = event.data["old_state"], event.data["new_state"]
+                arrival.written[entity_id] = (
+                    time.perf_counter(),
+                    old.state if old else None,
+                    new.state if new else None,
+                )
+
+        remove = self.hass.bus.async_listen(EVENT_STATE_CHANGED, written)
+        with (
+            patch.object(webhook, "async_handle_webhook", arrived),
+            patch.object(client, "read_push", read_push),
+            patch.object(client, "apply_push", apply_push),
+            patch.object(coordinator, "async_set_pushed", async_set_pushed),
+        ):
+            try:
+                yield
+            finally:
+                remove()
+
+    def _states(self, rooms: frozenset[str]) -> dict[str, str | None]:
+        """Return the watched entities' states of these rooms."""
+        shown: dict[str, str | None] = {}
+        for room in rooms:
+            for key in self.WATCHED:
+                if (entity_id := self.entity_id(room, key)) is not None:
+                    state = self.hass.states.get(entity_id)
+                    shown[entity_id] = state.state if state else None
+        return shown
+
+    def judge(self, log: list[list[Any]], step: Step) -> PushPhase:
+        """Match the sender's log with what Home Assistant did; time each write."""
+        phase = PushPhase(delivered=len(log), step=step)
+        for line in log:
+            event_id, room, kind, statuses = line[0], line[1], line[2], line[6]
+            final = statuses[-1] if statuses else 0
+            phase.statuses[final] = phase.statuses.get(final, 0) + 1
+            if problem := self._problem(phase, line):
+                phase.missing_count += 1
+                if len(phase.missing) < PUSH_MISSING_SHOWN:
+                    phase.missing.append(f"{kind} {room} ({event_id}): {problem}")
+        phase.latency.sort()
+        phase.end_to_end.sort()
+        return phase
+
+    def _problem(self, phase: PushPhase, line: list[Any]) -> str:
+        """Count one delivery as written or covered; else say what went wrong.
+
+        ``line``: the sender's log line (``Pusher.deliver``).
+        """
+        event_id, room, kind, data, sent = line[:5]
+        arrival = self.arrivals.get(event_id)
+        if arrival is None:
+            return "never read by the webhook handler"
+        if arrival.status != 200:
+            return f"answered {arrival.status}"
+        key = "motion" if kind.startswith("PIR") else "occupancy"
+        entity_id = self.entity_id(room, key)
+        if entity_id is None:
+            return f"the room has no {key} entity"
+        if (write := arrival.written.get(entity_id)) is not None:
+            expected = _pushed_state(kind, data, write[1])
+            if write[2] != expected:
+                return f"wrote {write[1]} -> {write[2]}, not {expected}"
+            phase.written += 1
+            phase.latency.append(write[0] - arrival.at)
+            phase.end_to_end.append(write[0] - sent)
+            return ""
+        if arrival.applied is False:
+            shown = arrival.shown.get(entity_id)
+            # A poll had it: a count shows as pushed; a crossing is in the
+            # count the poll read (the event's own change is not known).
+            if kind == "TRAFFIC" or shown == _pushed_state(kind, data, shown):
+                phase.covered += 1
+                return ""
+            return f"older than the last poll, which shows {shown}"
+        return f"applied={arrival.applied}, but {entity_id} was not written"
+
+
+def _told(line: list[Any], arrival: Arrival | None, started: float) -> str:
+    """Describe one delivery: what, when sent and read, whether applied, what written."""
+    kind, data, sent = line[2], line[3], line[4]
+    what = (
+        f"in {data['in']} out {data['out']}"
+        if kind == "TRAFFIC"
+        else f"{kind} {data if data is not None else ''}".strip()
+    )
+    if arrival is None:
+        return f"{what} sent at {sent - started:.3f}, never read"
+    writes = ", ".join(f"{old}->{new}" for _, old, new in arrival.written.values())
+    return (
+        f"{what} sent at {sent - started:.3f}, read at {arrival.at - started:.3f}, "
+        f"applied {arrival.applied}{', wrote ' + writes if writes else ''}"
+    )
+
+
+def _pushed_state(kind: str, data: Any, old: str | None) -> str | None:
+    """Return the state a room's entity shows after an event (None: cannot tell)."""
+    if kind == "ROOM_OCCUPANCY":
+        return str(data)
+    if kind == "PIR_MOTION":
+        return "on"
+    if kind == "PIR_NO_MOTION":
+        return "off"
+    # A crossing moves a traffic room's count (never below zero).
+    try:
+        return str(max(0, int(old or "") + data["in"] - data["out"]))
+    except ValueError:
+        return None
 
 
 @asynccontextmanager
@@ -1296,6 +1945,9 @@ class Bench:
         # The requests of a poll: method, URL, JSON body, headers.
         self.captured: list[tuple[str, str, Any, Any]] = []
         self.rss_before = 0
+        # Push mode: when the polls among the deliveries began and ended
+        # (time.perf_counter()), the stretch's and the one after it.
+        self.poll_times: list[tuple[float, float]] = []
 
     @property
     def data(self) -> SpaceOccupancyData:
@@ -1339,8 +1991,9 @@ class Bench:
 
         r = self.result
         r.home_assistant, r.python = __version__, sys.version.split()[0]
-        await self._control("POST", "/reset")  # the accounts as built
-        self.entry = entry_for(self.mode.provider, self.base_url)
+        # The accounts as built (the mode's Butlr tree).
+        await self._control("POST", "/reset", rooms=str(self.sizes.rooms(self.mode)))
+        self.entry = entry_for(self.mode.provider, self.base_url, push=self.mode.push)
         self.entry.add_to_hass(self.hass)
         await self.simulator_log()
         self.rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -1747,12 +2400,181 @@ class Bench:
         self.result.compile_wall = time.perf_counter() - wall
         self.result.compile_cpu = time.process_time() - cpu
 
+    # Pushes.
+
+    async def push_phase(self, phase: str) -> list[list[Any]]:
+        """Have the simulator push a phase's deliveries; return its log once over."""
+        import aiohttp  # noqa: PLC0415
+
+        sizes = self.sizes
+        await self._control(
+            "POST",
+            "/push",
+            phase=phase,
+            seconds=str(sizes.push_seconds),
+            period=str(sizes.push_period),
+        )
+        if phase == "stretch":
+            await self.stretch_polls()
+        url = f"{self.base_url}{CONTROL}/push"
+        async with self.control.get(
+            url, timeout=aiohttp.ClientTimeout(total=None)
+        ) as response:
+            _require(response.status == 200, f"the {phase} failed: {response.status}")
+            log: list[list[Any]] = await response.json()
+        return log
+
+    async def stretch_polls(self) -> None:
+        """Poll in the stretch as the coordinator's timer would: once in its middle.
+
+        While pushes arrive, the coordinator polls every PUSH_POLL_INTERVAL
+        (5 minutes): a stretch of that or less holds at most one poll. Each
+        runs in a task of its own, as the timer runs it (and reschedules the
+        timer); a longer stretch meets the timer's own polls besides.
+        """
+        await asyncio.sleep(self.sizes.push_seconds / 2)
+        start = time.perf_counter()
+        await asyncio.create_task(self.coordinator.async_refresh(), name="poll")
+        self.poll_times.append((start, time.perf_counter()))
+        self.result_push.polls_in_stretch += 1
+        _require(self.coordinator.last_update_success, "the stretch's poll failed")
+
+    @property
+    def result_push(self) -> PushFigures:
+        """The push mode's figures."""
+        push = self.result.push
+        _require(push is not None, "not the push mode")
+        assert push is not None  # noqa: S101 - for the type checker
+        return push
+
+    async def measure_push(self, profiler: Profiler | None = None) -> None:
+        """Measure deliveries from their arrival to their state, under a steady stream.
+
+        The entry takes pushes at Home Assistant's own HTTP server on
+        loopback. First each motion room's first motion (its motion sensor
+        is added), then a poll (the timer now runs at the push-time
+        interval), then the stretch: every room pushing once per period, a
+        poll in its middle, the loop's steps timed throughout. Then one poll
+        more, which must change none of the pushed rooms.
+        """
+        from custom_components.space_occupancy.const import PUSH_POLL_INTERVAL  # noqa: PLC0415
+
+        sizes, r = self.sizes, self.result
+        push = r.push = PushFigures(
+            rooms=sizes.butlr_push_rooms,
+            seconds=sizes.push_seconds,
+            period=sizes.push_period,
+        )
+        async with http_server(self.hass):
+            await self.set_up()
+            await self.hass.async_block_till_done(wait_background_tasks=True)
+            receiver = self.data.push
+            _require(receiver is not None, "the entry has no webhook")
+            assert receiver is not None  # noqa: S101 - for the type checker
+            _require(
+                receiver.stats.state == "subscribed",
+                f"the webhook is {receiver.stats.state}, not subscribed",
+            )
+            probe = PushProbe(self.hass, self.data)
+            with probe.watching():
+                async with AsyncExitStack() as stack:
+                    if profiler is None:
+                        watch = stack.enter_context(loop_steps())
+                    else:
+                        await stack.enter_async_context(profiler.window("first motion"))
+                    log = await self.push_phase("first_motion")
+                    await self.hass.async_block_till_done()
+                push.first_motion = probe.judge(
+                    log, watch.step() if profiler is None else Step(0, 0, "-", 0)
+                )
+                push.poll_cpu = (await self.poll()).loop
+                _require(
+                    self.coordinator.update_interval == PUSH_POLL_INTERVAL,
+                    f"polls every {self.coordinator.update_interval} while pushes "
+                    "arrive",
+                )
+                await self.simulator_log()
+                before = replace(receiver.stats)
+                probe.apply_cpu = 0.0
+                async with AsyncExitStack() as stack:
+                    if profiler is None:
+                        watch = stack.enter_context(loop_steps())
+                    else:
+                        await stack.enter_async_context(profiler.window("push stretch"))
+                    wall, cpu = time.perf_counter(), time.thread_time()
+                    recorder = thread_cpu(self.instance)
+                    self.poll_times.clear()
+                    log = await self.push_phase("stretch")
+                    await self.hass.async_block_till_done()
+                    push.loop_cpu = time.thread_time() - cpu
+                    push.wall = time.perf_counter() - wall
+                    push.recorder_cpu = thread_cpu(self.instance) - recorder
+                push.apply_cpu = probe.apply_cpu
+                push.stretch = probe.judge(
+                    log, watch.step() if profiler is None else Step(0, 0, "-", 0)
+                )
+            stats = receiver.stats
+            push.received = stats.received - before.received
+            push.applied = stats.applied - before.applied
+            push.rejected = stats.rejected - before.rejected
+            push.pushing_rooms = len({line[1] for line in log})
+            await self.check_agreement(probe, log, wall)
+
+    async def check_agreement(
+        self, probe: PushProbe, log: list[list[Any]], started: float
+    ) -> None:
+        """Poll once more: every pushed room should show what the poll reads.
+
+        A room the poll changes is described with the stretch's deliveries
+        to it and the polls' times (seconds from the stretch's start).
+        """
+        from homeassistant.const import EVENT_STATE_CHANGED  # noqa: PLC0415
+        from homeassistant.core import Event, EventStateChangedData, callback  # noqa: PLC0415
+
+        push = self.result_push
+        changed: list[tuple[str, str]] = []
+
+        @callback
+        def polled(event: Event[EventStateChangedData]) -> None:
+            entity_id = event.data["entity_id"]
+            if (watched := probe.watched(entity_id)) is None:
+                return
+            old, new = event.data["old_state"], event.data["new_state"]
+            shown = old.state if old else None
+            read = new.state if new else None
+            text = f"{watched[0]} {watched[1]}: {shown} shown, {read} polled"
+            changed.append((watched[0], text))
+
+        remove = self.hass.bus.async_listen(EVENT_STATE_CHANGED, polled)
+        start = time.perf_counter()
+        try:
+            await self.poll()
+        finally:
+            remove()
+        self.poll_times.append((start, time.perf_counter()))
+        polls = ", ".join(
+            f"{begin - started:.3f}-{end - started:.3f}"
+            for begin, end in self.poll_times
+        )
+        push.disagreements = len(changed)
+        push.disagreeing = []
+        for room, text in changed[:PUSH_MISSING_SHOWN]:
+            deliveries = "; ".join(
+                _told(line, probe.arrivals.get(line[0]), started)
+                for line in log
+                if line[1] == room
+            )
+            push.disagreeing.append(f"{text} (pushed: {deliveries}; polls: {polls} s)")
+
     # The runs.
 
     async def measure(self) -> None:
         """Measure everything, in an order where nothing disturbs a measurement."""
         import resource  # noqa: PLC0415
 
+        if self.mode.push:
+            await self.measure_push()
+            return
         await self.set_up()
         await self.capture_requests()
         await self.measure_polls()
@@ -1772,6 +2594,10 @@ class Bench:
         plan = self.plan
         directory = Path(plan.profile_dir) if plan.profile_dir else None
         profiler = Profiler(self.result, self.instance, directory)
+        if self.mode.push:
+            await self.measure_push(profiler)
+            profiler.finish(self.mode.label.replace(" + ", "-").replace(", ", "-"))
+            return
         await self.set_up(profiler)
         await self.poll()  # The first poll after setup, unprofiled.
         for _ in range(PROFILE_POLLS):
@@ -2082,13 +2908,19 @@ def usual_rows() -> list[tuple[str, Cell]]:
     ]
 
 
-def print_table(columns: list[list[Result]], sizes: Sizes) -> None:
-    """Print the figures, one column per mode."""
-    rows = [*setup_rows(), *poll_rows(sizes), *changing_rows(), *usual_rows()]
+def print_table(
+    columns: list[list[Result]],
+    sizes: Sizes,
+    rows: list[tuple[str, Cell]] | None = None,
+) -> None:
+    """Print the figures, one column per mode (the polled modes' rows by default)."""
+    if rows is None:
+        rows = [*setup_rows(), *poll_rows(sizes), *changing_rows(), *usual_rows()]
     header = [
         "",
         *(
-            f"{sizes.tree(rs[0].provider)}{' + recorder' if rs[0].recorder else ''}"
+            f"{sizes.tree(rs[0].mode)}{' + recorder' if rs[0].recorder else ''}"
+            f"{', push' if rs[0].push else ''}"
             for rs in columns
         ),
     ]
@@ -2120,10 +2952,259 @@ def print_steps(columns: list[list[Result]]) -> None:
             if steps:
                 step = steps[len(steps) // 2]
                 print(
-                    f"  {Mode(results[0].provider, results[0].recorder).label}, "
+                    f"  {results[0].mode.label}, "
                     f"{operation}: {_ms(step.cpu)} ms CPU (wall {_ms(step.wall)} ms), "
                     f"the longest of {step.steps:,}, in {step.what}"
                 )
+
+
+def pushes(results: list[Result]) -> list[PushFigures]:
+    """Return each process's push figures."""
+    return [r.push for r in results if r.push is not None]
+
+
+def push_cell(value: Callable[[PushFigures], float], fmt: str, unit: str = "") -> Cell:
+    """Show a push figure formatted by ``fmt``."""
+    return lambda results: _spread(
+        [value(push) for push in pushes(results)], fmt.format, unit
+    )
+
+
+def push_ms(value: Callable[[PushFigures], float]) -> Cell:
+    """Show a push figure in milliseconds."""
+    return lambda results: _spread(
+        [value(push) for push in pushes(results)], _ms, " ms"
+    )
+
+
+def push_step_cell(phase: Callable[[PushFigures], PushPhase]) -> Cell:
+    """Show a phase's longest loop step: its CPU, and the wall's median."""
+
+    def cell(results: list[Result]) -> str:
+        steps = [phase(push).step for push in pushes(results)]
+        walls = statistics.median(step.wall for step in steps)
+        return f"{_spread([step.cpu for step in steps], _ms, ' ms')}; wall {_ms(walls)}"
+
+    return cell
+
+
+def push_rows(sizes: Sizes) -> list[tuple[str, Cell]]:
+    """Return the rows of the push mode's figures."""
+
+    def stretch(push: PushFigures) -> PushPhase:
+        return push.stretch
+
+    def first(push: PushFigures) -> PushPhase:
+        return push.first_motion
+
+    def recorder_only_push(cell: Cell) -> Cell:
+        return lambda results: cell(results) if results[0].recorder else "-"
+
+    return [
+        *setup_rows(),
+        (
+            "rooms pushing / rooms",
+            lambda rs: f"{pushes(rs)[0].pushing_rooms:,} / {pushes(rs)[0].rooms:,}",
+        ),
+        (
+            f"deliveries in {sizes.push_seconds:g} s (per second)",
+            lambda rs: (
+                f"{push_cell(lambda p: p.stretch.delivered, '{:,}')(rs)} "
+                f"({push_cell(lambda p: p.stretch.delivered / p.seconds, '{:.1f}')(rs)})"
+            ),
+        ),
+        (
+            "  their state written / older than a poll that showed it",
+            lambda rs: (
+                f"{push_cell(lambda p: p.stretch.written, '{:,}')(rs)} / "
+                f"{push_cell(lambda p: p.stretch.covered, '{:,}')(rs)}"
+            ),
+        ),
+        (
+            "  neither (missing), answered other than 200",
+            lambda rs: (
+                f"{push_cell(lambda p: p.stretch.missing_count, '{:,}')(rs)}, "
+                + push_cell(
+                    lambda p: sum(
+                        n for status, n in p.stretch.statuses.items() if status != 200
+                    ),
+                    "{:,}",
+                )(rs)
+            ),
+        ),
+        (
+            "webhook: received / applied / refused (diagnostics)",
+            lambda rs: " / ".join(
+                push_cell(value, "{:,}")(rs)
+                for value in (
+                    lambda p: p.received,
+                    lambda p: p.applied,
+                    lambda p: p.rejected,
+                )
+            ),
+        ),
+        ("polls in the stretch", push_cell(lambda p: p.polls_in_stretch, "{:g}")),
+        (
+            "arrival -> state written: median",
+            push_ms(lambda p: stretch(p).quantile(0.5)),
+        ),
+        (
+            f"  99th percentile (target ≤ {PUSH_LATENCY_TARGET:g} s); longest",
+            lambda rs: (
+                f"{push_ms(lambda p: stretch(p).quantile(0.99))(rs)}; "
+                f"{push_ms(lambda p: stretch(p).quantile(1.0))(rs)}"
+            ),
+        ),
+        (
+            "sender's POST -> state written: median; 99th percentile",
+            lambda rs: (
+                f"{push_ms(lambda p: stretch(p).quantile(0.5, end_to_end=True))(rs)}; "
+                f"{push_ms(lambda p: stretch(p).quantile(0.99, end_to_end=True))(rs)}"
+            ),
+        ),
+        (
+            "CPU per delivery, event-loop thread (the stretch's, less its poll)",
+            push_ms(lambda p: p.cpu_per_event),
+        ),
+        (
+            "  of which the integration: read, apply, write the states",
+            push_ms(lambda p: p.apply_cpu / max(1, p.stretch.delivered)),
+        ),
+        (
+            "  a poll, measured alone before the stretch",
+            push_ms(lambda p: p.poll_cpu),
+        ),
+        (
+            "event-loop thread busy over the stretch (CPU / wall)",
+            push_cell(
+                lambda p: 100 * p.loop_cpu / p.wall if p.wall else 0, "{:.1f}", " %"
+            ),
+        ),
+        (
+            "  besides: the recorder's thread per delivery",
+            recorder_only_push(
+                push_ms(lambda p: p.recorder_cpu / max(1, p.stretch.delivered))
+            ),
+        ),
+        ("longest loop step, CPU: the stretch", push_step_cell(stretch)),
+        (
+            "first motion: deliveries; motion sensors written",
+            lambda rs: (
+                f"{push_cell(lambda p: p.first_motion.delivered, '{:,}')(rs)}; "
+                f"{push_cell(lambda p: p.first_motion.written, '{:,}')(rs)}"
+            ),
+        ),
+        (
+            "first motion: arrival -> state written, median; 99th percentile",
+            lambda rs: (
+                f"{push_ms(lambda p: first(p).quantile(0.5))(rs)}; "
+                f"{push_ms(lambda p: first(p).quantile(0.99))(rs)}"
+            ),
+        ),
+        ("longest loop step, CPU: first motion", push_step_cell(first)),
+        (
+            "pushed rooms a poll after the stretch changed",
+            push_cell(lambda p: p.disagreements, "{:,}"),
+        ),
+    ]
+
+
+def print_push_steps(columns: list[list[Result]]) -> None:
+    """Print what ran in the push phases' longest steps, and what went wrong."""
+    print(
+        "\nLongest event-loop steps of the push phases (the median process's, by "
+        "the loop thread's CPU in it):"
+    )
+    for results in columns:
+        label = results[0].mode.label
+        figures = pushes(results)
+        for name, phase in (
+            ("first motion", lambda p: p.first_motion),
+            ("stretch", lambda p: p.stretch),
+        ):
+            steps = sorted((phase(p).step for p in figures), key=lambda s: s.cpu)
+            step = steps[len(steps) // 2]
+            print(
+                f"  {label}, {name}: {_ms(step.cpu)} ms CPU (wall {_ms(step.wall)} "
+                f"ms), the longest of {step.steps:,}, in {step.what}"
+            )
+        for index, push in enumerate(figures, 1):
+            for name, phase in (
+                ("first motion", push.first_motion),
+                ("stretch", push.stretch),
+            ):
+                for line in phase.missing:
+                    print(f"  process {index}, {name}, not shown: {line}")
+            for line in push.disagreeing:
+                print(f"  process {index}, the poll after the stretch changed {line}")
+    print(
+        "A poll after the stretch must change no pushed room: what the pushes "
+        "showed is what Butlr's reports hold (crossings sensed after a poll's "
+        "whole second, where its reports stop, are added again over them)."
+    )
+
+
+def push_checks(results: list[Result], sizes: Sizes) -> list[Check]:
+    """Return the push mode's targets (on the median over processes)."""
+    figures = pushes(results)
+    judged = sizes.judged
+    checks: list[Check] = []
+    for name, phase in (
+        ("first motion", lambda p: p.first_motion),
+        ("stretch", lambda p: p.stretch),
+    ):
+        phases = [phase(push) for push in figures]
+        shown = [(p.written, p.covered, p.delivered) for p in phases]
+        refused = sum(
+            n for p in phases for status, n in p.statuses.items() if status != 200
+        )
+        missing = sum(p.missing_count for p in phases)
+        checks.append(
+            (
+                (
+                    f"{name}: every delivery answered 200 and its room's state written "
+                    "as the event says, or shown by a poll already (written, shown "
+                    f"by a poll, delivered: {shown}; not shown {missing}, answered "
+                    f"other than 200 {refused})"
+                ),
+                missing == 0 and refused == 0 and all(p.delivered for p in phases),
+            )
+        )
+    disagreements = [push.disagreements for push in figures]
+    checks.append(
+        (
+            (
+                "a poll after the stretch changes no pushed room: "
+                f"{sum(disagreements)} changed"
+            ),
+            sum(disagreements) == 0,
+        )
+    )
+    steps = [push.stretch.step.cpu for push in figures]
+    step = statistics.median(steps)
+    walls = [push.stretch.step.wall for push in figures]
+    checks.append(
+        (
+            (
+                f"longest loop step ≤ {STEP_TARGET * 1000:g} ms, push stretch: "
+                f"{_spread(steps, _ms, ' ms')} CPU (wall {_spread(walls, _ms, ' ms')})"
+            ),
+            step <= STEP_TARGET if judged else None,
+        )
+    )
+    p50 = [push.stretch.quantile(0.5) for push in figures]
+    p99 = [push.stretch.quantile(0.99) for push in figures]
+    checks.append(
+        (
+            (
+                f"arrival -> state written, 99th percentile ≤ "
+                f"{PUSH_LATENCY_TARGET * 1000:g} ms: {_spread(p99, _ms, ' ms')} "
+                f"(median {_spread(p50, _ms, ' ms')})"
+            ),
+            statistics.median(p99) <= PUSH_LATENCY_TARGET if judged else None,
+        )
+    )
+    return checks
 
 
 def request_checks(results: list[Result], sizes: Sizes) -> list[Check]:
@@ -2283,18 +3364,38 @@ def report(columns: list[list[Result]], plan: Plan) -> list[str]:
     )
     if sizes.note:
         print(sizes.note)
-    print()
-    print_table(columns, sizes)
-    print_steps(columns)
+    polled = [results for results in columns if results[0].push is None]
+    pushed = [results for results in columns if results[0].push is not None]
+    if polled:
+        print()
+        print_table(polled, sizes)
+        print_steps(polled)
+    if pushed:
+        print(
+            f"\nPush: every pushing room sends one event per {sizes.push_period:g} s, "
+            f"spread evenly, for {sizes.push_seconds:g} s (--push-seconds), as real "
+            "HTTP POSTs from the simulator's process to Home Assistant's own server "
+            "on loopback, a poll in the middle; before it, each motion room's first "
+            "motion (its motion sensor is added). Latency: from the request reaching "
+            "Home Assistant's webhook handler to the room's entity's state_changed "
+            "(the occupancy sensor; the motion sensor for motion events)."
+        )
+        print()
+        print_table(pushed, sizes, push_rows(sizes))
+        print_push_steps(pushed)
     print()
     failures: list[str] = []
     for results in columns:
-        label = Mode(results[0].provider, results[0].recorder).label
-        checks = [
-            *request_checks(results, sizes),
-            *cost_checks(results, sizes, plan.latency),
-            *usual_checks(results),
-        ]
+        label = results[0].mode.label
+        checks = (
+            push_checks(results, sizes)
+            if results[0].push is not None
+            else [
+                *request_checks(results, sizes),
+                *cost_checks(results, sizes, plan.latency),
+                *usual_checks(results),
+            ]
+        )
         for text, ok in checks:
             verdict = (
                 "INFO (judged at full size)" if ok is None else "PASS" if ok else "FAIL"
@@ -2308,7 +3409,7 @@ def report(columns: list[list[Result]], plan: Plan) -> list[str]:
 def print_profiles(columns: list[list[Result]]) -> None:
     """Print each mode's profiles, operation by operation."""
     for results in columns:
-        label = Mode(results[0].provider, results[0].recorder).label
+        label = results[0].mode.label
         for operation, text in results[0].profiles.items():
             print(f"\n==== profile: {label}: {operation}\n{text}")
 
@@ -2339,7 +3440,9 @@ def run_worker(context: Any, mode: Mode, base_url: str, plan: Plan) -> Result:
     """Measure one mode in a fresh process; return its Result."""
     receive, send = context.Pipe(duplex=False)
     process = context.Process(
-        target=worker, args=(mode, base_url, plan, send), name=f"bench-{mode.provider}"
+        target=worker,
+        args=(mode, base_url, plan, send),
+        name=f"bench-{mode.provider}{'-push' if mode.push else ''}",
     )
     process.start()
     send.close()
@@ -2359,9 +3462,15 @@ def run_all(modes: list[Mode], plan: Plan, processes: int) -> list[list[Result]]
     context = mp.get_context("spawn")
     columns: list[list[Result]] = [[] for _ in modes]
     with simulator(context, sizes) as base_url:
+        push = (
+            f"; {sizes.butlr_push_rooms:,} in the push mode"
+            if any(mode.push for mode in modes)
+            and sizes.butlr_push_rooms != sizes.butlr_rooms
+            else ""
+        )
         print(
             f"Simulator on {base_url}: Butlr {sizes.butlr_rooms:,} rooms "
-            f"({sizes.butlr_rooms * 4:,} sensors, {sizes.butlr_spaces:,} spaces), "
+            f"({sizes.butlr_rooms * 4:,} sensors, {sizes.butlr_spaces:,} spaces{push}), "
             f"Occuspace {sizes.occuspace_locations:,} locations "
             f"({sizes.occuspace_parents} with children)",
             flush=True,
@@ -2410,9 +3519,18 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         f"{DEFAULT_LATENCY:g}; 0 skips them; the target applies at the default)",
     )
     add(
+        "--push",
+        choices=("with", "only", "skip"),
+        default="with",
+        help="the Butlr push mode (webhook deliveries): with the polled modes "
+        "(default), only it, or not at all. It runs as a default install does, "
+        "with the recorder (without it under --recorder without)",
+    )
+    add(
         "--profile",
         action="store_true",
-        help="profile instead of measuring: one process per mode, cProfile tables",
+        help="profile instead of measuring: one process per mode, cProfile tables "
+        "(the push mode: of its stretch)",
     )
     add("--profile-dir", metavar="DIR", help="keep the .prof files of --profile here")
     args = parser.parse_args(argv)
@@ -2440,19 +3558,25 @@ def _size_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"unchanged polls measured per process (default {FULL.polls}, "
         f"--quick {QUICK.polls})",
     )
-    capped = "where the line caps enabled entities per entry"
+    capped = "the largest tree under the cap where the line caps enabled entities"
     add(
         "--rooms",
         type=int,
         metavar="N",
-        help=f"Butlr rooms (default {FULL.butlr_rooms}; {CAPPED_TREES[BUTLR]} {capped})",
+        help=f"Butlr rooms, the push mode's too (default {FULL.butlr_rooms}; {capped})",
     )
     add(
         "--locations",
         type=int,
         metavar="N",
-        help=f"Occuspace locations (default {FULL.occuspace_locations}; "
-        f"{CAPPED_TREES[OCCUSPACE]} {capped})",
+        help=f"Occuspace locations (default {FULL.occuspace_locations}; {capped})",
+    )
+    add(
+        "--push-seconds",
+        type=float,
+        metavar="S",
+        help=f"how long the push mode's deliveries are measured (default "
+        f"{FULL.push_seconds:g}, --quick {QUICK.push_seconds:g})",
     )
 
 
@@ -2463,11 +3587,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     if plan.profile_dir:
         Path(plan.profile_dir).mkdir(parents=True, exist_ok=True)
     recorder = {"both": (False, True), "with": (True,), "without": (False,)}
+    providers = args.provider or (BUTLR, OCCUSPACE)
     modes = [
         Mode(provider, with_recorder)
-        for provider in args.provider or (BUTLR, OCCUSPACE)
+        for provider in providers
         for with_recorder in recorder[args.recorder]
+        if args.push != "only"
     ]
+    if BUTLR in providers and args.push != "skip":
+        modes.append(Mode(BUTLR, args.recorder != "without", push=True))
+    if not modes:
+        print("Nothing to measure: the push mode is Butlr's", file=sys.stderr)
+        return 2
     if plan.sizes.note:
         print(plan.sizes.note)
     started = time.perf_counter()
