@@ -153,7 +153,9 @@ OCCUSPACE = "occuspace"
 CONTROL = "/_bench"
 # A token that never needs renewing during the run.
 TOKEN_LIFETIME = 10_000_000
-MAX_BUTLR_REQUESTS = 2
+# Presence, traffic (entries and exits) and Butlr's own series (calibrated
+# traffic rooms and floors, zones): one report each, the sites in one time zone.
+MAX_BUTLR_REQUESTS = 3
 # CPU per unchanged poll (event-loop thread) ≤ this x a bare aiohttp fetch +
 # json.loads of the same requests, for every provider, with or without the
 # recorder: what the network costs anyway, and little more.
@@ -2352,7 +2354,7 @@ class Bench:
 
     async def forget_usual(self, instance: Recorder) -> None:
         """Clear the usual, so that the next refresh writes it, as an hourly one does."""
-        self.coordinator.async_set_usual({})
+        await self.coordinator.async_set_usual({})
         await self.hass.async_block_till_done()
         await recorded(instance)
 

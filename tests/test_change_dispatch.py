@@ -172,7 +172,7 @@ async def test_usual_occupancy_wakes_only_the_usual_sensors(
     coordinator = butlr_entry.runtime_data.coordinator
     writes.clear()
 
-    coordinator.async_set_usual({"room_meeting": 2.0})
+    await coordinator.async_set_usual({"room_meeting": 2.0})
     await hass.async_block_till_done()
 
     assert set(writes) == {
@@ -183,7 +183,7 @@ async def test_usual_occupancy_wakes_only_the_usual_sensors(
         hass.states.get("sensor.meeting_room_compared_with_usual").state == "as_usual"
     )
     writes.clear()
-    coordinator.async_set_usual({"room_meeting": 2.0})
+    await coordinator.async_set_usual({"room_meeting": 2.0})
     assert writes == Counter()
 
 

@@ -20,7 +20,7 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Set up the binary sensors of every space."""
-    async_add_space_entities(
+    await async_add_space_entities(
         entry, async_add_entities, BINARY_SENSORS, SpaceBinarySensor
     )
 

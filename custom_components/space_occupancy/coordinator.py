@@ -8,6 +8,7 @@ poll observers that ``data.py`` registers.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -23,6 +24,10 @@ from .issues import PollProblems
 from .options import EntrySettings
 from .providers import Provider, ProviderError, Snapshot
 from .state import SpaceState, SpaceStates, without_stale
+
+# Spaces whose usual-occupancy sensors write in one event-loop step (two
+# sensors a space, a few hundredths of a millisecond each).
+USUAL_BATCH = 250
 
 # Called after each good poll with its snapshot, and whether polls had failed.
 type PollObserver = Callable[[Snapshot, bool], None]
@@ -138,10 +143,18 @@ class OccupancyCoordinator(DataUpdateCoordinator[Snapshot]):
         return self.settings.interval
 
     @callback
-    def async_set_usual(self, usual: dict[str, float]) -> None:
-        """Take the hour's usual occupancy; wake only the entities that show it."""
+    async def async_set_usual(self, usual: dict[str, float]) -> None:
+        """Take the hour's usual occupancy; wake only the entities that show it.
+
+        Each hour's usual differs from the last: thousands of spaces' sensors
+        write, so they are told USUAL_BATCH spaces per event-loop step.
+        """
         self.states.set_snapshot(self.data)
-        self._spaces.tell_usual(self.states.set_usual(usual))
+        changed = list(self.states.set_usual(usual))
+        for start in range(0, len(changed), USUAL_BATCH):
+            if start:
+                await asyncio.sleep(0)
+            self._spaces.tell_usual(changed[start : start + USUAL_BATCH])
 
     def space_state(self, space_id: str) -> SpaceState | None:
         """Return the state of a space, None when the provider no longer has it."""

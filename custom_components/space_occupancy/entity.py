@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterable, Mapping
 from typing import Protocol
 
+from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import callback
 from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.device_registry import DeviceInfo
@@ -25,6 +27,12 @@ from .options import EntrySettings
 from .providers import Snapshot, Space
 from .providers.selection import ordered_space_ids
 from .state import SpaceState
+
+# Entities added per event-loop step: Home Assistant adds a batch without
+# yielding (about 0.2 ms an entity), so thousands at once would freeze it.
+ADD_BATCH = 100
+# An entry adds entities while setting up or loaded, never while unloading.
+_ADDING_STATES = (ConfigEntryState.SETUP_IN_PROGRESS, ConfigEntryState.LOADED)
 
 
 class SpaceEntity(CoordinatorEntity[OccupancyCoordinator]):
@@ -107,6 +115,7 @@ class SpaceEntities[DescriptionT: SpaceEntityDescriptionLike]:
         factory: EntityFactory[DescriptionT],
     ) -> None:
         """Serve one platform of one entry."""
+        self._entry = entry
         self._data = entry.runtime_data
         self._add = async_add_entities
         self._descriptions = tuple(descriptions)
@@ -120,9 +129,34 @@ class SpaceEntities[DescriptionT: SpaceEntityDescriptionLike]:
             tuple[Mapping[str, Space], EntrySettings, int, EntityPlan] | None
         ) = None
 
+    async def async_start(self) -> None:
+        """Add the entities that apply at setup, a batch per loop step."""
+        await self._async_add_in_batches(self._sync())
+
     @callback
     def async_sync(self) -> None:
-        """Add the entities that apply now; remove those a cleared capacity ended.
+        """Add the entities that apply now (a task if many); remove the ended ones."""
+        new = self._sync()
+        if len(new) <= ADD_BATCH:
+            if new:
+                self._add(new)
+            return
+        self._entry.async_create_task(
+            self._data.coordinator.hass,
+            self._async_add_in_batches(new),
+            f"{DOMAIN} add {self._domain} entities",
+        )
+
+    async def _async_add_in_batches(self, new: list[Entity]) -> None:
+        for start in range(0, len(new), ADD_BATCH):
+            if start:
+                await asyncio.sleep(0)  # Let the loop run between batches.
+                if self._entry.state not in _ADDING_STATES:
+                    return  # Unloading: the platform is going away.
+            self._add(new[start : start + ADD_BATCH])
+
+    def _sync(self) -> list[Entity]:
+        """Return the entities that apply now; remove those a cleared capacity ended.
 
         Providers re-read their spaces at most hourly and hand out the same
         mapping in between: only a new mapping or new user capacities can
@@ -131,7 +165,7 @@ class SpaceEntities[DescriptionT: SpaceEntityDescriptionLike]:
         coordinator = self._data.coordinator
         snapshot: Snapshot | None = coordinator.data
         if snapshot is None:
-            return  # Not one good poll yet (Concordia's quota spent at startup).
+            return []  # Not one good poll yet (Concordia's quota spent at startup).
         settings = coordinator.settings
         generation = coordinator.entity_generation
         # The cap's plan changes when other spaces leave room (fewer picked).
@@ -144,7 +178,7 @@ class SpaceEntities[DescriptionT: SpaceEntityDescriptionLike]:
             and decided[2] == generation
             and decided[3] is plan
         ):
-            return
+            return []
         # Elsewhere an entity that stops applying stays, unavailable: a
         # roll-up's capacity may come and go with its rooms' activity, and an
         # entity removed loses its history.
@@ -160,8 +194,7 @@ class SpaceEntities[DescriptionT: SpaceEntityDescriptionLike]:
                 continue  # Over Home Assistant's entity cap: budget.py.
             if (state := coordinator.space_state(space_id)) is not None:
                 new.extend(self._sync_space(state, space_id in cleared))
-        if new:
-            self._add(new)
+        return new
 
     def _sync_space(self, state: SpaceState, capacity_cleared: bool) -> list[Entity]:
         """Return the space's entities to add; remove those that stopped applying."""
@@ -195,8 +228,7 @@ class SpaceEntities[DescriptionT: SpaceEntityDescriptionLike]:
         )
 
 
-@callback
-def async_add_space_entities[DescriptionT: SpaceEntityDescriptionLike](
+async def async_add_space_entities[DescriptionT: SpaceEntityDescriptionLike](
     entry: SpaceOccupancyConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
     descriptions: Iterable[DescriptionT],
@@ -204,7 +236,7 @@ def async_add_space_entities[DescriptionT: SpaceEntityDescriptionLike](
 ) -> None:
     """Add a platform's entities now, and keep them in step with every poll."""
     entities = SpaceEntities(entry, async_add_entities, descriptions, factory)
-    entities.async_sync()
+    await entities.async_start()
     entry.async_on_unload(
         entry.runtime_data.coordinator.async_add_listener(entities.async_sync)
     )

@@ -26,7 +26,7 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Set up the sensors of every space."""
-    async_add_space_entities(entry, async_add_entities, SENSORS, SpaceSensor)
+    await async_add_space_entities(entry, async_add_entities, SENSORS, SpaceSensor)
 
 
 class SpaceSensor(SpaceEntity, SensorEntity):

@@ -13,7 +13,7 @@ few hours for all of the entry's spaces at once; never per space or per poll.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -77,7 +77,7 @@ class UsualOccupancy:
         hass: HomeAssistant,
         entry: ConfigEntry[Any],
         statistic_ids: Callable[[], dict[str, str]],
-        on_usual: Callable[[dict[str, float]], None],
+        on_usual: Callable[[dict[str, float]], Awaitable[None]],
     ) -> None:
         """Prepare; nothing runs before async_start.
 
@@ -134,4 +134,4 @@ class UsualOccupancy:
             if statistic_ids
             else {}
         )
-        self._on_usual(usual)
+        await self._on_usual(usual)
