@@ -1679,9 +1679,9 @@ class PushProbe:
                     arrival.shown = self._states(arrival.rooms)
             return pushed
 
-        def async_set_pushed(snapshot: Any, new_entities: bool) -> None:
+        def async_set_pushed(snapshot: Any) -> None:
             start = clock()
-            set_pushed(snapshot, new_entities)
+            set_pushed(snapshot)
             self.apply_cpu += clock() - start
 
         @callback

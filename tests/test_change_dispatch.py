@@ -20,7 +20,12 @@ from homeassistant.helpers.entity import Entity
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.space_occupancy.changes import Changes, changes_between
+from custom_components.space_occupancy.changes import (
+    NEW_ENTITY_LOG,
+    Changes,
+    NewEntitySpaces,
+    changes_between,
+)
 from custom_components.space_occupancy.providers import (
     Reading,
     Snapshot,
@@ -206,3 +211,17 @@ async def test_failed_poll_and_recovery_wake_everyone(
     writes.clear()
     await poll(hass, freezer, 60)
     assert set(writes) == everyone
+
+
+def test_new_entity_spaces_are_told_since_a_generation() -> None:
+    """A platform behind by a few generations looks at their spaces; far behind, all."""
+    log = NewEntitySpaces()
+    log.note(frozenset({"room_a"}))
+    log.note(frozenset({"room_b"}))
+    assert log.since(0) == {"room_a", "room_b"}
+    assert log.since(1) == {"room_b"}
+    assert log.since(2) == frozenset()
+    for _ in range(NEW_ENTITY_LOG):
+        log.note(frozenset({"room_c"}))
+    assert log.since(2) is None
+    assert log.since(log.generation - 1) == {"room_c"}

@@ -28,7 +28,10 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
-from custom_components.space_occupancy import push as push_module
+from custom_components.space_occupancy import (
+    entity as entity_module,
+    push as push_module,
+)
 from custom_components.space_occupancy.const import (
     CONF_PUSH,
     CONF_SPACES,
@@ -316,6 +319,29 @@ async def test_motion_events_make_a_motion_sensor(push: Push) -> None:
         event("PIR_NO_MOTION", "room_meeting", FLOOR, NOW + timedelta(seconds=90))
     )
     assert push.state("binary_sensor.meeting_room_motion") == "off"
+
+
+async def test_a_first_motion_looks_at_its_room_only(
+    push: Push, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A room's first motion adds its sensor without a walk over every space.
+
+    An account has thousands of spaces: walking them all for each room's
+    first motion froze Home Assistant for a fraction of a second each time.
+    """
+    looked_at: list[str] = []
+    original = entity_module.SpaceEntities._sync_space
+
+    def spy(self: Any, state: Any, capacity_cleared: bool) -> Any:
+        looked_at.append(state.space.id)
+        return original(self, state, capacity_cleared)
+
+    monkeypatch.setattr(entity_module.SpaceEntities, "_sync_space", spy)
+    await push.deliver(event("PIR_MOTION", "room_meeting", FLOOR, NOW))
+    await push.hass.async_block_till_done()
+    assert push.state("binary_sensor.meeting_room_motion") == "on"
+    # Once per platform (sensors, binary sensors).
+    assert looked_at == ["room_meeting", "room_meeting"]
 
 
 # --- Polls as the safety net -------------------------------------------------------

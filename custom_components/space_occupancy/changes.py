@@ -40,9 +40,9 @@ class Changes:
     spaces: frozenset[str]
     # Only the time of these spaces' readings changed.
     times: frozenset[str]
-    # Some space got its first reading (newly picked, or added): it may need
-    # entities of its own.
-    appeared: bool = False
+    # Spaces that may need entities of their own: a first reading (newly
+    # picked, or added), a first pushed motion.
+    appeared: frozenset[str] = frozenset()
 
 
 def _changed_spaces(
@@ -62,19 +62,25 @@ def _changed_spaces(
 
 def _changed_readings(
     before: Mapping[str, Reading], after: Mapping[str, Reading]
-) -> tuple[set[str], set[str]]:
-    """Spaces whose reading changed, and those whose reading changed its time alone."""
+) -> tuple[set[str], set[str], set[str]]:
+    """Spaces whose reading changed, whose time alone did, and new-entity spaces.
+
+    A space may need entities of its own at its first reading or first motion.
+    """
     changed: set[str] = set(before.keys() - after.keys())
     restamped: set[str] = set()
+    appeared: set[str] = set()
     for space_id, reading in after.items():
         old = before.get(space_id)
         if old is reading or old == reading:
             continue
+        if old is None or (old.motion is None and reading.motion is not None):
+            appeared.add(space_id)
         if old is None or counts_of(old) != counts_of(reading):
             changed.add(space_id)
         else:
             restamped.add(space_id)
-    return changed, restamped
+    return changed, restamped, appeared
 
 
 def _changed_health(
@@ -93,14 +99,47 @@ def _changed_health(
 def changes_between(before: Snapshot, after: Snapshot) -> Changes:
     """Compare two snapshots space by space."""
     spaces = _changed_spaces(before.spaces, after.spaces)
-    readings, times = _changed_readings(before.readings, after.readings)
+    readings, times, appeared = _changed_readings(before.readings, after.readings)
     spaces |= readings
     spaces |= _changed_health(before.health, after.health)
     return Changes(
         spaces=frozenset(spaces),
         times=frozenset(times - spaces),
-        appeared=not after.readings.keys() <= before.readings.keys(),
+        appeared=frozenset(appeared),
     )
+
+
+# Generations of new-entity spaces remembered: a platform further behind
+# looks at every space again.
+NEW_ENTITY_LOG = 32
+
+
+class NewEntitySpaces:
+    """The spaces that may need new entities, by generation.
+
+    A first reading or a first pushed motion may start entities without a new
+    topology or new settings: each platform looks again at these spaces only,
+    never at all of an account's thousands for one room's first motion.
+    """
+
+    def __init__(self) -> None:
+        """Start at generation 0, nothing noted."""
+        self.generation = 0
+        self._log: dict[int, frozenset[str]] = {}
+
+    def note(self, space_ids: frozenset[str]) -> None:
+        """Start a generation: these spaces may need new entities."""
+        self.generation += 1
+        self._log[self.generation] = space_ids
+        self._log.pop(self.generation - NEW_ENTITY_LOG, None)
+
+    def since(self, generation: int) -> frozenset[str] | None:
+        """Return the spaces noted after a generation; None: too long ago to tell."""
+        if self.generation - generation >= NEW_ENTITY_LOG:
+            return None
+        return frozenset().union(
+            *(self._log[noted] for noted in range(generation + 1, self.generation + 1))
+        )
 
 
 @dataclass(slots=True)

@@ -18,7 +18,7 @@ from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.exceptions import ConfigEntryNotReady
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator
 
-from .changes import SpaceContext, SpaceListeners, changes_between
+from .changes import NewEntitySpaces, SpaceContext, SpaceListeners, changes_between
 from .const import DOMAIN, LOGGER, PUSH_POLL_INTERVAL
 from .issues import PollProblems
 from .options import EntrySettings
@@ -59,9 +59,9 @@ class OccupancyCoordinator(DataUpdateCoordinator[Snapshot]):
         self._spaces = SpaceListeners()
         self._observers: list[PollObserver] = []
         self._push_active = False
-        # Grows when spaces may need new entities (first readings, pushed
-        # motion) without a new topology or settings: the platforms look again.
-        self.entity_generation = 0
+        # Spaces that may need new entities (first readings, pushed motion)
+        # without a new topology or settings: the platforms look at them again.
+        self.new_entities = NewEntitySpaces()
         # What the entities were last told: snapshot, availability, settings.
         self._told: tuple[Snapshot | None, bool, EntrySettings] | None = None
 
@@ -97,7 +97,7 @@ class OccupancyCoordinator(DataUpdateCoordinator[Snapshot]):
         elif told[0] is not data:
             changes = changes_between(told[0], data)
             if changes.appeared:
-                self.entity_generation += 1
+                self.new_entities.note(changes.appeared)
             self._spaces.tell(changes)
         super().async_update_listeners()
 
@@ -118,15 +118,12 @@ class OccupancyCoordinator(DataUpdateCoordinator[Snapshot]):
             )
 
     @callback
-    def async_set_pushed(self, snapshot: Snapshot, new_entities: bool) -> None:
+    def async_set_pushed(self, snapshot: Snapshot) -> None:
         """Take a snapshot a push changed: its spaces' entities hear of it now.
 
         The polls keep their schedule (``async_set_updated_data`` would push
-        them back at every event): they are the safety net. ``new_entities``:
-        the push brought something that has an entity of its own (motion).
+        them back at every event): they are the safety net.
         """
-        if new_entities:
-            self.entity_generation += 1
         self.data = snapshot
         self.async_update_listeners()
 

@@ -128,6 +128,8 @@ class SpaceEntities[DescriptionT: SpaceEntityDescriptionLike]:
         self._decided_for: (
             tuple[Mapping[str, Space], EntrySettings, int, EntityPlan] | None
         ) = None
+        # The spaces in order, parents first, of the last topology.
+        self._order: tuple[Mapping[str, Space], list[str]] | None = None
 
     async def async_start(self) -> None:
         """Add the entities that apply at setup, a batch per loop step."""
@@ -167,18 +169,20 @@ class SpaceEntities[DescriptionT: SpaceEntityDescriptionLike]:
         if snapshot is None:
             return []  # Not one good poll yet (Concordia's quota spent at startup).
         settings = coordinator.settings
-        generation = coordinator.entity_generation
+        generation = coordinator.new_entities.generation
         # The cap's plan changes when other spaces leave room (fewer picked).
         plan = self._data.budget.plan(snapshot, settings)
         decided = self._decided_for
+        only: frozenset[str] | None = None  # The spaces to look at; None: all.
         if (
             decided is not None
             and decided[0] is snapshot.spaces
             and decided[1] is settings
-            and decided[2] == generation
             and decided[3] is plan
         ):
-            return []
+            if decided[2] == generation:
+                return []
+            only = coordinator.new_entities.since(decided[2])
         # Elsewhere an entity that stops applying stays, unavailable: a
         # roll-up's capacity may come and go with its rooms' activity, and an
         # entity removed loses its history.
@@ -189,12 +193,21 @@ class SpaceEntities[DescriptionT: SpaceEntityDescriptionLike]:
         )
         self._decided_for = (snapshot.spaces, settings, generation, plan)
         new: list[Entity] = []
-        for space_id in ordered_space_ids(snapshot.spaces):
+        for space_id in self._ordered(snapshot.spaces, only):
             if plan.admitted is not None and space_id not in plan.admitted:
                 continue  # Over Home Assistant's entity cap: budget.py.
             if (state := coordinator.space_state(space_id)) is not None:
                 new.extend(self._sync_space(state, space_id in cleared))
         return new
+
+    def _ordered(
+        self, spaces: Mapping[str, Space], only: frozenset[str] | None
+    ) -> list[str]:
+        """Return the spaces to look at, parents first (their devices come first)."""
+        if self._order is None or self._order[0] is not spaces:
+            self._order = (spaces, ordered_space_ids(spaces))
+        ordered = self._order[1]
+        return ordered if only is None else [id_ for id_ in ordered if id_ in only]
 
     def _sync_space(self, state: SpaceState, capacity_cleared: bool) -> list[Entity]:
         """Return the space's entities to add; remove those that stopped applying."""

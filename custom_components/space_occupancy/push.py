@@ -50,7 +50,7 @@ from .const import (
     PUSH_RETRY_AFTER,
 )
 from .coordinator import OccupancyCoordinator
-from .providers import ProviderError, PushProvider, Snapshot
+from .providers import ProviderError, PushProvider
 from .urls import is_loopback_url
 
 PUSH_HEADER = "X-Space-Occupancy-Token"
@@ -270,7 +270,7 @@ class PushReceiver:
             and (pushed := self._client.apply_push(snapshot, events)) is not None
         ):
             self.stats.applied += 1
-            self._coordinator.async_set_pushed(pushed, _new_motion(snapshot, pushed))
+            self._coordinator.async_set_pushed(pushed)
         self._pushes_arrive()
         return web.Response(status=200)
 
@@ -287,17 +287,6 @@ class PushReceiver:
     def _pushes_stopped(self, _now: datetime) -> None:
         self._quiet = None
         self._coordinator.async_set_push_active(False)
-
-
-def _new_motion(before: Snapshot, after: Snapshot) -> bool:
-    """Whether a room told its motion for the first time (a motion sensor to add)."""
-    return any(
-        reading.motion is not None
-        and (old := before.readings.get(space_id)) is not None
-        and old.motion is None
-        for space_id, reading in after.readings.items()
-        if reading is not before.readings.get(space_id)
-    )
 
 
 async def _read_json(request: web.Request) -> Any:
