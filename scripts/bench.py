@@ -124,6 +124,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+import gc
 import json
 import multiprocessing as mp
 from multiprocessing.connection import Connection
@@ -945,6 +946,10 @@ class Step:
     steps: int  # how many steps the run took
 
 
+# A loop step's garbage collection is named when it took this much CPU.
+COLLECTOR_SHOWN = 0.001
+
+
 @dataclass
 class StepWatch:
     """What the step timer saw while it was on."""
@@ -953,10 +958,21 @@ class StepWatch:
     wall: float = 0.0
     handle: asyncio.Handle | None = None
     steps: int = 0
+    # Python's cycle collector in the longest step: its CPU, its oldest
+    # generation (-1: it did not run). It runs where an allocation happens
+    # to pass its threshold, and a full collection walks the whole heap.
+    collector: float = 0.0
+    generation: int = -1
 
     def step(self) -> Step:
         """Return the longest step and what ran in it."""
-        return Step(self.cpu, self.wall, _describe(self.handle), self.steps)
+        what = _describe(self.handle)
+        if self.collector >= COLLECTOR_SHOWN:
+            what += (
+                f"; of which Python's garbage collector {self.collector * 1000:.0f} ms"
+                f" (generation {self.generation})"
+            )
+        return Step(self.cpu, self.wall, what, self.steps)
 
 
 def _describe(handle: asyncio.Handle | None) -> str:
@@ -983,10 +999,12 @@ def loop_steps() -> Iterator[StepWatch]:
     handle_class = asyncio.events.Handle
     original = handle_class._run  # noqa: SLF001 - the loop's one call site of a step
     clock, cpu_clock = time.perf_counter, time.thread_time
+    collected = CollectorClock(threading.get_ident())
 
     def timed_run(handle: asyncio.Handle) -> None:
         cpu = cpu_clock()
         start = clock()
+        before = collected.start_step()
         original(handle)
         elapsed = clock() - start
         used = cpu_clock() - cpu
@@ -995,12 +1013,42 @@ def loop_steps() -> Iterator[StepWatch]:
         if used > watch.cpu:
             watch.cpu = used
             watch.handle = handle
+            watch.collector = collected.cpu - before
+            watch.generation = collected.generation
 
     handle_class._run = timed_run  # type: ignore[method-assign,assignment] # noqa: SLF001
+    gc.callbacks.append(collected.callback)
     try:
         yield watch
     finally:
         handle_class._run = original  # type: ignore[method-assign] # noqa: SLF001
+        gc.callbacks.remove(collected.callback)
+
+
+class CollectorClock:
+    """The CPU Python's garbage collector takes on one thread (gc.callbacks)."""
+
+    def __init__(self, thread: int) -> None:
+        """Count the collections that run on ``thread``."""
+        self.thread = thread
+        self.cpu = 0.0
+        self.generation = -1  # The oldest collected since start_step.
+        self._since = 0.0
+
+    def start_step(self) -> float:
+        """Start a loop step; return the collector's CPU so far."""
+        self.generation = -1
+        return self.cpu
+
+    def callback(self, phase: str, info: dict[str, int]) -> None:
+        """Time a collection that runs on the thread."""
+        if threading.get_ident() != self.thread:
+            return
+        if phase == "start":
+            self._since = time.thread_time()
+            return
+        self.cpu += time.thread_time() - self._since
+        self.generation = max(self.generation, info["generation"])
 
 
 class BenchError(Exception):
