@@ -171,6 +171,24 @@ def _pick(available: frozenset[str], *names: str) -> str:
     return next((name for name in names if name in available), names[0])
 
 
+def _input(
+    fields: frozenset[str],
+    event_types: list[str],
+    endpoint: Mapping[str, Any],
+    extras: Mapping[str, Any],
+    filtered: bool,
+) -> dict[str, Any]:
+    """Return an input's managed fields, spelled as the schema spells them.
+
+    ``filtered``: keep only the extras the input declares (create drops the
+    filters where it takes none; an update not introspected sends them all).
+    """
+    return {
+        _pick(fields, "eventTypes", "event_types"): event_types,
+        _pick(fields, "endpointConfig", "endpoint_config"): endpoint,
+    } | {key: v for key, v in extras.items() if not filtered or key in fields}
+
+
 @dataclass(frozen=True, slots=True)
 class WebhookSchema:
     """How this Butlr deployment spells the webhook inputs (found by introspection).
@@ -229,13 +247,7 @@ class WebhookSchema:
         extras: Mapping[str, Any],
     ) -> dict[str, Any]:
         """Return the create input; filters too where create takes them."""
-        values = {
-            "name": name,
-            _pick(self.create, "eventTypes", "event_types"): event_types,
-            _pick(self.create, "endpointConfig", "endpoint_config"): endpoint,
-        }
-        values.update({key: v for key, v in extras.items() if key in self.create})
-        return values
+        return {"name": name} | _input(self.create, event_types, endpoint, extras, True)
 
     def update_input(
         self,
@@ -245,19 +257,10 @@ class WebhookSchema:
         extras: Mapping[str, Any],
     ) -> dict[str, Any]:
         """Return the update input: every field we manage."""
-        values = {
-            "id": webhook_id,
-            _pick(self.update, "eventTypes", "event_types"): event_types,
-            _pick(self.update, "endpointConfig", "endpoint_config"): endpoint,
-        }
-        values.update(
-            {
-                key: v
-                for key, v in extras.items()
-                if not self.update or key in self.update
-            }
+        known = self.update
+        return {"id": webhook_id} | _input(
+            known, event_types, endpoint, extras, bool(known)
         )
-        return values
 
     def endpoint_input(self, url: str, header: str, secret: str) -> dict[str, Any]:
         """Where Butlr delivers, and the header it authenticates itself with."""
