@@ -101,6 +101,13 @@ trees that fit (``CAPPED_TREES``: 1,400 rooms, 1,700 locations; ``--rooms``
 and ``--locations`` choose other sizes), and the report says so. The CPU
 targets are ratios to the same requests' floor, so they hold at any size.
 
+A part of the account (``--picked N``): the entry picks whole floors, in
+order, until N spaces or more (as a user choosing the spaces would), and is
+measured the same way: its entities, setup and CPU per poll, and its
+requests (Butlr's reports filtered to the picked rooms; Occuspace's calls
+only for the picked locations with children, and the parents of picked
+leaves). A picked part fits under any line's entity cap: the full trees.
+
 Profiles (``--profile``): instead of measuring, one process per mode runs
 cProfile over the setup, 5 unchanged polls, 3 5 %-changed polls and, with
 the recorder, a writing usual refresh and its query alone, and prints each
@@ -251,6 +258,8 @@ class Sizes:
     judged: bool = True
     # Why the trees are not the full ones ("" when they are).
     note: str = ""
+    # The spaces the entry picks (whole floors, ``--picked``); 0: the account.
+    picked: int = 0
 
     @property
     def butlr_spaces(self) -> int:
@@ -269,9 +278,10 @@ class Sizes:
 
     def tree(self, mode: Mode) -> str:
         """Name a mode's tree."""
+        picked = f", {self.picked:,}+ picked" if self.picked else ""
         if mode.provider == BUTLR:
-            return f"Butlr, {self.rooms(mode):,} rooms"
-        return f"Occuspace, {self.occuspace_locations:,} locations"
+            return f"Butlr, {self.rooms(mode):,} rooms{picked}"
+        return f"Occuspace, {self.occuspace_locations:,} locations{picked}"
 
 
 FULL = Sizes(butlr_rooms=2000, occuspace_locations=2000, polls=80, changing_polls=5)
@@ -397,8 +407,11 @@ def choose_sizes(args: argparse.Namespace) -> Sizes:
         sizes = replace(sizes, polls=args.polls)
     if args.push_seconds is not None:
         sizes = replace(sizes, push_seconds=args.push_seconds)
-    cap = entity_cap()
+    # A picked part of the account fits under any cap: the full trees.
+    cap = None if args.picked else entity_cap()
     costs = ""
+    if args.picked:
+        sizes = replace(sizes, picked=args.picked)
     if cap is not None and not args.quick:
         sizes, costs = capped_sizes(sizes, cap)
     sizes = replace(
@@ -1173,6 +1186,9 @@ class Result:
     python: str = ""
     entity_cap: int | None = None
     spaces: int = 0
+    # --picked: the Occuspace requests a poll should make (the picked
+    # spaces' parents), None for the whole account.
+    expected_requests: int | None = None
     entities: int = 0
     # Entities the registry enabled (the default install): they have a state.
     enabled_entities: int = 0
@@ -1996,6 +2012,8 @@ class Bench:
         # The requests of a poll: method, URL, JSON body, headers.
         self.captured: list[tuple[str, str, Any, Any]] = []
         self.rss_before = 0
+        # --picked: the spaces the entry picked (empty: the whole account).
+        self.picked: frozenset[str] = frozenset()
         # Push mode: when the polls among the deliveries began and ended
         # (time.perf_counter()), the stretch's and the one after it.
         self.poll_times: list[tuple[float, float]] = []
@@ -2046,6 +2064,8 @@ class Bench:
         await self._control("POST", "/reset", rooms=str(self.sizes.rooms(self.mode)))
         self.entry = entry_for(self.mode.provider, self.base_url, push=self.mode.push)
         self.entry.add_to_hass(self.hass)
+        if self.sizes.picked:
+            await self.pick(self.sizes.picked)
         await self.simulator_log()
         self.rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         setup = self.hass.config_entries.async_setup(self.entry.entry_id)
@@ -2066,6 +2086,43 @@ class Bench:
         self.check_setup()
         await self.simulator_log()
 
+    async def pick(self, wanted: int) -> None:
+        """Pick whole floors (the lowest parents), in order, until ``wanted`` spaces."""
+        from custom_components.space_occupancy.clients import build_client  # noqa: PLC0415
+        from custom_components.space_occupancy.const import CONF_SPACES  # noqa: PLC0415
+        from custom_components.space_occupancy.providers.selection import (  # noqa: PLC0415
+            children_of,
+            expand,
+            ordered_space_ids,
+        )
+
+        spaces = (await build_client(self.hass, self.entry.data).async_fetch()).spaces
+        children = children_of(spaces)
+        picks: list[str] = []
+        chosen: frozenset[str] = frozenset()
+        for space_id in ordered_space_ids(spaces):
+            below = children.get(space_id)
+            if below and not any(child in children for child in below):
+                picks.append(space_id)
+                chosen = expand(spaces, picks) or frozenset()
+                if len(chosen) >= wanted:
+                    break
+        self.hass.config_entries.async_update_entry(
+            self.entry, options={**self.entry.options, CONF_SPACES: picks}
+        )
+        self.picked = chosen
+        if self.mode.provider == OCCUSPACE:
+            # One call per picked location with children (its answer holds
+            # their counts); a picked leaf's count comes with its parent's.
+            self.result.expected_requests = len(
+                {
+                    space_id
+                    if space_id in children or spaces[space_id].parent_id is None
+                    else spaces[space_id].parent_id
+                    for space_id in chosen
+                }
+            )
+
     def check_setup(self) -> None:
         """Check the entry's parts, entities and devices; count the entities."""
         from homeassistant.helpers import device_registry as dr, entity_registry as er  # noqa: PLC0415
@@ -2079,7 +2136,7 @@ class Bench:
             _require(data.history is None, "a history importer")
         _require((data.usual is not None) == mode.recorder, "usual occupancy")
         _require(self.coordinator.last_update_success, "the first poll failed")
-        r.spaces = len(self.coordinator.data.spaces)
+        r.spaces = len(self.picked or self.coordinator.data.spaces)
         entries = er.async_entries_for_config_entry(
             er.async_get(self.hass), self.entry.entry_id
         )
@@ -3274,11 +3331,13 @@ def request_checks(results: list[Result], sizes: Sizes) -> list[Check]:
             )
         )
     else:
-        wanted = sizes.occuspace_parents
+        expected = {r.expected_requests for r in results}
+        wanted = expected.pop() if len(expected) == 1 else None
+        wanted = sizes.occuspace_parents if wanted is None else wanted
         seen = sorted({n for r in results for n in r.requests_per_poll})
         checks.append(
             (
-                f"requests per poll = locations with children ({wanted}): {seen}",
+                f"requests per poll = locations with picked children ({wanted}): {seen}",
                 seen == [wanted],
             )
         )
@@ -3621,6 +3680,14 @@ def _size_arguments(parser: argparse.ArgumentParser) -> None:
         type=int,
         metavar="N",
         help=f"Occuspace locations (default {FULL.occuspace_locations}; {capped})",
+    )
+    add(
+        "--picked",
+        type=int,
+        metavar="N",
+        default=0,
+        help="the entry picks whole floors, in order, until N spaces or more "
+        "(default 0: the whole account, as a first entry takes it)",
     )
     add(
         "--push-seconds",
