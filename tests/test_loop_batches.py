@@ -17,13 +17,14 @@ from typing import Any
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
-from homeassistant.helpers import entity_registry as er
+from homeassistant.helpers import device_registry as dr, entity_registry as er
 from homeassistant.helpers.entity_platform import EntityPlatform
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.space_occupancy import (
     coordinator as coordinator_module,
+    devices as devices_module,
     entity as entity_module,
 )
 from custom_components.space_occupancy.const import CONF_SPACES
@@ -206,3 +207,30 @@ async def test_usual_occupancy_is_written_a_batch_per_loop_turn(
         state = hass.states.get(f"sensor.{room}_usual_occupancy")
         assert state is not None
         assert state.state != "unknown"
+
+
+async def test_devices_are_made_a_batch_per_loop_turn(
+    hass: HomeAssistant,
+    butlr_scenario: ButlrScenario,
+    butlr_entry: MockConfigEntry,
+    turns: LoopTurns,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The spaces' devices, parents first, a few per loop turn; every one made."""
+    monkeypatch.setattr(devices_module, "DEVICE_BATCH", 2)
+    original = devices_module.SpaceDevices._sync_device
+
+    def spy(self: Any, registry: Any, space: Any, device_ids: Any) -> str:
+        turns.record(space.id, 1)
+        return original(self, registry, space, device_ids)
+
+    monkeypatch.setattr(devices_module.SpaceDevices, "_sync_device", spy)
+    await setup_entry(hass, butlr_entry)
+    platforms = {"sensor", "binary_sensor"}
+    ticks = [seen for what, _, seen in turns.records if what not in platforms]
+    devices = dr.async_entries_for_config_entry(
+        dr.async_get(hass), butlr_entry.entry_id
+    )
+    assert len(ticks) == len(devices) > 2
+    # Two devices per turn: the loop ran between each pair.
+    assert all(later > earlier for earlier, later in itertools.pairwise(ticks[::2]))

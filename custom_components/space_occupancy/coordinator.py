@@ -9,7 +9,7 @@ poll observers that ``data.py`` registers.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
@@ -30,7 +30,7 @@ from .state import SpaceState, SpaceStates, without_stale
 USUAL_BATCH = 250
 
 # Called after each good poll with its snapshot, and whether polls had failed.
-type PollObserver = Callable[[Snapshot, bool], None]
+type PollObserver = Callable[[Snapshot, bool], Awaitable[None]]
 
 
 class OccupancyCoordinator(DataUpdateCoordinator[Snapshot]):
@@ -187,5 +187,5 @@ class OccupancyCoordinator(DataUpdateCoordinator[Snapshot]):
         if self.settings.stale_after is not None:
             snapshot = without_stale(snapshot, self.settings.stale_after)
         for observer in list(self._observers):
-            observer(snapshot, recovered)
+            await observer(snapshot, recovered)
         return snapshot

@@ -11,6 +11,7 @@ and it is picked). A device goes:
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Mapping
 from datetime import datetime
 
@@ -24,6 +25,10 @@ from .ids import SpaceIds
 from .options import EntrySettings
 from .providers import Snapshot, Space
 from .providers.selection import children_of, expand, ordered_space_ids
+
+# Devices created or updated per event-loop step: an account's thousands at
+# once would freeze Home Assistant (a device is about a tenth of a millisecond).
+DEVICE_BATCH = 200
 
 
 class SpaceDevices:
@@ -72,8 +77,7 @@ class SpaceDevices:
         if areas_turned_on and snapshot is not None:
             self._place_unplaced(snapshot)
 
-    @callback
-    def async_sync(self, snapshot: Snapshot, recovered: bool = False) -> None:
+    async def async_sync(self, snapshot: Snapshot, recovered: bool = False) -> None:
         """Keep a device per shown space: create, rename, relink; drop the others.
 
         Providers hand out a new spaces mapping only when they re-read their
@@ -91,7 +95,7 @@ class SpaceDevices:
         if shown_changed or new_answer:
             self._shown = shown_ids
             self._synced_spaces = snapshot.spaces
-            self._sync_devices(registry, snapshot, shown_ids)
+            await self._async_sync_devices(registry, snapshot, shown_ids)
 
     def _our_devices(self, registry: dr.DeviceRegistry) -> dict[str, dr.DeviceEntry]:
         """Return the entry's devices, by space id."""
@@ -101,7 +105,7 @@ class SpaceDevices:
                 devices[space_id] = device
         return devices
 
-    def _sync_devices(
+    async def _async_sync_devices(
         self, registry: dr.DeviceRegistry, snapshot: Snapshot, shown: frozenset[str]
     ) -> None:
         """Create, rename and relink the shown spaces' devices, parents first."""
@@ -109,6 +113,7 @@ class SpaceDevices:
         device_ids = {space_id: device.id for space_id, device in existing.items()}
         children = children_of(snapshot.spaces)
         admitted = self._admitted(snapshot)
+        synced = 0
         for space_id in ordered_space_ids(snapshot.spaces):
             if space_id not in shown or (
                 admitted is not None
@@ -116,6 +121,9 @@ class SpaceDevices:
                 and space_id not in existing
             ):
                 continue
+            if synced and not synced % DEVICE_BATCH:
+                await asyncio.sleep(0)  # Let the loop run between batches.
+            synced += 1
             space = snapshot.spaces[space_id]
             device_ids[space_id] = self._sync_device(registry, space, device_ids)
             if (

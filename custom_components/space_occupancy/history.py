@@ -216,7 +216,9 @@ class HistoryImporter:
         self._schedule()
 
     @callback
-    def async_poll_succeeded(self, snapshot: Snapshot, after_failure: bool) -> None:
+    async def async_poll_succeeded(
+        self, snapshot: Snapshot, after_failure: bool
+    ) -> None:
         """Note a good poll; after failed ones, queue the hours they missed."""
         now = snapshot.fetched_at
         if after_failure and self.last_good is not None:
