@@ -33,8 +33,6 @@ from .conftest import setup_entry
 from .selection_helpers import answer_spaces, enabled_entities, open_options_spaces
 from .simulator.butlr import ButlrScenario
 
-BATCH = 3
-
 
 class LoopTurns:
     """Counts the loop's turns: each record schedules a tick for the next one."""
@@ -44,6 +42,12 @@ class LoopTurns:
         self.ticks = 0
         # (what, how many, ticks seen when it came)
         self.records: list[tuple[str, int, int]] = []
+        # Of each batch of entities: how many spaces they belong to.
+        self.spaces: list[int] = []
+
+    def clear(self) -> None:
+        self.records.clear()
+        self.spaces.clear()
 
     def _tick(self) -> None:
         self.ticks += 1
@@ -59,7 +63,7 @@ class LoopTurns:
 @pytest.fixture
 def turns(hass: HomeAssistant, monkeypatch: pytest.MonkeyPatch) -> LoopTurns:
     """Small batches; every batch of entities a platform adds is recorded."""
-    monkeypatch.setattr(entity_module, "ADD_BATCH", BATCH)
+    monkeypatch.setattr(entity_module, "SPACE_BATCH", 1)
     monkeypatch.setattr(coordinator_module, "USUAL_BATCH", 1)
     recorder = LoopTurns(hass)
     original = EntityPlatform._async_schedule_add_entities_for_entry
@@ -69,6 +73,7 @@ def turns(hass: HomeAssistant, monkeypatch: pytest.MonkeyPatch) -> LoopTurns:
     ) -> None:
         entities = list(new_entities)
         recorder.record(self.domain, len(entities))
+        recorder.spaces.append(len({entity.space_id for entity in entities}))
         original(self, entities, *args, **kwargs)
 
     monkeypatch.setattr(EntityPlatform, "_async_schedule_add_entities_for_entry", spy)
@@ -76,12 +81,10 @@ def turns(hass: HomeAssistant, monkeypatch: pytest.MonkeyPatch) -> LoopTurns:
 
 
 def _one_batch_per_turn(batches: list[tuple[int, int]]) -> bool:
-    """Several batches, none over BATCH, the loop turned between each two."""
+    """Several batches, the loop turned between each two."""
     ticks = [seen for _, seen in batches]
-    return (
-        len(batches) > 1
-        and all(size <= BATCH for size, _ in batches)
-        and all(later > earlier for earlier, later in itertools.pairwise(ticks))
+    return len(batches) > 1 and all(
+        later > earlier for earlier, later in itertools.pairwise(ticks)
     )
 
 
@@ -95,6 +98,7 @@ async def test_setup_adds_entities_a_batch_per_loop_turn(
     await setup_entry(hass, butlr_entry)
     sensors = turns.of("sensor")
     assert _one_batch_per_turn(sensors)
+    assert set(turns.spaces) == {1}  # One space's entities per turn.
     assert _one_batch_per_turn(turns.of("binary_sensor"))
     added = sum(size for size, _ in sensors) + sum(
         size for size, _ in turns.of("binary_sensor")
@@ -126,7 +130,7 @@ async def test_spaces_picked_later_are_added_a_batch_per_loop_turn(
         butlr_entry, options={CONF_SPACES: ["room_focus"]}
     )
     await setup_entry(hass, butlr_entry)
-    turns.records.clear()
+    turns.clear()
     result = await open_options_spaces(hass, butlr_entry)
     result = await answer_spaces(
         hass,
@@ -153,7 +157,7 @@ async def test_batches_stop_when_the_entry_unloads(
         butlr_entry, options={CONF_SPACES: ["room_focus"]}
     )
     await setup_entry(hass, butlr_entry)
-    turns.records.clear()
+    turns.clear()
     original = turns.record
 
     def unload_after_the_first(what: str, size: int) -> None:
@@ -174,8 +178,8 @@ async def test_batches_stop_when_the_entry_unloads(
     )
     await hass.async_block_till_done(wait_background_tasks=True)
     # Each platform's first batch came in the turn of the change; no other.
-    assert [size for size, _ in turns.of("sensor")] == [BATCH]
-    assert [size for size, _ in turns.of("binary_sensor")] == [BATCH]
+    assert len(turns.of("sensor")) == len(turns.of("binary_sensor")) == 1
+    assert turns.spaces == [1, 1]
     assert butlr_entry.state is ConfigEntryState.NOT_LOADED
 
 

@@ -28,9 +28,10 @@ from .providers import Snapshot, Space
 from .providers.selection import ordered_space_ids
 from .state import SpaceState
 
-# Entities added per event-loop step: Home Assistant adds a batch without
-# yielding (about 0.2 ms an entity), so thousands at once would freeze it.
-ADD_BATCH = 100
+# Spaces whose entities are made and added per event-loop step: Home
+# Assistant adds a batch without yielding (about 0.2 ms an entity, a space
+# has up to a dozen), so an account's thousands at once would freeze it.
+SPACE_BATCH = 12
 # An entry adds entities while setting up or loaded, never while unloading.
 _ADDING_STATES = (ConfigEntryState.SETUP_IN_PROGRESS, ConfigEntryState.LOADED)
 
@@ -132,33 +133,43 @@ class SpaceEntities[DescriptionT: SpaceEntityDescriptionLike]:
         self._order: tuple[Mapping[str, Space], list[str]] | None = None
 
     async def async_start(self) -> None:
-        """Add the entities that apply at setup, a batch per loop step."""
-        await self._async_add_in_batches(self._sync())
+        """Add the entities that apply at setup, a batch of spaces per loop step."""
+        await self._async_sync_spaces(*self._to_look_at())
 
     @callback
     def async_sync(self) -> None:
-        """Add the entities that apply now (a task if many); remove the ended ones."""
-        new = self._sync()
-        if len(new) <= ADD_BATCH:
-            if new:
-                self._add(new)
-            return
-        self._entry.async_create_task(
-            self._data.coordinator.hass,
-            self._async_add_in_batches(new),
-            f"{DOMAIN} add {self._domain} entities",
-        )
+        """Add the entities that apply now (a task for many spaces); remove ended ones."""
+        space_ids, cleared = self._to_look_at()
+        if len(space_ids) > SPACE_BATCH:
+            self._entry.async_create_task(
+                self._data.coordinator.hass,
+                self._async_sync_spaces(space_ids, cleared),
+                f"{DOMAIN} add {self._domain} entities",
+            )
+        elif new := self._sync_spaces(space_ids, cleared):
+            self._add(new)
 
-    async def _async_add_in_batches(self, new: list[Entity]) -> None:
-        for start in range(0, len(new), ADD_BATCH):
+    async def _async_sync_spaces(self, space_ids: list[str], cleared: set[str]) -> None:
+        for start in range(0, len(space_ids), SPACE_BATCH):
             if start:
                 await asyncio.sleep(0)  # Let the loop run between batches.
                 if self._entry.state not in _ADDING_STATES:
                     return  # Unloading: the platform is going away.
-            self._add(new[start : start + ADD_BATCH])
+            if new := self._sync_spaces(
+                space_ids[start : start + SPACE_BATCH], cleared
+            ):
+                self._add(new)
 
-    def _sync(self) -> list[Entity]:
-        """Return the entities that apply now; remove those a cleared capacity ended.
+    def _sync_spaces(self, space_ids: list[str], cleared: set[str]) -> list[Entity]:
+        """Return these spaces' entities to add; remove those that stopped applying."""
+        new: list[Entity] = []
+        for space_id in space_ids:
+            if (state := self._data.coordinator.space_state(space_id)) is not None:
+                new.extend(self._sync_space(state, space_id in cleared))
+        return new
+
+    def _to_look_at(self) -> tuple[list[str], set[str]]:
+        """Return the spaces whose entities may have changed, and those of a cleared capacity.
 
         Providers re-read their spaces at most hourly and hand out the same
         mapping in between: only a new mapping or new user capacities can
@@ -167,7 +178,7 @@ class SpaceEntities[DescriptionT: SpaceEntityDescriptionLike]:
         coordinator = self._data.coordinator
         snapshot: Snapshot | None = coordinator.data
         if snapshot is None:
-            return []  # Not one good poll yet (Concordia's quota spent at startup).
+            return [], set()  # No good poll yet (Concordia's quota spent at startup).
         settings = coordinator.settings
         generation = coordinator.new_entities.generation
         # The cap's plan changes when other spaces leave room (fewer picked).
@@ -181,7 +192,7 @@ class SpaceEntities[DescriptionT: SpaceEntityDescriptionLike]:
             and decided[3] is plan
         ):
             if decided[2] == generation:
-                return []
+                return [], set()
             only = coordinator.new_entities.since(decided[2])
         # Elsewhere an entity that stops applying stays, unavailable: a
         # roll-up's capacity may come and go with its rooms' activity, and an
@@ -192,13 +203,12 @@ class SpaceEntities[DescriptionT: SpaceEntityDescriptionLike]:
             else decided[1].capacities.keys() - settings.capacities.keys()
         )
         self._decided_for = (snapshot.spaces, settings, generation, plan)
-        new: list[Entity] = []
-        for space_id in self._ordered(snapshot.spaces, only):
-            if plan.admitted is not None and space_id not in plan.admitted:
-                continue  # Over Home Assistant's entity cap: budget.py.
-            if (state := coordinator.space_state(space_id)) is not None:
-                new.extend(self._sync_space(state, space_id in cleared))
-        return new
+        admitted = plan.admitted  # Over Home Assistant's entity cap: budget.py.
+        return [
+            space_id
+            for space_id in self._ordered(snapshot.spaces, only)
+            if admitted is None or space_id in admitted
+        ], cleared
 
     def _ordered(
         self, spaces: Mapping[str, Space], only: frozenset[str] | None
