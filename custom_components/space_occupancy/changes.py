@@ -125,17 +125,29 @@ class SpaceListeners:
     def __init__(self) -> None:
         """Start without listeners."""
         self._by_space: dict[str, list[_Listener]] = {}
+        # The listeners that show the time, by space: most polls restamp every
+        # space of a provider that stamps its answers, and few entities (the
+        # last-reading sensors, disabled by default) follow the time.
+        self._time_followers: dict[str, list[_Listener]] = {}
 
     def add(self, update: CALLBACK_TYPE, context: SpaceContext) -> Callable[[], None]:
         """Call ``update`` when the space of ``context`` changes; return the remover."""
         listener = _Listener(update, context.follows_time, context.follows_usual)
-        listeners = self._by_space.setdefault(context.space_id, [])
+        space_id = context.space_id
+        listeners = self._by_space.setdefault(space_id, [])
         listeners.append(listener)
+        if listener.follows_time:
+            self._time_followers.setdefault(space_id, []).append(listener)
 
         def remove() -> None:
             listeners.remove(listener)
             if not listeners:
-                self._by_space.pop(context.space_id, None)
+                self._by_space.pop(space_id, None)
+            if listener.follows_time:
+                followers = self._time_followers[space_id]
+                followers.remove(listener)
+                if not followers:
+                    del self._time_followers[space_id]
 
         return remove
 
@@ -145,10 +157,12 @@ class SpaceListeners:
         for space_id in changes.spaces:
             for listener in by_space.get(space_id, ()):
                 _call(listener.update)
+        time_followers = self._time_followers
+        if not time_followers:
+            return
         for space_id in changes.times:
-            for listener in by_space.get(space_id, ()):
-                if listener.follows_time:
-                    _call(listener.update)
+            for listener in time_followers.get(space_id, ()):
+                _call(listener.update)
 
     def tell_usual(self, space_ids: Iterable[str]) -> None:
         """Call the listeners that show the usual occupancy of these spaces."""
