@@ -81,7 +81,8 @@ def _changed_health(
     before: Mapping[str, SensorHealth], after: Mapping[str, SensorHealth]
 ) -> set[str]:
     """Spaces whose sensor health changed, appeared or went."""
-    if before is after:
+    # Equal dicts (the same health objects, most polls) hold no change.
+    if before is after or before == after:
         return set()
     return {
         space_id

@@ -149,6 +149,9 @@ def _midnight(now: datetime, timezone: str) -> datetime:
     return local_midnight(now, zone(timezone) or ZoneInfo(timezone)).astimezone(UTC)
 
 
+# A room reading's numbers: occupancy, capacity, entries and exits today.
+type _ReadingKey = tuple[int | None, int | None, int | None, int | None]
+
 # The group_by orders of the live reports (a flat answer is grouped by them).
 TRAFFIC_ORDER = ("room_id", "field")
 PRESENCE_ORDER = ("room_id", "mac_address")
@@ -307,6 +310,8 @@ class ButlrClient:
         self._floor_series: dict[str, int | None] = {}
         self._memory = SeriesMemory()
         self._sensors_told: set[str] = set()
+        # Per room: the numbers of its last reading, and that reading (``_built``).
+        self._last_built: dict[str, tuple[_ReadingKey, Reading]] = {}
         # Per poll report: its last answer and what it was read as (``_parsed``).
         self._last_parses: dict[str, tuple[Any, Any]] = {}
         self.login_count = 0
@@ -462,6 +467,7 @@ class ButlrClient:
         """
         readings: dict[str, Reading] = {}
         traffic_days: dict[str, _TrafficDay] = {}
+        built: dict[str, tuple[_ReadingKey, Reading]] = {}
         for room in poll.rooms:
             door_line = (
                 self._door_line(room, answers.traffic.get(room.id), now, traffic_days)
@@ -482,11 +488,15 @@ class ButlrClient:
                 occupancy = door_line.occupancy if calibrated is None else calibrated
             if (pushed := self._push.count_after(room.id, now)) is not None:
                 occupancy = pushed  # Sensed after this poll's reports: newer.
-            reading = _reading(
-                occupancy,
-                topology.spaces[room.id].capacity,
-                door_line.entries_today if door_line else None,
-                door_line.exits_today if door_line else None,
+            reading = self._built(
+                room.id,
+                (
+                    occupancy,
+                    topology.spaces[room.id].capacity,
+                    door_line.entries_today if door_line else None,
+                    door_line.exits_today if door_line else None,
+                ),
+                built,
             )
             # Crossings sensed since the reports' stop are not in them.
             for crossing in self._push.crossings_since(room.id, now):
@@ -495,8 +505,27 @@ class ButlrClient:
                 reading = replace(reading, motion=motion[0])
             readings[room.id] = reading
         self._traffic_days = traffic_days
+        self._last_built = built
         self._push.forget_crossings_before(now)
         return readings
+
+    def _built(
+        self,
+        room_id: str,
+        key: _ReadingKey,
+        built: dict[str, tuple[_ReadingKey, Reading]],
+    ) -> Reading:
+        """Return a room's reading of these numbers: last poll's, where they are the same.
+
+        The same object, not an equal one: most polls change few rooms, and
+        the change detection passes over an identical reading at once. The
+        numbers are ints or None (``whole_people``), so equal numbers build
+        an equal reading.
+        """
+        last = self._last_built.get(room_id)
+        reading = last[1] if last is not None and last[0] == key else _reading(*key)
+        built[room_id] = (key, reading)
+        return reading
 
     async def async_history(
         self,
