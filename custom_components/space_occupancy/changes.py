@@ -68,11 +68,17 @@ def _changed_readings(
     restamped: set[str] = set()
     for space_id, reading in after.items():
         old = before.get(space_id)
-        if old is reading or old == reading:
+        if old is reading:
             continue
         if old is None or counts_of(old) != counts_of(reading):
             changed.add(space_id)
-        else:
+        # The counts are equal: the reading is, unless a time moved. Compared
+        # apart, not by the whole reading: a provider that stamps its answers
+        # restamps every space at every poll.
+        elif (
+            old.observed_at != reading.observed_at
+            or old.changed_at != reading.changed_at
+        ):
             restamped.add(space_id)
     return changed, restamped
 
