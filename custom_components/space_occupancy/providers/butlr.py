@@ -171,6 +171,8 @@ def _field_sum(fields: Mapping[str, Any], name: str) -> int | None:
 
 def _last(metrics: Any) -> int | None:
     """Return a sensor's people now: its statistics' ``last``, or its newest raw point."""
+    if type(metrics) is dict and "value" not in metrics:
+        return whole_people(metrics.get("last"))  # The usual leaf, as below.
     if isinstance(metrics, dict) and "value" not in metrics:
         return whole_people(metrics.get("last"))
     return whole_people(statistic(metrics, "last"))
@@ -178,7 +180,7 @@ def _last(metrics: Any) -> int | None:
 
 def _room_traffic(fields: Any) -> TrafficCounts:
     """Entries and exits of one room's entry; one holding neither is unknown."""
-    if not isinstance(fields, dict) or not {"in", "out"} & fields.keys():
+    if not isinstance(fields, dict) or ("in" not in fields and "out" not in fields):
         return (None, None)
     return (_field_sum(fields, "in"), _field_sum(fields, "out"))
 
@@ -197,7 +199,8 @@ def presence_by_room(payload: Any) -> tuple[dict[str, int | None], list[str]]:
     seen: set[str] = set()
     duplicates: list[str] = []
     for room_id, sensors in report_data(payload, PRESENCE_ORDER).items():
-        values: list[int | None] = []
+        # The sum of the sensors that have a count; None if none has.
+        people: int | None = None
         for mac_address, metrics in (
             sensors.items() if isinstance(sensors, dict) else ()
         ):
@@ -205,9 +208,9 @@ def presence_by_room(payload: Any) -> tuple[dict[str, int | None], list[str]]:
                 duplicates.append(f"sensor {mac_address}")
                 continue
             seen.add(mac_address)
-            values.append(_last(metrics))
-        valid = [value for value in values if value is not None]
-        occupancy[room_id] = sum(valid) if valid else None
+            if (value := _last(metrics)) is not None:
+                people = value if people is None else people + value
+        occupancy[room_id] = people
     return occupancy, duplicates
 
 
