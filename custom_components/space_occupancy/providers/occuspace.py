@@ -19,6 +19,7 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from .base import (
+    MAX_PEOPLE,
     Capabilities,
     ClientContext,
     DuplicateLog,
@@ -272,10 +273,21 @@ def location_reading(
     """One location's reading from a ``now`` answer or one of its ``childCounts``."""
     is_active = node.get("isActive")
     active = is_active if isinstance(is_active, bool) else listed_active
-    occupancy = whole_people(node.get("count"))
+    # The usual count and fraction read here as whole_people and
+    # normalise_percentage read them: this runs for every location at every poll.
+    count = node.get("count")
+    occupancy = (
+        count
+        if type(count) is int and 0 <= count <= MAX_PEOPLE
+        else whole_people(count)
+    )
     if not active or occupancy is None:
         return inactive_reading(capacity, observed_at)
-    percentage = normalise_percentage(node.get("percentage"))
+    fraction = node.get("percentage")
+    if type(fraction) is float and 0 <= (scaled := fraction * 100) <= MAX_PERCENTAGE:
+        percentage: float | None = round(scaled, 1)
+    else:
+        percentage = normalise_percentage(fraction)
     if percentage is None:
         percentage = percentage_of(occupancy, capacity)
     # Positional: built for every location at every poll (its time is new).
