@@ -24,6 +24,8 @@ from custom_components.space_occupancy.changes import (
     NEW_ENTITY_LOG,
     Changes,
     NewEntitySpaces,
+    SpaceContext,
+    SpaceListeners,
     changes_between,
 )
 from custom_components.space_occupancy.providers import (
@@ -95,6 +97,33 @@ def test_spaces_that_come_go_or_change_are_changes() -> None:
     assert changes_between(before, renamed) == Changes(
         frozenset({"r1", "f1", "f2"}), frozenset()
     )
+
+
+def test_time_followers_are_told_until_removed() -> None:
+    """Restamped spaces tell their time followers (an index of them), and only them.
+
+    A removed follower is told no more; a space without followers left tells
+    nobody; one added again is told again.
+    """
+    listeners = SpaceListeners()
+    told: list[str] = []
+    remove_time = listeners.add(
+        lambda: told.append("time"), SpaceContext("r1", follows_time=True)
+    )
+    listeners.add(lambda: told.append("count"), SpaceContext("r1"))
+    listeners.add(lambda: told.append("other"), SpaceContext("f1", follows_time=True))
+    restamped = Changes(frozenset(), frozenset({"r1"}))
+    listeners.tell(restamped)
+    assert told == ["time"]
+    remove_time()
+    told.clear()
+    listeners.tell(restamped)
+    listeners.tell(Changes(frozenset({"r1"}), frozenset()))
+    assert told == ["count"]
+    listeners.add(lambda: told.append("again"), SpaceContext("r1", follows_time=True))
+    told.clear()
+    listeners.tell(restamped)
+    assert told == ["again"]
 
 
 # --- In Home Assistant ------------------------------------------------------------

@@ -302,6 +302,7 @@ class FakeHttp:
         headers: Mapping[str, str] | None = None,
         object_pairs_hook: Callable[[list[tuple[str, Any]]], Any] | None = None,
         max_bytes: int | None = None,
+        reuse: str | None = None,
     ) -> Any:
         self.request_count += 1
         return self._answer(path, json_body)

@@ -259,6 +259,45 @@ async def test_demo_snapshot(
     assert not snapshot.spaces["room_meeting"].counts_traffic
 
 
+async def test_unchanged_rooms_keep_their_reading_objects(
+    session: ClientSession, simulator: SimulatorServer
+) -> None:
+    """A room whose numbers did not change keeps last poll's very reading.
+
+    Identical objects make the change detection quick; any number that moved
+    (a sensor's count, or the same total from other sensors' counts) reads
+    anew, and a room's reading never outlives a change of its numbers.
+    """
+    clock = Clock(NOW)
+    simulator.butlr = demo_scenario(NOW)
+    client = make_client(session, simulator, clock)
+    first = (await client.async_fetch()).readings
+    clock.advance(seconds=60)
+    second = (await client.async_fetch()).readings
+    assert second["room_meeting"] is first["room_meeting"]
+    assert second["room_focus"] is first["room_focus"]
+
+    room = simulator.butlr.sites[0].buildings[0].floors[0].rooms[0]
+    room.sensors[0].people, room.sensors[1].people = 1, 2  # the same 3 people
+    clock.advance(seconds=60)
+    third = (await client.async_fetch()).readings
+    assert third["room_meeting"] is first["room_meeting"]
+
+    room.sensors[0].people = 4
+    clock.advance(seconds=60)
+    fourth = (await client.async_fetch()).readings
+    assert fourth["room_meeting"].occupancy == 6
+    assert fourth["room_meeting"].percentage == 75.0
+    assert fourth["space_f1"].occupancy == 11
+    assert fourth["room_focus"] is first["room_focus"]
+
+    room.sensors[0].people = 1
+    clock.advance(seconds=60)
+    fifth = (await client.async_fetch()).readings
+    assert fifth["room_meeting"] == first["room_meeting"]
+    assert fifth["space_f1"].occupancy == 8
+
+
 async def test_requests_per_poll_do_not_grow_with_rooms(
     session: ClientSession, simulator: SimulatorServer
 ) -> None:

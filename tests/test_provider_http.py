@@ -300,3 +300,37 @@ def test_topology_odd_values() -> None:
     again = parse_topology(payload, NOW)
     assert again.spaces == topology.spaces
     assert again.duplicates == ("site site_1",)
+
+
+async def test_an_unchanged_body_is_decoded_once(socket_enabled: None) -> None:
+    """``reuse``: a body equal to the last one under its name is the same object.
+
+    Any other body (one byte more, a body under another name, or a request
+    without ``reuse``) is decoded anew.
+    """
+    bodies = [b'{"data": {"r1": 1}}'] * 2 + [b'{"data": {"r1": 2}}'] * 3
+    served = iter(bodies)
+
+    async def answer(request: web.Request) -> web.Response:
+        return web.Response(body=next(served), content_type="application/json")
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", answer)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    try:
+        async with ClientSession() as session:
+            http = HttpClient(session, str(server.make_url("")), clock=lambda: NOW)
+            first = await http.request("POST", "/r", reuse="presence")
+            assert await http.request("POST", "/r", reuse="presence") is first
+            changed = await http.request("POST", "/r", reuse="presence")
+            assert changed == {"data": {"r1": 2}}
+            assert first == {"data": {"r1": 1}}
+            other = await http.request("POST", "/r", reuse="traffic")
+            assert other == changed
+            assert other is not changed
+            plain = await http.request("POST", "/r")
+            assert plain == changed
+            assert plain is not changed
+    finally:
+        await server.close()

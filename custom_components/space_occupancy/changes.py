@@ -72,13 +72,19 @@ def _changed_readings(
     appeared: set[str] = set()
     for space_id, reading in after.items():
         old = before.get(space_id)
-        if old is reading or old == reading:
+        if old is reading:
             continue
         if old is None or (old.motion is None and reading.motion is not None):
             appeared.add(space_id)
         if old is None or counts_of(old) != counts_of(reading):
             changed.add(space_id)
-        else:
+        # The counts are equal: the reading is, unless a time moved. Compared
+        # apart, not by the whole reading: a provider that stamps its answers
+        # restamps every space at every poll.
+        elif (
+            old.observed_at != reading.observed_at
+            or old.changed_at != reading.changed_at
+        ):
             restamped.add(space_id)
     return changed, restamped, appeared
 
@@ -87,7 +93,8 @@ def _changed_health(
     before: Mapping[str, SensorHealth], after: Mapping[str, SensorHealth]
 ) -> set[str]:
     """Spaces whose sensor health changed, appeared or went."""
-    if before is after:
+    # Equal dicts (the same health objects, most polls) hold no change.
+    if before is after or before == after:
         return set()
     return {
         space_id
@@ -164,17 +171,29 @@ class SpaceListeners:
     def __init__(self) -> None:
         """Start without listeners."""
         self._by_space: dict[str, list[_Listener]] = {}
+        # The listeners that show the time, by space: most polls restamp every
+        # space of a provider that stamps its answers, and few entities (the
+        # last-reading sensors, disabled by default) follow the time.
+        self._time_followers: dict[str, list[_Listener]] = {}
 
     def add(self, update: CALLBACK_TYPE, context: SpaceContext) -> Callable[[], None]:
         """Call ``update`` when the space of ``context`` changes; return the remover."""
         listener = _Listener(update, context.follows_time, context.follows_usual)
-        listeners = self._by_space.setdefault(context.space_id, [])
+        space_id = context.space_id
+        listeners = self._by_space.setdefault(space_id, [])
         listeners.append(listener)
+        if listener.follows_time:
+            self._time_followers.setdefault(space_id, []).append(listener)
 
         def remove() -> None:
             listeners.remove(listener)
             if not listeners:
-                self._by_space.pop(context.space_id, None)
+                self._by_space.pop(space_id, None)
+            if listener.follows_time:
+                followers = self._time_followers[space_id]
+                followers.remove(listener)
+                if not followers:
+                    del self._time_followers[space_id]
 
         return remove
 
@@ -184,10 +203,12 @@ class SpaceListeners:
         for space_id in changes.spaces:
             for listener in by_space.get(space_id, ()):
                 _call(listener.update)
+        time_followers = self._time_followers
+        if not time_followers:
+            return
         for space_id in changes.times:
-            for listener in by_space.get(space_id, ()):
-                if listener.follows_time:
-                    _call(listener.update)
+            for listener in time_followers.get(space_id, ()):
+                _call(listener.update)
 
     def tell_usual(self, space_ids: Iterable[str]) -> None:
         """Call the listeners that show the usual occupancy of these spaces."""

@@ -205,6 +205,15 @@ def whole_people(value: Any) -> int | None:
     Negative counts are clamped to zero: counters that reset at midnight go
     below zero while people are still inside.
     """
+    if type(value) is int:
+        # Most counts, read as below without the checks (a bool is no int here).
+        return None if value > MAX_PEOPLE else max(0, value)
+    if type(value) is float:  # As below: too large, NaN and infinities are None.
+        return (
+            max(0, round(value))
+            if math.isfinite(value) and value <= MAX_PEOPLE
+            else None
+        )
     if isinstance(value, bool):
         return None
     if isinstance(value, str):

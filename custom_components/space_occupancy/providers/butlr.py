@@ -25,7 +25,7 @@ from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 import logging
 from operator import attrgetter
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 from zoneinfo import ZoneInfo
 
 from .base import (
@@ -149,6 +149,9 @@ def _midnight(now: datetime, timezone: str) -> datetime:
     return local_midnight(now, zone(timezone) or ZoneInfo(timezone)).astimezone(UTC)
 
 
+# A room reading's numbers: occupancy, capacity, entries and exits today.
+type _ReadingKey = tuple[int | None, int | None, int | None, int | None]
+
 # The group_by orders of the live reports (a flat answer is grouped by them).
 TRAFFIC_ORDER = ("room_id", "field")
 PRESENCE_ORDER = ("room_id", "mac_address")
@@ -168,6 +171,8 @@ def _field_sum(fields: Mapping[str, Any], name: str) -> int | None:
 
 def _last(metrics: Any) -> int | None:
     """Return a sensor's people now: its statistics' ``last``, or its newest raw point."""
+    if type(metrics) is dict and "value" not in metrics:
+        return whole_people(metrics.get("last"))  # The usual leaf, as below.
     if isinstance(metrics, dict) and "value" not in metrics:
         return whole_people(metrics.get("last"))
     return whole_people(statistic(metrics, "last"))
@@ -175,7 +180,7 @@ def _last(metrics: Any) -> int | None:
 
 def _room_traffic(fields: Any) -> TrafficCounts:
     """Entries and exits of one room's entry; one holding neither is unknown."""
-    if not isinstance(fields, dict) or not {"in", "out"} & fields.keys():
+    if not isinstance(fields, dict) or ("in" not in fields and "out" not in fields):
         return (None, None)
     return (_field_sum(fields, "in"), _field_sum(fields, "out"))
 
@@ -194,7 +199,8 @@ def presence_by_room(payload: Any) -> tuple[dict[str, int | None], list[str]]:
     seen: set[str] = set()
     duplicates: list[str] = []
     for room_id, sensors in report_data(payload, PRESENCE_ORDER).items():
-        values: list[int | None] = []
+        # The sum of the sensors that have a count; None if none has.
+        people: int | None = None
         for mac_address, metrics in (
             sensors.items() if isinstance(sensors, dict) else ()
         ):
@@ -202,9 +208,9 @@ def presence_by_room(payload: Any) -> tuple[dict[str, int | None], list[str]]:
                 duplicates.append(f"sensor {mac_address}")
                 continue
             seen.add(mac_address)
-            values.append(_last(metrics))
-        valid = [value for value in values if value is not None]
-        occupancy[room_id] = sum(valid) if valid else None
+            if (value := _last(metrics)) is not None:
+                people = value if people is None else people + value
+        occupancy[room_id] = people
     return occupancy, duplicates
 
 
@@ -307,6 +313,10 @@ class ButlrClient:
         self._floor_series: dict[str, int | None] = {}
         self._memory = SeriesMemory()
         self._sensors_told: set[str] = set()
+        # Per room: the numbers of its last reading, and that reading (``_built``).
+        self._last_built: dict[str, tuple[_ReadingKey, Reading]] = {}
+        # Per poll report: its last answer and what it was read as (``_parsed``).
+        self._last_parses: dict[str, tuple[Any, Any]] = {}
         self.login_count = 0
         self.history_request_count = 0
 
@@ -460,12 +470,21 @@ class ButlrClient:
         """
         readings: dict[str, Reading] = {}
         traffic_days: dict[str, _TrafficDay] = {}
+        built: dict[str, tuple[_ReadingKey, Reading]] = {}
+        default_timezone = self._default_timezone()
+        push = self._push
         for room in poll.rooms:
             door_line = (
-                self._door_line(room, answers.traffic.get(room.id), now, traffic_days)
+                self._door_line(
+                    room,
+                    answers.traffic.get(room.id),
+                    _midnight(now, room.timezone or default_timezone),
+                    traffic_days,
+                )
                 if room.traffic_online is not None
                 else None
             )
+            entries, exits = door_line or (None, None)
             # Presence counts people directly: it wins over traffic estimates.
             # Whether it counted is decided by the report's rows, not by the
             # hourly topology's is_online.
@@ -476,25 +495,44 @@ class ButlrClient:
             )
             if occupancy is None and door_line is not None:
                 calibrated = answers.series.get(room.id) if poll.calibrated else None
-                # A door-line reading has an occupancy exactly while it is active.
-                occupancy = door_line.occupancy if calibrated is None else calibrated
-            if (pushed := self._push.count_after(room.id, now)) is not None:
+                # A door line has an occupancy exactly while it is active.
+                occupancy = (
+                    calibrated
+                    if calibrated is not None or entries is None or exits is None
+                    else max(0, entries - exits)
+                )
+            if (pushed := push.count_after(room.id, now)) is not None:
                 occupancy = pushed  # Sensed after this poll's reports: newer.
-            reading = _reading(
-                occupancy,
-                topology.spaces[room.id].capacity,
-                door_line.entries_today if door_line else None,
-                door_line.exits_today if door_line else None,
-            )
+            key = (occupancy, topology.spaces[room.id].capacity, entries, exits)
+            reading = self._built(room.id, key, built)
             # Crossings sensed since the reports' stop are not in them.
-            for crossing in self._push.crossings_since(room.id, now):
+            for crossing in push.crossings_since(room.id, now):
                 reading = _pushed_reading(room, reading, crossing)
-            if (motion := self._push.motion.get(room.id)) is not None:
+            if (motion := push.motion.get(room.id)) is not None:
                 reading = replace(reading, motion=motion[0])
             readings[room.id] = reading
         self._traffic_days = traffic_days
+        self._last_built = built
         self._push.forget_crossings_before(now)
         return readings
+
+    def _built(
+        self,
+        room_id: str,
+        key: _ReadingKey,
+        built: dict[str, tuple[_ReadingKey, Reading]],
+    ) -> Reading:
+        """Return a room's reading of these numbers: last poll's, where they are the same.
+
+        The same object, not an equal one: most polls change few rooms, and
+        the change detection passes over an identical reading at once. The
+        numbers are ints or None (``whole_people``), so equal numbers build
+        an equal reading.
+        """
+        last = self._last_built.get(room_id)
+        reading = last[1] if last is not None and last[0] == key else _reading(*key)
+        built[room_id] = (key, reading)
+        return reading
 
     async def async_history(
         self,
@@ -712,44 +750,46 @@ class ButlrClient:
         self,
         room: Room,
         counts: TrafficCounts | None,
-        now: datetime,
+        midnight: datetime,
         traffic_days: dict[str, _TrafficDay],
-    ) -> Reading:
-        """Return a traffic room's reading, checked against its counts earlier today.
+    ) -> TrafficCounts:
+        """Return a traffic room's entries and exits, checked against earlier today.
 
-        Entries and exits never go down within a local day: a report that
-        lowers them, or leaves out a room that had traffic today, is bad data.
-        The room is inactive for this poll, and the counts it had are kept for
-        the next report to be checked against.
+        Both are None where the room is inactive (``traffic_reading``), counts
+        not a reading: 1,000 traffic rooms a poll. ``midnight`` is the room's
+        local midnight. Entries and exits never go down within a local day: a
+        report that lowers them, or leaves out a room that had traffic today,
+        is bad data. The room is inactive for this poll, and the counts it had
+        are kept for the next report to be checked against.
         """
-        reading = traffic_reading(counts, bool(room.traffic_online))
-        midnight = _midnight(now, room.timezone or self._default_timezone())
+        entries, exits = counts if counts is not None else (0, 0)
+        if not room.traffic_online:
+            entries = exits = None
         earlier = self._traffic_days.get(room.id)
         if earlier is not None and earlier.midnight != midnight:
             earlier = None  # a new day counts from zero
-        if reading.entries_today is None or reading.exits_today is None:
+        if entries is None or exits is None:
             if earlier is not None:
                 traffic_days[room.id] = earlier
-            return reading
-        if earlier is not None and (
-            reading.entries_today < earlier.entries
-            or reading.exits_today < earlier.exits
-        ):
-            _LOGGER.debug(
-                "Butlr traffic of %s went down from %d in, %d out to %d in, %d out"
-                " within the day: ignored",
-                room.id,
-                earlier.entries,
-                earlier.exits,
-                reading.entries_today,
-                reading.exits_today,
-            )
-            traffic_days[room.id] = earlier
-            return Reading(occupancy=None, active=False)
-        traffic_days[room.id] = _TrafficDay(
-            midnight, reading.entries_today, reading.exits_today
-        )
-        return reading
+            return (None, None)
+        if earlier is None or entries != earlier.entries or exits != earlier.exits:
+            if earlier is not None and (
+                entries < earlier.entries or exits < earlier.exits
+            ):
+                _LOGGER.debug(
+                    "Butlr traffic of %s went down from %d in, %d out to %d in, "
+                    "%d out within the day: ignored",
+                    room.id,
+                    earlier.entries,
+                    earlier.exits,
+                    entries,
+                    exits,
+                )
+                traffic_days[room.id] = earlier
+                return (None, None)
+            earlier = _TrafficDay(midnight, entries, exits)
+        traffic_days[room.id] = earlier  # The same counts: the same object.
+        return (entries, exits)
 
     async def _refresh_topology(self) -> Topology:
         payload = await self._authorized(self._graphql)
@@ -813,7 +853,8 @@ class ButlrClient:
             "window": {"every": "1s", "function": "max"},
             "filter": report_filter,
         }
-        occupancy, duplicates = presence_by_room(await self._report(body))
+        payload = await self._report(body, reuse="presence")
+        occupancy, duplicates = self._parsed("presence", payload, presence_by_room)
         self._duplicates.note("the presence report", duplicates)
         return occupancy
 
@@ -838,7 +879,9 @@ class ButlrClient:
             "window": {"every": "1h", "function": "sum", "timezone": timezone},
             "filter": report_filter,
         }
-        counts = occupancy_by_traffic(await self._report(body))
+        key = f"traffic {timezone}"
+        payload = await self._report(body, reuse=key)
+        counts = self._parsed(key, payload, occupancy_by_traffic)
         wanted = set(room_ids)
         return {room_id: pair for room_id, pair in counts.items() if room_id in wanted}
 
@@ -905,8 +948,13 @@ class ButlrClient:
         self._series.failures += 1
 
     async def _report(
-        self, body: Mapping[str, Any], max_bytes: int = MAX_RESPONSE_BYTES
+        self,
+        body: Mapping[str, Any],
+        max_bytes: int = MAX_RESPONSE_BYTES,
+        reuse: str | None = None,
     ) -> Any:
+        """Send one report; ``reuse`` names a poll's report (``HttpClient.request``)."""
+
         async def call(token: str) -> Any:
             return await self._http.request(
                 "POST",
@@ -914,9 +962,25 @@ class ButlrClient:
                 json_body=body,
                 headers=_bearer(token),
                 max_bytes=max_bytes,
+                reuse=reuse,
             )
 
         return await self._authorized(call)
+
+    def _parsed(self, key: str, payload: Any, parse: Callable[[Any], _T]) -> _T:
+        """Parse a poll's report, once per answer.
+
+        An answer equal to the last one is the very same object (the
+        ``reuse`` of ``HttpClient.request``): its parse is the last one, which
+        nobody mutates. Most polls change nothing, and the reports of 2,000
+        rooms cost more to read than to fetch.
+        """
+        last = self._last_parses.get(key)
+        if last is not None and last[0] is payload:
+            return cast("_T", last[1])
+        parsed = parse(payload)
+        self._last_parses[key] = (payload, parsed)
+        return parsed
 
     async def _graphql(self, token: str) -> Any:
         return await self._graphql_call(token, TOPOLOGY_QUERY, None)

@@ -204,6 +204,8 @@ class HttpClient:
         self._timeout = timeout
         self._blocked_until: datetime | None = None
         self.request_count = 0
+        # Per ``reuse`` key: the last body, its decoding hook and what it decoded to.
+        self._bodies: dict[str, tuple[bytes, object, Any]] = {}
 
     @property
     def blocked_until(self) -> datetime | None:
@@ -221,6 +223,7 @@ class HttpClient:
         headers: Mapping[str, str] | None = None,
         object_pairs_hook: Callable[[list[tuple[str, Any]]], Any] | None = None,
         max_bytes: int = MAX_RESPONSE_BYTES,
+        reuse: str | None = None,
     ) -> Any:
         """Send one request and return its decoded JSON body.
 
@@ -229,6 +232,12 @@ class HttpClient:
         ``object_pairs_hook`` goes to ``json.loads``: a client that must see
         repeated keys (plain decoding keeps the last) passes one. A body
         larger than ``max_bytes``, as sent or decompressed, is an error.
+
+        ``reuse`` names a request that is sent again and again (a poll's
+        report): a body equal, byte for byte, to the last one under that name
+        is not decoded again, and the very object decoded then is returned, so
+        that the caller can tell an unchanged answer by identity. Callers that
+        pass it never mutate what they get.
         """
         if (blocked_until := self.blocked_until) is not None:
             wait = (blocked_until - self._clock()).total_seconds()
@@ -259,11 +268,27 @@ class HttpClient:
             raise ProviderConnectionError(
                 f"Error calling {path}: {type(err).__name__}"
             ) from err
+        return self._decoded(path, body, object_pairs_hook, reuse)
+
+    def _decoded(
+        self,
+        path: str,
+        body: bytes,
+        object_pairs_hook: Callable[[list[tuple[str, Any]]], Any] | None,
+        reuse: str | None,
+    ) -> Any:
+        """Decode a JSON body; the last decoding where ``reuse``'s body is the same."""
+        last = self._bodies.get(reuse) if reuse is not None else None
+        if last is not None and last[1] is object_pairs_hook and last[0] == body:
+            return last[2]
         try:
-            return json.loads(body, object_pairs_hook=object_pairs_hook)
+            decoded = json.loads(body, object_pairs_hook=object_pairs_hook)
         except (UnicodeDecodeError, ValueError, RecursionError) as err:
             # RecursionError: JSON nested deeper than the decoder goes.
             raise ProviderResponseError(f"{path} answered invalid JSON") from err
+        if reuse is not None:
+            self._bodies[reuse] = (body, object_pairs_hook, decoded)
+        return decoded
 
     def _url(self, path: str) -> URL:
         """Return the URL of a path: the path as the client escaped it.

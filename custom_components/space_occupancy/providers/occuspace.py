@@ -19,6 +19,7 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from .base import (
+    MAX_PEOPLE,
     Capabilities,
     ClientContext,
     DuplicateLog,
@@ -232,12 +233,15 @@ def normalise_percentage(value: Any) -> float | None:
     A value past ``MAX_PERCENTAGE`` is no room's occupancy, however crowded:
     it is ignored, and occupancy / capacity shown instead where both are known.
     """
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    if type(value) is float:
+        percentage = value * 100  # The usual case: a float cannot overflow here.
+    elif isinstance(value, bool) or not isinstance(value, int | float):
         return None
-    try:
-        percentage = float(value) * 100
-    except OverflowError:
-        return None  # An integer too large for a float is no percentage.
+    else:
+        try:
+            percentage = float(value) * 100
+        except OverflowError:
+            return None  # An integer too large for a float is no percentage.
     if not math.isfinite(percentage) or not 0 <= percentage <= MAX_PERCENTAGE:
         return None
     return round(percentage, 1)
@@ -269,19 +273,25 @@ def location_reading(
     """One location's reading from a ``now`` answer or one of its ``childCounts``."""
     is_active = node.get("isActive")
     active = is_active if isinstance(is_active, bool) else listed_active
-    occupancy = whole_people(node.get("count"))
+    # The usual count and fraction read here as whole_people and
+    # normalise_percentage read them: this runs for every location at every poll.
+    count = node.get("count")
+    occupancy = (
+        count
+        if type(count) is int and 0 <= count <= MAX_PEOPLE
+        else whole_people(count)
+    )
     if not active or occupancy is None:
         return inactive_reading(capacity, observed_at)
-    percentage = normalise_percentage(node.get("percentage"))
-    return Reading(
-        occupancy=occupancy,
-        capacity=capacity,
-        percentage=(
-            percentage_of(occupancy, capacity) if percentage is None else percentage
-        ),
-        active=True,
-        observed_at=observed_at,
-    )
+    fraction = node.get("percentage")
+    if type(fraction) is float and 0 <= (scaled := fraction * 100) <= MAX_PERCENTAGE:
+        percentage: float | None = round(scaled, 1)
+    else:
+        percentage = normalise_percentage(fraction)
+    if percentage is None:
+        percentage = percentage_of(occupancy, capacity)
+    # Positional: built for every location at every poll (its time is new).
+    return Reading(occupancy, capacity, percentage, True, observed_at)
 
 
 def inactive_reading(
@@ -318,8 +328,12 @@ def readings_from_now(
     }
     counts: dict[str, Mapping[str, Any]] = {}
     for raw in expect_list(node.get("childCounts") or [], "childCounts"):
-        child = expect_dict(raw, "child count")
-        child_id = expect_id(child.get("id"), "child count")
+        child = raw if type(raw) is dict else expect_dict(raw, "child count")
+        child_id = child.get("id")
+        if type(child_id) is int:
+            child_id = str(child_id)  # The usual id: as expect_id reads it.
+        elif type(child_id) is not str or not child_id:
+            child_id = expect_id(child_id, "child count")
         if child_id in counts:
             if duplicates is not None:
                 duplicates.add(child_id)
@@ -443,7 +457,8 @@ class OccuspaceClient:
     ) -> Snapshot:
         """Return the poll's snapshot: every location, readings of the wanted ones."""
         for space_id, space in tree.spaces.items():
-            readings.setdefault(space_id, inactive_reading(space.capacity))
+            if space_id not in readings:  # Built only where missing: 2,000 a poll.
+                readings[space_id] = inactive_reading(space.capacity)
         if wanted is not None:
             readings = {key: value for key, value in readings.items() if key in wanted}
         return Snapshot(
