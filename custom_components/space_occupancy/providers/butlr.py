@@ -473,6 +473,8 @@ class ButlrClient:
         built: dict[str, tuple[_ReadingKey, Reading]] = {}
         default_timezone = self._default_timezone()
         push = self._push
+        # Without pushes (or none pending) a room has nothing to look up there.
+        pushed_counts, crossings = bool(push.occupancy), push.has_crossings
         for room in poll.rooms:
             door_line = (
                 self._door_line(
@@ -501,12 +503,12 @@ class ButlrClient:
                     if calibrated is not None or entries is None or exits is None
                     else max(0, entries - exits)
                 )
-            if (pushed := push.count_after(room.id, now)) is not None:
+            if pushed_counts and (pushed := push.count_after(room.id, now)) is not None:
                 occupancy = pushed  # Sensed after this poll's reports: newer.
             key = (occupancy, topology.spaces[room.id].capacity, entries, exits)
             reading = self._built(room.id, key, built)
             # Crossings sensed since the reports' stop are not in them.
-            for crossing in push.crossings_since(room.id, now):
+            for crossing in push.crossings_since(room.id, now) if crossings else ():
                 reading = _pushed_reading(room, reading, crossing)
             if (motion := push.motion.get(room.id)) is not None:
                 reading = replace(reading, motion=motion[0])

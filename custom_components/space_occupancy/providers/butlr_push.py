@@ -502,6 +502,11 @@ class PushedState:
         pushed = self.occupancy.get(space_id)
         return pushed[0] if pushed is not None and pushed[1] > moment else None
 
+    @property
+    def has_crossings(self) -> bool:
+        """Whether crossings wait for a poll's reports to hold them."""
+        return bool(self._crossings)
+
     def crossings_since(self, space_id: str, moment: datetime) -> list[PushEvent]:
         """Return a room's crossings sensed at or after a moment (a poll's stop)."""
         return [
