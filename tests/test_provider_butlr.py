@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+import threading
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from aiohttp import ClientSession
@@ -15,6 +17,7 @@ from custom_components.space_occupancy.providers import (
     ClientContext,
     ProviderAuthError,
     ProviderResponseError,
+    butlr as butlr_module,
 )
 from custom_components.space_occupancy.providers.butlr import (
     occupancy_by_traffic,
@@ -345,6 +348,25 @@ async def test_topology_refreshed_hourly(
     clock.advance(minutes=1)
     assert "room_new" in (await client.async_fetch()).spaces
     assert len(simulator.requests_to("/api/v3/graphql")) == 2
+
+
+async def test_the_topology_is_read_off_the_event_loop(
+    session: ClientSession, simulator: SimulatorServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An account's thousands of rooms take tens of milliseconds to read: not in the loop."""
+    simulator.butlr = demo_scenario(NOW)
+    readers: list[int] = []
+    read = butlr_module.parse_topology
+
+    def reading(*args: Any) -> Any:
+        readers.append(threading.get_ident())
+        return read(*args)
+
+    monkeypatch.setattr(butlr_module, "parse_topology", reading)
+    snapshot = await make_client(session, simulator, Clock(NOW)).async_fetch()
+    assert "room_meeting" in snapshot.spaces
+    assert readers
+    assert threading.get_ident() not in readers
 
 
 async def test_two_timezones_one_call_each(

@@ -795,12 +795,13 @@ class ButlrClient:
 
     async def _refresh_topology(self) -> Topology:
         payload = await self._authorized(self._graphql)
-        # Reading a timezone's file is blocking I/O: not in the event loop.
-        await asyncio.get_running_loop().run_in_executor(
-            None, load_timezones, payload, self._default_timezone()
-        )
         now = self._clock()
-        topology = parse_topology(payload, now)
+        # Reading a timezone's file is blocking I/O, and an account's thousands
+        # of rooms and sensors take tens of milliseconds to read: neither runs
+        # in the event loop.
+        topology = await asyncio.get_running_loop().run_in_executor(
+            None, _read_topology, payload, self._default_timezone(), now
+        )
         self._duplicates.note("the topology", topology.duplicates)
         self._tell_sensors(topology)
         known = self._topology
@@ -1084,6 +1085,12 @@ class ButlrClient:
         self._token = token
         self._token_renew_at = self._clock() + life - min(TOKEN_RENEW_MARGIN, life / 4)
         return token
+
+
+def _read_topology(payload: Any, default_timezone: str, now: datetime) -> Topology:
+    """Load the answer's timezones and read it (in an executor)."""
+    load_timezones(payload, default_timezone)
+    return parse_topology(payload, now)
 
 
 def _bearer(token: str) -> dict[str, str]:
