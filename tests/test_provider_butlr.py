@@ -16,7 +16,7 @@ from custom_components.space_occupancy.providers import (
     ProviderAuthError,
     ProviderResponseError,
 )
-from custom_components.space_occupancy.providers.butlr import (
+from custom_components.space_occupancy.providers.butlr_live import (
     occupancy_by_traffic,
     presence_by_room,
     traffic_reading,
