@@ -702,7 +702,7 @@ class Pusher:
         only while its door line counts nobody or more: where more people
         left than came in today (a drifting door line), the poll shows 0 and
         goes on showing 0 after a crossing in, which Home Assistant shows
-        pushed as 1 until the next poll (``_pushed_reading`` moves the count
+        pushed as 1 until the next poll (``butlr_live.pushed_reading`` moves the count
         shown), so that poll and push would disagree by design.
         """
         now = datetime.now(UTC)

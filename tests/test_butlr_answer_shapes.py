@@ -17,17 +17,17 @@ from aiohttp import ClientSession
 import pytest
 
 from custom_components.space_occupancy.providers import ProviderResponseError
-from custom_components.space_occupancy.providers.butlr import (
-    occupancy_by_traffic,
-    presence_by_room,
-    traffic_reading,
-)
 from custom_components.space_occupancy.providers.butlr_history import (
     MAX,
     MEAN,
     MIN,
     presence_series,
     room_series,
+)
+from custom_components.space_occupancy.providers.butlr_live import (
+    occupancy_by_traffic,
+    presence_by_room,
+    traffic_reading,
 )
 from custom_components.space_occupancy.providers.butlr_report import (
     asset_values,

@@ -39,8 +39,10 @@ from custom_components.space_occupancy.providers.base import MAX_PEOPLE
 from custom_components.space_occupancy.providers.butlr import (
     GRAPHQL_PATH,
     LOGIN_PATH,
-    occupancy_by_traffic,
     parse_topology,
+)
+from custom_components.space_occupancy.providers.butlr_live import (
+    occupancy_by_traffic,
     presence_by_room,
     traffic_reading,
 )

@@ -19,7 +19,7 @@ from custom_components.space_occupancy.providers import (
     ProviderResponseError,
     butlr as butlr_module,
 )
-from custom_components.space_occupancy.providers.butlr import (
+from custom_components.space_occupancy.providers.butlr_live import (
     occupancy_by_traffic,
     presence_by_room,
     traffic_reading,

@@ -19,7 +19,7 @@ the people and the capacity of the same children; a duplicated id is skipped.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
@@ -55,6 +55,15 @@ from .butlr_history import (
     room_history,
     room_series,
 )
+from .butlr_live import (
+    TrafficCounts,
+    ancestors_of,
+    occupancy_by_traffic,
+    presence_by_room,
+    pushed_reading,
+    reading_of,
+    roll_up,
+)
 from .butlr_push import (
     PIR_MOTION,
     PIR_NO_MOTION,
@@ -65,7 +74,7 @@ from .butlr_push import (
     WebhookManager,
     parse_delivery,
 )
-from .butlr_report import REPORTING_PATH, report_data, statistic
+from .butlr_report import REPORTING_PATH
 from .butlr_series import (
     ZONE_HOLD,
     SeriesAssets,
@@ -96,10 +105,8 @@ from .models import (
     Reading,
     SensorHealth,
     Snapshot,
-    Space,
     SpaceKind,
     Subscription,
-    percentage_of,
 )
 from .selection import expand
 from .timeutil import local_midnight, utc_iso
@@ -127,9 +134,6 @@ _T = TypeVar("_T")
 
 _LOGGER = logging.getLogger(__name__)
 
-# Entries and exits of a traffic room: None where the report holds no number.
-TrafficCounts = tuple[int | None, int | None]
-
 
 @dataclass(frozen=True, slots=True)
 class _TrafficDay:
@@ -151,77 +155,6 @@ def _midnight(now: datetime, timezone: str) -> datetime:
 
 # A room reading's numbers: occupancy, capacity, entries and exits today.
 type _ReadingKey = tuple[int | None, int | None, int | None, int | None]
-
-# The group_by orders of the live reports (a flat answer is grouped by them).
-TRAFFIC_ORDER = ("room_id", "field")
-PRESENCE_ORDER = ("room_id", "mac_address")
-
-
-def _field_sum(fields: Mapping[str, Any], name: str) -> int | None:
-    """Return a traffic field's sum; a field with no rows counts zero (as Butlr's guide)."""
-    stats = fields.get(name)
-    if stats is None or stats == []:
-        return 0
-    if isinstance(stats, dict) and "value" not in stats:
-        value = stats.get("sum")
-        return 0 if value is None else whole_people(value)
-    # Raw points: their values add up; points without a number are unreadable.
-    return whole_people(statistic(stats, "sum"))
-
-
-def _last(metrics: Any) -> int | None:
-    """Return a sensor's people now: its statistics' ``last``, or its newest raw point."""
-    if type(metrics) is dict and "value" not in metrics:
-        return whole_people(metrics.get("last"))  # The usual leaf, as below.
-    if isinstance(metrics, dict) and "value" not in metrics:
-        return whole_people(metrics.get("last"))
-    return whole_people(statistic(metrics, "last"))
-
-
-def _room_traffic(fields: Any) -> TrafficCounts:
-    """Entries and exits of one room's entry; one holding neither is unknown."""
-    if not isinstance(fields, dict) or ("in" not in fields and "out" not in fields):
-        return (None, None)
-    return (_field_sum(fields, "in"), _field_sum(fields, "out"))
-
-
-def occupancy_by_traffic(payload: Any) -> dict[str, TrafficCounts]:
-    """Entries and exits per room from a traffic report (room_id, field grouping)."""
-    return {
-        room_id: _room_traffic(fields)
-        for room_id, fields in report_data(payload, TRAFFIC_ORDER).items()
-    }
-
-
-def presence_by_room(payload: Any) -> tuple[dict[str, int | None], list[str]]:
-    """People per room, and the sensors listed again under a later room (skipped)."""
-    occupancy: dict[str, int | None] = {}
-    seen: set[str] = set()
-    duplicates: list[str] = []
-    for room_id, sensors in report_data(payload, PRESENCE_ORDER).items():
-        # The sum of the sensors that have a count; None if none has.
-        people: int | None = None
-        for mac_address, metrics in (
-            sensors.items() if isinstance(sensors, dict) else ()
-        ):
-            if mac_address in seen:
-                duplicates.append(f"sensor {mac_address}")
-                continue
-            seen.add(mac_address)
-            if (value := _last(metrics)) is not None:
-                people = value if people is None else people + value
-        occupancy[room_id] = people
-    return occupancy, duplicates
-
-
-def traffic_reading(entries_exits: TrafficCounts | None, online: bool) -> Reading:
-    """Return a traffic room's reading; a room absent from the report saw nobody."""
-    entries, exits = entries_exits if entries_exits is not None else (0, 0)
-    if entries is None or exits is None or not online:
-        return Reading(occupancy=None, active=False)
-    return Reading(
-        occupancy=max(0, entries - exits), entries_today=entries, exits_today=exits
-    )
 
 
 @dataclass(slots=True)
@@ -367,11 +300,11 @@ class ButlrClient:
         )
         readings = self._room_readings(topology, poll, answers, now)
         for zone_id in poll.zones:
-            readings[zone_id] = _reading(
+            readings[zone_id] = reading_of(
                 answers.series.get(zone_id), topology.spaces[zone_id].capacity
             )
         floors = {floor.id: answers.series.get(floor.id) for floor in poll.floors}
-        _roll_up(topology, readings, poll.wanted, floors)
+        roll_up(topology, readings, poll.wanted, floors)
         self._floor_series = floors  # Pushes sum the other floors again.
         return Snapshot(
             spaces=topology.spaces,
@@ -509,7 +442,7 @@ class ButlrClient:
             reading = self._built(room.id, key, built)
             # Crossings sensed since the reports' stop are not in them.
             for crossing in push.crossings_since(room.id, now) if crossings else ():
-                reading = _pushed_reading(room, reading, crossing)
+                reading = pushed_reading(room, reading, crossing)
             if (motion := push.motion.get(room.id)) is not None:
                 reading = replace(reading, motion=motion[0])
             readings[room.id] = reading
@@ -532,7 +465,7 @@ class ButlrClient:
         an equal reading.
         """
         last = self._last_built.get(room_id)
-        reading = last[1] if last is not None and last[0] == key else _reading(*key)
+        reading = last[1] if last is not None and last[0] == key else reading_of(*key)
         built[room_id] = (key, reading)
         return reading
 
@@ -712,14 +645,14 @@ class ButlrClient:
                 continue
             if not self._push.take(event, snapshot.fetched_at):
                 continue
-            if (new := _pushed_reading(room, reading, event)) != reading:
+            if (new := pushed_reading(room, reading, event)) != reading:
                 readings[event.space_id] = new
                 changed.add(event.space_id)
         if not changed:
             return None
-        for space_id in _ancestors(topology.spaces, changed):
+        for space_id in ancestors_of(topology.spaces, changed):
             readings.pop(space_id, None)
-        _roll_up(topology, readings, frozenset(snapshot.readings), self._floor_series)
+        roll_up(topology, readings, frozenset(snapshot.readings), self._floor_series)
         return replace(snapshot, readings=readings)
 
     def diagnostics(self) -> dict[str, Any]:
@@ -1097,23 +1030,6 @@ def _bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-def _reading(
-    occupancy: int | None,
-    capacity: int | None,
-    entries_today: int | None = None,
-    exits_today: int | None = None,
-) -> Reading:
-    """Build a reading: active when there is an occupancy, with its percentage."""
-    return Reading(
-        occupancy=occupancy,
-        capacity=capacity,
-        percentage=percentage_of(occupancy, capacity),
-        active=occupancy is not None,
-        entries_today=entries_today,
-        exits_today=exits_today,
-    )
-
-
 def _room_id(room: Room) -> str:
     return room.id
 
@@ -1169,91 +1085,3 @@ def _health(
             room_health = replace(room_health, battery_overdue=True)
         health[room.id] = room_health
     return health
-
-
-def _roll_up(
-    topology: Topology,
-    readings: dict[str, Reading],
-    wanted: frozenset[str] | None,
-    calibrated: Mapping[str, int | None],
-) -> None:
-    """Floors, buildings and sites (the wanted ones) hold the sum of their active children.
-
-    People and capacity are summed over the same children: the active ones.
-    A parent's capacity is Butlr's own when it has one; otherwise the sum of
-    its active children's, but only when every one of them has a capacity
-    (else no capacity, and no percentage, rather than a wrong one). A wanted
-    parent's children are all wanted (``selection.expand``). A floor read
-    from Butlr's calibrated series (``calibrated``, None while it has no
-    value) shows that series where it has a value; zones are no children.
-    """
-
-    def visit(space_id: str) -> Reading | None:
-        if space_id in readings:
-            return readings[space_id]
-        child_readings = [
-            reading
-            for child in topology.children.get(space_id, ())
-            if (reading := visit(child)) is not None
-        ]
-        if not child_readings and space_id not in calibrated:
-            return None
-        active = [reading for reading in child_readings if reading.active]
-        capacity = topology.spaces[space_id].capacity
-        if capacity is None and active and all(r.capacity for r in active):
-            capacity = sum(r.capacity or 0 for r in active)
-        occupancy = calibrated.get(space_id)
-        if occupancy is None and active:
-            occupancy = sum(r.occupancy or 0 for r in active)
-        reading = _reading(occupancy, capacity)
-        readings[space_id] = reading
-        return reading
-
-    for space_id in topology.spaces:
-        if wanted is None or space_id in wanted:
-            visit(space_id)
-
-
-def _ancestors(spaces: Mapping[str, Space], space_ids: Iterable[str]) -> set[str]:
-    """Return the spaces above any of these, up to their tops."""
-    found: set[str] = set()
-    for space_id in space_ids:
-        parent = spaces[space_id].parent_id if space_id in spaces else None
-        while parent is not None and parent in spaces and parent not in found:
-            found.add(parent)
-            parent = spaces[parent].parent_id
-    return found
-
-
-def _pushed_reading(room: Room, reading: Reading, event: PushEvent) -> Reading:
-    """Return a room's reading after a pushed event (the same if it does not apply).
-
-    A traffic room's people move with each crossing (presence rooms count by
-    presence); the next poll brings the reports' own numbers again.
-    """
-    if event.type in (PIR_MOTION, PIR_NO_MOTION):
-        return replace(reading, motion=event.type == PIR_MOTION)
-    if event.type == ROOM_OCCUPANCY and room.presence_online is not None:
-        people = event.occupancy
-    elif (
-        event.type == TRAFFIC
-        and room.traffic_online is not None
-        and reading.entries_today is not None
-        and reading.exits_today is not None
-    ):
-        reading = replace(
-            reading,
-            entries_today=reading.entries_today + event.entries,
-            exits_today=reading.exits_today + event.exits,
-        )
-        people = reading.occupancy
-        if room.presence_online is None:
-            people = max(0, (people or 0) + event.entries - event.exits)
-    else:
-        return reading
-    return replace(
-        reading,
-        occupancy=people,
-        percentage=percentage_of(people, reading.capacity),
-        active=people is not None,
-    )
