@@ -40,6 +40,7 @@ from custom_components.space_occupancy.providers import (
 )
 from custom_components.space_occupancy.providers.selection import (
     PATH_SEPARATOR,
+    Expansion,
     expand,
     ordered_space_ids,
     space_path,
@@ -121,6 +122,19 @@ def test_picking_a_parent_brings_everything_below_it() -> None:
     # A room that comes later under a picked floor is picked too.
     grown = {**TREE, "r4": Space("r4", "Room 4", SpaceKind.ROOM, parent_id="f1")}
     assert expand(grown, ["f1"]) == {"f1", "r1", "r4"}
+
+
+def test_an_expansion_is_kept_while_the_tree_and_picks_stay() -> None:
+    """A client's polls expand their picks once per topology, not once per poll."""
+    expansion = Expansion()
+    first = expansion(TREE, ["f2"])
+    assert first == {"f2", "r2", "r3"}
+    assert expansion(TREE, ("f2",)) is first  # The same picks: not walked again.
+    assert expansion(TREE, ["f1"]) == {"f1", "r1"}
+    assert expansion(TREE, None) is None
+    # A new topology (a new mapping) is walked again, its new rooms picked.
+    grown = {**TREE, "r4": Space("r4", "Room 4", SpaceKind.ROOM, parent_id="f2")}
+    assert expansion(grown, ["f2"]) == {"f2", "r2", "r3", "r4"}
 
 
 def test_spaces_are_listed_parents_first_by_path() -> None:

@@ -537,9 +537,12 @@ def traffic_report(
     return {"data": shaped(points, _shape(scenario))}
 
 
-def presence_report(scenario: ButlrScenario) -> dict[str, Any]:
-    """The last value of every online presence sensor, per room."""
+def presence_report(
+    scenario: ButlrScenario, report_filter: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The last value of every online presence sensor, per room (those asked for)."""
     now = scenario.clock()
+    wanted = _wanted_rooms(scenario, report_filter or {})
     points: list[Keyed] = [
         (
             (room.id, sensor.mac_address),
@@ -552,6 +555,7 @@ def presence_report(scenario: ButlrScenario) -> dict[str, Any]:
             ),
         )
         for room in scenario.rooms()
+        if wanted is None or room.id in wanted
         for sensor in room.sensors
         if sensor.mode == "presence" and sensor.is_online
     ]
@@ -866,7 +870,7 @@ def _report_payload(scenario: ButlrScenario, body: dict[str, Any]) -> Any:
     report_filter = body.get("filter", {})
     measurements = report_filter.get("measurements", [])
     if measurements == ["presence"]:
-        return scenario.presence_payload or presence_report(scenario)
+        return scenario.presence_payload or presence_report(scenario, report_filter)
     if measurements == ["traffic"]:
         return scenario.traffic_payload or traffic_report(scenario, report_filter)
     if measurements and set(measurements) <= SERIES_ASSETS.keys():

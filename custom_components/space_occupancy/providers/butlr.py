@@ -108,7 +108,7 @@ from .models import (
     SpaceKind,
     Subscription,
 )
-from .selection import expand
+from .selection import Expansion, expand
 from .timeutil import local_midnight, utc_iso
 
 DEFAULT_BASE_URL = "https://api.butlr.io"
@@ -238,6 +238,7 @@ class ButlrClient:
         self._traffic_days: dict[str, _TrafficDay] = {}
         self._duplicates = DuplicateLog(_LOGGER, "Butlr")
         self._shrink = ShrinkGuard()
+        self._expand = Expansion()
         self.webhooks = WebhookManager(self._graphql_data)
         self._push = PushedState()
         self._series = _SeriesState()
@@ -293,7 +294,7 @@ class ButlrClient:
         topology = self._topology
         if topology is None or now - topology.fetched_at >= TOPOLOGY_TTL:
             topology = await self._refresh_topology()
-        poll = self._plan(topology, expand(topology.spaces, picked))
+        poll = self._plan(topology, self._expand(topology.spaces, picked))
         answers = await self._reports(now, poll, topology)
         answers.series = self._memory.hold(
             answers.series, now, self._held_since(poll, now)

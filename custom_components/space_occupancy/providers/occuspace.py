@@ -35,7 +35,7 @@ from .base import (
 from .exceptions import ProviderAuthError, ProviderNoSpacesError, ProviderResponseError
 from .http import HttpClient, ProviderNotFoundError, path_segment
 from .models import Account, Reading, Snapshot, Space, SpaceKind, percentage_of
-from .selection import expand
+from .selection import Expansion
 
 if TYPE_CHECKING:
     from collections.abc import Collection, Iterator, Mapping, Sequence
@@ -398,6 +398,7 @@ class OccuspaceClient:
         self._messages: dict[str, _Message] = {}
         self._duplicates = DuplicateLog(_LOGGER, "Occuspace")
         self._shrink = ShrinkGuard()
+        self._expand = Expansion()
 
     @property
     def request_count(self) -> int:
@@ -423,7 +424,7 @@ class OccuspaceClient:
         tree = self._tree
         if tree is None or now - tree.fetched_at >= LOCATIONS_TTL:
             tree = await self._refresh_locations()
-        wanted = expand(tree.spaces, picked)
+        wanted = self._expand(tree.spaces, picked)
         polled = _polled_for(tree, wanted)
         answers = await self._now_all(
             [
@@ -456,9 +457,10 @@ class OccuspaceClient:
         now: datetime,
     ) -> Snapshot:
         """Return the poll's snapshot: every location, readings of the wanted ones."""
-        for space_id, space in tree.spaces.items():
-            if space_id not in readings:  # Built only where missing: 2,000 a poll.
-                readings[space_id] = inactive_reading(space.capacity)
+        spaces = tree.spaces
+        for space_id in spaces if wanted is None else wanted:
+            if space_id not in readings:  # Built only where missing.
+                readings[space_id] = inactive_reading(spaces[space_id].capacity)
         if wanted is not None:
             readings = {key: value for key, value in readings.items() if key in wanted}
         return Snapshot(

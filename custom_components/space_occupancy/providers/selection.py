@@ -43,6 +43,34 @@ def expand(
     return frozenset(wanted)
 
 
+class Expansion:
+    """``expand``, remembered while the topology and the picks stay the same.
+
+    A client expands its picks at every poll; the topology changes hourly at
+    most, and walking an account of thousands for a few picked floors would
+    cost each poll what the whole account costs.
+    """
+
+    def __init__(self) -> None:
+        """Remember nothing yet."""
+        self._last: (
+            tuple[Mapping[str, Space], tuple[str, ...] | None, frozenset[str] | None]
+            | None
+        ) = None
+
+    def __call__(
+        self, spaces: Mapping[str, Space], picked: Collection[str] | None
+    ) -> frozenset[str] | None:
+        """Return ``expand(spaces, picked)``, the last one where nothing changed."""
+        picks = None if picked is None else tuple(picked)
+        last = self._last
+        if last is not None and last[0] is spaces and last[1] == picks:
+            return last[2]
+        wanted = expand(spaces, picks)
+        self._last = (spaces, picks, wanted)
+        return wanted
+
+
 def _is_top(spaces: Mapping[str, Space], space_id: str) -> bool:
     """Whether a space hangs under no other (its parent unknown, or itself)."""
     parent = spaces[space_id].parent_id
