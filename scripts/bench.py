@@ -417,7 +417,9 @@ def choose_sizes(args: argparse.Namespace) -> Sizes:
     cap = None if args.picked else entity_cap()
     costs = ""
     if args.picked:
-        sizes = replace(sizes, picked=args.picked)
+        # A part's poll is small: its fixed costs outweigh its work, as at
+        # --quick sizes, so its CPU and steps are reported, not judged.
+        sizes = replace(sizes, picked=args.picked, judged=False)
     if cap is not None and not args.quick:
         sizes, costs = capped_sizes(sizes, cap)
     sizes = replace(
