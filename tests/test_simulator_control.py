@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 import random
 
-from aiohttp import BasicAuth, ClientSession
+from aiohttp import ClientSession
 from aiohttp.test_utils import TestServer
 import pytest
+
+from custom_components.space_occupancy.providers.http import basic_authorization
 
 from .simulator import Simulator, create_app
 from .simulator.__main__ import parse_args, serve
@@ -19,7 +21,7 @@ from .simulator.concordia import (
 )
 from .simulator.control import SPEND_CONCORDIA_QUOTA, add_control_routes
 
-SEED_LOGIN = BasicAuth(SEED_USER_ID, SEED_API_KEY)
+SEED_LOGIN = {"Authorization": basic_authorization(SEED_USER_ID, SEED_API_KEY)}
 
 
 @pytest.fixture
@@ -41,12 +43,12 @@ async def test_spending_concordia_quota_refuses_the_next_calls(
     """Once spent, the seed application's calls are refused as the real API does."""
     simulator, root = controlled
     async with ClientSession() as session:
-        async with session.get(f"{root}{OCCUPANCY_PATH}", auth=SEED_LOGIN) as answer:
+        async with session.get(f"{root}{OCCUPANCY_PATH}", headers=SEED_LOGIN) as answer:
             assert answer.status == 200
         async with session.post(f"{root}{SPEND_CONCORDIA_QUOTA}") as answer:
             assert answer.status == 200
             state = await answer.json()
-        async with session.get(f"{root}{OCCUPANCY_PATH}", auth=SEED_LOGIN) as answer:
+        async with session.get(f"{root}{OCCUPANCY_PATH}", headers=SEED_LOGIN) as answer:
             assert answer.status == 401
             assert answer.headers["WWW-Authenticate"] == 'Basic realm="opendata"'
     scenario = simulator.concordia
