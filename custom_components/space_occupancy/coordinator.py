@@ -8,7 +8,6 @@ poll observers that ``data.py`` registers.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
@@ -24,6 +23,7 @@ from .issues import PollProblems
 from .options import EntrySettings
 from .providers import Provider, ProviderError, Snapshot
 from .state import SpaceState, SpaceStates, without_stale
+from .turns import in_turns
 
 # Spaces whose usual-occupancy sensors write in one event-loop step (two
 # sensors a space, a few hundredths of a millisecond each).
@@ -147,11 +147,8 @@ class OccupancyCoordinator(DataUpdateCoordinator[Snapshot]):
         write, so they are told USUAL_BATCH spaces per event-loop step.
         """
         self.states.set_snapshot(self.data)
-        changed = list(self.states.set_usual(usual))
-        for start in range(0, len(changed), USUAL_BATCH):
-            if start:
-                await asyncio.sleep(0)
-            self._spaces.tell_usual(changed[start : start + USUAL_BATCH])
+        async for batch in in_turns(list(self.states.set_usual(usual)), USUAL_BATCH):
+            self._spaces.tell_usual(batch)
 
     def space_state(self, space_id: str) -> SpaceState | None:
         """Return the state of a space, None when the provider no longer has it."""

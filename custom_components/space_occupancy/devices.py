@@ -11,7 +11,6 @@ and it is picked). A device goes:
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Mapping
 from datetime import datetime
 
@@ -25,6 +24,7 @@ from .ids import SpaceIds
 from .options import EntrySettings
 from .providers import Snapshot, Space
 from .providers.selection import children_of, expand, ordered_space_ids
+from .turns import in_turns
 
 # Devices created or updated per event-loop step: an account's thousands at
 # once would freeze Home Assistant (a device is about a tenth of a millisecond).
@@ -113,25 +113,22 @@ class SpaceDevices:
         device_ids = {space_id: device.id for space_id, device in existing.items()}
         children = children_of(snapshot.spaces)
         admitted = self._admitted(snapshot)
-        synced = 0
-        for space_id in ordered_space_ids(snapshot.spaces):
-            if space_id not in shown or (
-                admitted is not None
-                and space_id not in admitted
-                and space_id not in existing
-            ):
-                continue
-            if synced and not synced % DEVICE_BATCH:
-                await asyncio.sleep(0)  # Let the loop run between batches.
-            synced += 1
-            space = snapshot.spaces[space_id]
-            device_ids[space_id] = self._sync_device(registry, space, device_ids)
-            if (
-                self._settings.areas
-                and space_id not in existing
-                and is_room(space, space_id in children)
-            ):
-                self._to_place[space_id] = device_ids[space_id]
+        to_sync = [
+            space_id
+            for space_id in ordered_space_ids(snapshot.spaces)
+            if space_id in shown
+            and (admitted is None or space_id in admitted or space_id in existing)
+        ]
+        async for batch in in_turns(to_sync, DEVICE_BATCH):
+            for space_id in batch:
+                space = snapshot.spaces[space_id]
+                device_ids[space_id] = self._sync_device(registry, space, device_ids)
+                if (
+                    self._settings.areas
+                    and space_id not in existing
+                    and is_room(space, space_id in children)
+                ):
+                    self._to_place[space_id] = device_ids[space_id]
 
     def _sync_device(
         self, registry: dr.DeviceRegistry, space: Space, device_ids: Mapping[str, str]

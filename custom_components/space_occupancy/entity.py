@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Protocol
 
 from homeassistant.config_entries import ConfigEntryState
@@ -27,6 +26,7 @@ from .options import EntrySettings
 from .providers import Snapshot, Space
 from .providers.selection import ordered_space_ids
 from .state import SpaceState
+from .turns import in_turns
 
 # Spaces whose entities are made and added per event-loop step: Home
 # Assistant adds a batch without yielding (about 0.2 ms an entity, a space
@@ -150,17 +150,13 @@ class SpaceEntities[DescriptionT: SpaceEntityDescriptionLike]:
             self._add(new)
 
     async def _async_sync_spaces(self, space_ids: list[str], cleared: set[str]) -> None:
-        for start in range(0, len(space_ids), SPACE_BATCH):
-            if start:
-                await asyncio.sleep(0)  # Let the loop run between batches.
-                if self._entry.state not in _ADDING_STATES:
-                    return  # Unloading: the platform is going away.
-            if new := self._sync_spaces(
-                space_ids[start : start + SPACE_BATCH], cleared
-            ):
+        async for batch in in_turns(space_ids, SPACE_BATCH):
+            if self._entry.state not in _ADDING_STATES:
+                return  # Unloading: the platform is going away.
+            if new := self._sync_spaces(batch, cleared):
                 self._add(new)
 
-    def _sync_spaces(self, space_ids: list[str], cleared: set[str]) -> list[Entity]:
+    def _sync_spaces(self, space_ids: Sequence[str], cleared: set[str]) -> list[Entity]:
         """Return these spaces' entities to add; remove those that stopped applying."""
         new: list[Entity] = []
         for space_id in space_ids:
