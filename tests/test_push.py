@@ -344,6 +344,25 @@ async def test_a_first_motion_looks_at_its_room_only(
     assert looked_at == ["room_meeting", "room_meeting"]
 
 
+async def test_a_room_with_pushed_motion_keeps_its_reading_between_polls(
+    push: Push,
+) -> None:
+    """Polls that change nothing hand out the same reading, motion included."""
+    coordinator = push.entry.runtime_data.coordinator
+    await push.deliver(event("PIR_MOTION", "room_meeting", FLOOR, NOW))
+    await coordinator.async_refresh()
+    first = coordinator.data.readings["room_meeting"]
+    await coordinator.async_refresh()
+    assert coordinator.data.readings["room_meeting"] is first
+    assert first.motion is True
+    await push.deliver(
+        event("PIR_NO_MOTION", "room_meeting", FLOOR, NOW + timedelta(seconds=90))
+    )
+    await coordinator.async_refresh()
+    assert coordinator.data.readings["room_meeting"].motion is False
+    assert push.state("binary_sensor.meeting_room_motion") == "off"
+
+
 # --- Polls as the safety net -------------------------------------------------------
 
 

@@ -154,7 +154,7 @@ def _midnight(now: datetime, timezone: str) -> datetime:
 
 
 # A room reading's numbers: occupancy, capacity, entries and exits today.
-type _ReadingKey = tuple[int | None, int | None, int | None, int | None]
+type _ReadingKey = tuple[int | None, int | None, int | None, int | None, bool | None]
 
 
 @dataclass(slots=True)
@@ -439,13 +439,18 @@ class ButlrClient:
                 )
             if pushed_counts and (pushed := push.count_after(room.id, now)) is not None:
                 occupancy = pushed  # Sensed after this poll's reports: newer.
-            key = (occupancy, topology.spaces[room.id].capacity, entries, exits)
+            motion = push.motion.get(room.id)
+            key = (
+                occupancy,
+                topology.spaces[room.id].capacity,
+                entries,
+                exits,
+                None if motion is None else motion[0],
+            )
             reading = self._built(room.id, key, built)
             # Crossings sensed since the reports' stop are not in them.
             for crossing in push.crossings_since(room.id, now) if crossings else ():
                 reading = pushed_reading(room, reading, crossing)
-            if (motion := push.motion.get(room.id)) is not None:
-                reading = replace(reading, motion=motion[0])
             readings[room.id] = reading
         self._traffic_days = traffic_days
         self._last_built = built
@@ -458,7 +463,7 @@ class ButlrClient:
         key: _ReadingKey,
         built: dict[str, tuple[_ReadingKey, Reading]],
     ) -> Reading:
-        """Return a room's reading of these numbers: last poll's, where they are the same.
+        """Return a room's reading of these numbers and motion: last poll's, if the same.
 
         The same object, not an equal one: most polls change few rooms, and
         the change detection passes over an identical reading at once. The
@@ -466,7 +471,12 @@ class ButlrClient:
         an equal reading.
         """
         last = self._last_built.get(room_id)
-        reading = last[1] if last is not None and last[0] == key else reading_of(*key)
+        if last is not None and last[0] == key:
+            reading = last[1]
+        else:
+            reading = reading_of(*key[:4])
+            if key[4] is not None:  # Pushed motion.
+                reading = replace(reading, motion=key[4])
         built[room_id] = (key, reading)
         return reading
 
