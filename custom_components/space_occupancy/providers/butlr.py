@@ -645,7 +645,7 @@ class ButlrClient:
         topology = self._topology
         if topology is None:
             return None
-        rooms = {room.id: room for room in topology.rooms}
+        rooms = topology.room_by_id
         readings = dict(snapshot.readings)
         changed: set[str] = set()
         pushed = [event for event in events if isinstance(event, PushEvent)]
@@ -663,7 +663,7 @@ class ButlrClient:
             return None
         for space_id in ancestors_of(topology.spaces, changed):
             readings.pop(space_id, None)
-        roll_up(topology, readings, frozenset(snapshot.readings), self._floor_series)
+        roll_up(topology, readings, snapshot.readings.keys(), self._floor_series)
         return replace(snapshot, readings=readings)
 
     def diagnostics(self) -> dict[str, Any]:

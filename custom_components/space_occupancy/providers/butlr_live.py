@@ -13,7 +13,7 @@ keeps what must outlive a poll.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -119,7 +119,7 @@ def reading_of(
 def roll_up(
     topology: Topology,
     readings: dict[str, Reading],
-    wanted: frozenset[str] | None,
+    wanted: Collection[str] | None,
     calibrated: Mapping[str, int | None],
 ) -> None:
     """Floors, buildings and sites (the wanted ones) hold the sum of their active children.

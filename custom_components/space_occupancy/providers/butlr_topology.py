@@ -94,6 +94,8 @@ class Topology:
     # Sensors whose mode nothing tells, and sensors of no known room.
     unclassified: tuple[str, ...] = ()
     unplaced: tuple[str, ...] = ()
+    # The rooms by id (a pushed event names its room).
+    room_by_id: dict[str, Room] = field(default_factory=dict)
 
 
 @lru_cache(maxsize=256)
@@ -473,4 +475,5 @@ def parse_topology(payload: Any, fetched_at: datetime) -> Topology:
         },
         unclassified=tuple(unclassified),
         unplaced=(*placed.unplaced, *builder.orphans),
+        room_by_id={room.id: room for room in rooms},
     )
