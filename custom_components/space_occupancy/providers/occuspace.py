@@ -19,7 +19,6 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from .base import (
-    MAX_PEOPLE,
     Capabilities,
     ClientContext,
     DuplicateLog,
@@ -273,25 +272,18 @@ def location_reading(
     """One location's reading from a ``now`` answer or one of its ``childCounts``."""
     is_active = node.get("isActive")
     active = is_active if isinstance(is_active, bool) else listed_active
-    # The usual count and fraction read here as whole_people and
-    # normalise_percentage read them: this runs for every location at every poll.
-    count = node.get("count")
-    occupancy = (
-        count
-        if type(count) is int and 0 <= count <= MAX_PEOPLE
-        else whole_people(count)
-    )
+    occupancy = whole_people(node.get("count"))
     if not active or occupancy is None:
         return inactive_reading(capacity, observed_at)
-    fraction = node.get("percentage")
-    if type(fraction) is float and 0 <= (scaled := fraction * 100) <= MAX_PERCENTAGE:
-        percentage: float | None = round(scaled, 1)
-    else:
-        percentage = normalise_percentage(fraction)
+    percentage = normalise_percentage(node.get("percentage"))
     if percentage is None:
         percentage = percentage_of(occupancy, capacity)
-    # Positional: built for every location at every poll (its time is new).
-    return Reading(occupancy, capacity, percentage, True, observed_at)
+    return Reading(
+        occupancy=occupancy,
+        capacity=capacity,
+        percentage=percentage,
+        observed_at=observed_at,
+    )
 
 
 def inactive_reading(
