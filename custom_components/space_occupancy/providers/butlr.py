@@ -439,14 +439,8 @@ class ButlrClient:
                 )
             if pushed_counts and (pushed := push.count_after(room.id, now)) is not None:
                 occupancy = pushed  # Sensed after this poll's reports: newer.
-            motion = push.motion.get(room.id)
-            key = (
-                occupancy,
-                topology.spaces[room.id].capacity,
-                entries,
-                exits,
-                None if motion is None else motion[0],
-            )
+            capacity = topology.spaces[room.id].capacity
+            key = (occupancy, capacity, entries, exits, push.motion_of(room.id))
             reading = self._built(room.id, key, built)
             # Crossings sensed since the reports' stop are not in them.
             for crossing in push.crossings_since(room.id, now) if crossings else ():

@@ -502,6 +502,11 @@ class PushedState:
         pushed = self.occupancy.get(space_id)
         return pushed[0] if pushed is not None and pushed[1] > moment else None
 
+    def motion_of(self, space_id: str) -> bool | None:
+        """Return a room's pushed motion, None if it never told one."""
+        last = self.motion.get(space_id)
+        return None if last is None else last[0]
+
     @property
     def has_crossings(self) -> bool:
         """Whether crossings wait for a poll's reports to hold them."""
